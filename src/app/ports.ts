@@ -1,0 +1,140 @@
+import type { Color } from '../core/color.js';
+import type { State } from '../core/state.js';
+import type { Weights } from '../core/weights.js';
+
+/** Time is injected everywhere so the engine can be driven tick by tick in tests. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** The two files bgctl renders for NGINX. */
+export interface RenderedConfig {
+  /** full nginx.conf (local driver), including `site` through an include */
+  readonly main: string;
+  /** the http-context site config: upstreams, split, server, access log */
+  readonly site: string;
+  readonly revision: number;
+  readonly weights: Weights;
+}
+
+/** What NGINX answers on its loopback-only status location. */
+export interface LiveNginx {
+  readonly revision: number;
+  readonly weights: Weights;
+  readonly strategy: string;
+  readonly stable: Color;
+}
+
+/** Drives one NGINX (local process or docker container). Every method throws ApplyError on failure. */
+export interface NginxDriver {
+  readonly kind: 'local' | 'docker';
+  /** Writes the config as the candidate, tests it with nginx -t, and returns the test output. */
+  test(config: RenderedConfig): Promise<string>;
+  /** render → candidate → nginx -t → atomic swap → reload → confirm; on failure restores and reloads. */
+  apply(config: RenderedConfig): Promise<ApplyReport>;
+  /** Starts NGINX with the given config (writes it first, tested). No-op if already running with it. */
+  start(config: RenderedConfig): Promise<void>;
+  stop(): Promise<void>;
+  isRunning(): Promise<boolean>;
+  /** Reads the revision NGINX is serving right now on the listen port; null if it does not answer. */
+  live(): Promise<LiveNginx | null>;
+  /** Absolute path of the JSON access log. */
+  readonly accessLog: string;
+}
+
+export interface ApplyReport {
+  readonly revision: number;
+  readonly ms: number;
+  readonly stages: Readonly<Record<string, number>>;
+}
+
+export interface ServerHealth {
+  readonly server: string;
+  readonly healthy: boolean;
+  readonly status: number | null;
+  readonly version: string | null;
+  readonly latencyMs: number;
+  readonly error: string | null;
+}
+
+export interface ColorHealth {
+  readonly color: Color;
+  readonly healthy: boolean;
+  readonly servers: readonly ServerHealth[];
+  /** the single version all servers report, null if none or they disagree */
+  readonly version: string | null;
+}
+
+export interface Prober {
+  color(color: Color): Promise<ColorHealth>;
+  /** Probes a color's health path through NGINX (loopback-only location). */
+  throughNginx(color: Color): Promise<ServerHealth>;
+}
+
+export interface StateStore {
+  /** Returns the state, or the initial state when none exists yet. Throws UnknownStateError if corrupt. */
+  load(): Promise<State>;
+  save(state: State): Promise<void>;
+  readonly path: string;
+}
+
+export interface LockInfo {
+  readonly pid: number;
+  readonly host: string;
+  readonly command: string;
+  readonly startedAt: string;
+}
+
+export interface Lock {
+  /** Takes the lock or throws LockHeldError naming the holder. Reclaims a dead holder's lock with a warning. */
+  acquire(command: string): Promise<LockHandle>;
+  /** Who holds it now, if anyone (and whether that process is alive). */
+  holder(): Promise<(LockInfo & { alive: boolean }) | null>;
+}
+
+export interface LockHandle {
+  release(): Promise<void>;
+}
+
+/** Per-color request counts from NGINX's access log, since a point in time. */
+export interface TrafficSample {
+  readonly requests: Readonly<Record<Color, number>>;
+  readonly errors: Readonly<Record<Color, number>>;
+  readonly readable: boolean;
+}
+
+export interface TrafficReader {
+  /** Starts counting from the current end of the log. */
+  mark(): Promise<TrafficCursor>;
+}
+
+export interface TrafficCursor {
+  /** Counts what was logged since mark() (or since the last read, if `advance`). */
+  read(): Promise<TrafficSample>;
+}
+
+export interface DeployRunner {
+  run(color: Color, version: string, signal?: AbortSignal): Promise<void>;
+}
+
+/** Progress events, printed by the CLI as live lines, plain lines or JSON. */
+export type ProgressEvent =
+  | { type: 'plan'; migration: string; from: Color; to: Color; steps: readonly number[] }
+  | { type: 'preflight'; check: string; ok: boolean; detail?: string }
+  | { type: 'deploy'; color: Color; version: string; phase: 'start' | 'done' }
+  | { type: 'step'; index: number; total: number; weights: Weights; phase: 'applying' | 'applied' | 'observing' | 'passed' }
+  | { type: 'observe'; index: number; elapsedMs: number; totalMs: number; health: boolean; observed: TrafficSample | null }
+  | { type: 'rollback'; reason: string; weights: Weights }
+  | { type: 'done'; outcome: string };
+
+export interface Reporter {
+  event(e: ProgressEvent): void;
+}
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}

@@ -1,0 +1,168 @@
+import { z } from 'zod';
+import { VERSION_RE } from '../core/color.js';
+
+/**
+ * The bgctl configuration. This schema is the documentation: every field is described here, the JSON
+ * Schema for editors (schema/bgctl.schema.json) is generated from it, and nothing reaches an NGINX
+ * template without passing it. Values are checked by allowlist: no `;`, `{`, `}`, quotes, `$`,
+ * spaces or newlines can get into the rendered config.
+ */
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const IPV6_BRACKETED = /^\[[0-9A-Fa-f:.]{2,45}\]$/;
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+export function isHostPort(value: string): boolean {
+  const m = /^(.+):(\d{1,5})$/.exec(value);
+  if (!m) return false;
+  const [, host = '', port = ''] = m;
+  const p = Number(port);
+  if (!Number.isInteger(p) || p < 1 || p > 65535 || String(p) !== port) return false;
+  if (IPV4.test(host)) return true;
+  if (IPV6_BRACKETED.test(host)) return host.slice(1, -1).includes(':');
+  return HOSTNAME.test(host) && !/^[\d.]+$/.test(host);
+}
+
+const hostPort = z
+  .string()
+  .refine(isHostPort, { message: 'not a host:port (an IPv4 address, [IPv6] or DNS name, then :1-65535)' });
+
+const port = z.number().int('must be a whole number').min(1, 'must be 1-65535').max(65535, 'must be 1-65535');
+
+const urlPath = z
+  .string()
+  .regex(/^\/[A-Za-z0-9._~\/-]{0,200}$/, 'not a plain URL path (starts with /; letters, digits and . _ ~ / - only)');
+
+const argWord = z
+  .string()
+  .max(4096)
+  .refine((s) => !s.includes('\0'), 'must not contain NUL');
+
+const environment = z
+  .strictObject({
+    servers: z
+      .array(hostPort)
+      .min(1, 'needs at least one server')
+      .max(64, 'at most 64 servers')
+      .describe('Backends of this color as host:port, one or more. Every one is probed and receives traffic.'),
+    health: urlPath
+      .default('/health')
+      .describe('Health path probed on every server; 2xx = healthy. A JSON body may carry "version".'),
+  })
+  .describe('One color: its servers and health path.');
+
+const percentSteps = z
+  .array(z.number().int('steps are whole percentages').min(1, 'steps are 1-100').max(100, 'steps are 1-100'))
+  .min(1, 'needs at least one step')
+  .refine((a) => a.every((v, i) => i === 0 || v > (a[i - 1] ?? 0)), 'steps must be strictly increasing')
+  .refine((a) => a[a.length - 1] === 100, 'the last step must be 100');
+
+export const STRATEGIES = ['weighted', 'sticky'] as const;
+
+export const configSchema = z
+  .strictObject({
+    $schema: z.string().optional().describe('Path or URL of the JSON Schema, for editors.'),
+    listen: port.default(8080).describe('Port the NGINX front listens on.'),
+    listenAddress: z
+      .string()
+      .refine((s) => IPV4.test(s) || IPV6_BRACKETED.test(s) || s === '*', 'not an IP address or *')
+      .default('127.0.0.1')
+      .describe('Address the NGINX front binds: an IPv4 address, [IPv6] or * for all.'),
+    environments: z
+      .strictObject({ blue: environment, green: environment })
+      .describe('The two colors traffic moves between.'),
+    nginx: z
+      .strictObject({
+        driver: z.enum(['local', 'docker']).default('local').describe('local: bgctl runs an NGINX master; docker: it drives a container.'),
+        dir: z.string().min(1).default('.bgctl/nginx').describe('local: NGINX prefix folder that bgctl owns (nginx.conf, conf.d/, logs/).'),
+        binary: z.string().min(1).default('nginx').describe('local: the nginx executable (name on PATH or path).'),
+        container: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'not a container name')
+          .default('nginx')
+          .describe('docker: the container to `docker exec` into.'),
+        mode: z
+          .enum(['auto', 'dynamic', 'reload'])
+          .default('auto')
+          .describe('auto | dynamic (njs reads weights per request) | reload. Until dynamic mode exists, auto means reload.'),
+        maxFails: z.number().int().min(0).max(100).default(3).describe('Per-server max_fails before NGINX marks it down.'),
+        failTimeout: z.number().int().min(1).max(3600).default(10).describe('Per-server fail_timeout in seconds.'),
+        keepalive: z.number().int().min(0).max(1024).default(32).describe('Idle keep-alive connections kept per upstream.'),
+        keepaliveTimeoutSeconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(4)
+          .default(4)
+          .describe("Upstream keep-alive timeout; stays below Node's 5 s server default so NGINX never reuses a closing socket."),
+        confirmTimeoutMs: z.number().int().min(200).max(60000).default(10000).describe('How long to wait for NGINX to serve a new revision after a reload.'),
+      })
+      .prefault({})
+      .describe('The NGINX front bgctl drives.'),
+    migration: z
+      .strictObject({
+        steps: percentSteps.default([25, 50, 75, 100]).describe('Percentages of traffic the new color gets, step by step; ends at 100.'),
+        stepSeconds: z.number().min(0).max(86400).default(30).describe('How long each step is observed before the next.'),
+        strategy: z.enum(STRATEGIES).default('weighted').describe('weighted (per request) | sticky (split_clients, per client).'),
+      })
+      .prefault({})
+      .describe('How a gradual migration proceeds.'),
+    probe: z
+      .strictObject({
+        intervalMs: z.number().int().min(50).max(60000).default(1000).describe('Time between health probe rounds during a step.'),
+        timeoutMs: z.number().int().min(50).max(60000).default(2000).describe('Timeout of one probe attempt.'),
+        failuresBeforeRollback: z
+          .number()
+          .int()
+          .min(1)
+          .max(100)
+          .default(1)
+          .describe('Consecutive failed probe rounds of the target color that trigger a rollback (1 = at once).'),
+        waitHealthySeconds: z.number().min(0).max(3600).default(60).describe('deploy: how long to wait for the new color to become healthy.'),
+      })
+      .prefault({})
+      .describe('Health probes.'),
+    thresholds: z
+      .strictObject({
+        errorRate: z.number().min(0).max(1).default(0.05).describe('Share of 5xx answers from the new color that is too many.'),
+        errorRateForSeconds: z.number().min(0).max(3600).default(60).describe('How long the error-rate breach must last (0 = act at once).'),
+        p95LatencyMs: z.number().min(1).max(600000).default(1000).describe('p95 upstream latency of the new color that is too slow.'),
+        latencyForSeconds: z.number().min(0).max(3600).default(30).describe('How long the latency breach must last.'),
+        minRequests: z.number().int().min(0).max(1_000_000).default(20).describe('Fewer requests than this in a window decides nothing.'),
+      })
+      .prefault({})
+      .describe('When real traffic says the new color misbehaves.'),
+    deploy: z
+      .strictObject({
+        command: z
+          .array(argWord)
+          .min(1, 'needs the program to run')
+          .describe('argv (never a shell string) that puts a version onto a color; {{color}} and {{version}} are filled in.'),
+        env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not an environment variable name'), argWord).default({}).describe('Extra environment for the command; values are templated too.'),
+        timeoutSeconds: z.number().min(1).max(7200).default(600).describe('How long the deploy command may run.'),
+      })
+      .optional()
+      .describe('Optional: how a version gets onto a color.'),
+    stateDir: z.string().min(1).default('.bgctl').describe('Folder for state.json, its backup, the lock and history.'),
+  })
+  .superRefine((cfg, ctx) => {
+    const blue = new Set(cfg.environments.blue.servers);
+    cfg.environments.green.servers.forEach((s, i) => {
+      if (blue.has(s)) {
+        ctx.addIssue({ code: 'custom', path: ['environments', 'green', 'servers', i], message: `${s} is also a blue server; colors must not share servers` });
+      }
+    });
+  })
+  .describe('bgctl configuration (bgctl.yaml)');
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+
+/** A loaded config plus where it came from; paths in it are already absolute. */
+export interface LoadedConfig {
+  readonly file: string;
+  readonly baseDir: string;
+  readonly config: Config;
+}
+
+export { VERSION_RE };

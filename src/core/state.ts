@@ -1,0 +1,102 @@
+import { z } from 'zod';
+import type { Color } from './color.js';
+import type { Weights } from './weights.js';
+
+/**
+ * The persisted truth of what is live. Pure data + its schema; the store adapter reads and writes it
+ * atomically. `weights` and `revision` only change after NGINX confirmed it serves them.
+ */
+export const STATE_SCHEMA_VERSION = 1;
+export const HISTORY_LIMIT = 50;
+
+const color = z.enum(['blue', 'green']);
+const weights = z.strictObject({ blue: z.number().min(0).max(100), green: z.number().min(0).max(100) });
+
+export const MIGRATION_KINDS = ['gradual', 'deploy', 'canary', 'switch', 'rollback'] as const;
+export type MigrationKind = (typeof MIGRATION_KINDS)[number];
+
+/** running: steps being applied/observed by a live process; holding: a canary kept at a weight. */
+export const MIGRATION_STATUSES = ['running', 'holding', 'completed', 'rolled_back', 'failed'] as const;
+export type MigrationStatus = (typeof MIGRATION_STATUSES)[number];
+
+const probeTally = z.strictObject({ rounds: z.number(), healthy: z.number(), unhealthy: z.number() });
+const observed = z.strictObject({ blue: z.number(), green: z.number(), errors: z.strictObject({ blue: z.number(), green: z.number() }) });
+
+export const stepRecordSchema = z.strictObject({
+  index: z.number().int(),
+  percent: z.number(),
+  weights,
+  revision: z.number().int().nullable(),
+  startedAt: z.string(),
+  appliedAt: z.string().nullable(),
+  endedAt: z.string().nullable(),
+  verdict: z.enum(['pending', 'passed', 'failed']),
+  reason: z.string().nullable(),
+  probes: probeTally,
+  observed: observed.nullable(),
+});
+export type StepRecord = z.infer<typeof stepRecordSchema>;
+
+export const migrationSchema = z.strictObject({
+  id: z.string(),
+  kind: z.enum(MIGRATION_KINDS),
+  /** the color that was stable before this migration */
+  from: color,
+  /** the color traffic moves to */
+  to: color,
+  version: z.string().nullable(),
+  strategy: z.enum(['weighted', 'sticky']),
+  plannedSteps: z.array(z.number()),
+  status: z.enum(MIGRATION_STATUSES),
+  startedAt: z.string(),
+  endedAt: z.string().nullable(),
+  outcome: z.string().nullable(),
+  reason: z.string().nullable(),
+  pid: z.number().int(),
+  host: z.string(),
+  steps: z.array(stepRecordSchema),
+  rolledBackAt: z.string().nullable(),
+});
+export type Migration = z.infer<typeof migrationSchema>;
+
+export const stateSchema = z.strictObject({
+  schema: z.literal(STATE_SCHEMA_VERSION),
+  /** the color that is safe to return to */
+  stable: color,
+  /** confirmed live weights */
+  weights,
+  /** revision of the config NGINX confirmed serving; 0 before the first apply */
+  revision: z.number().int().min(0),
+  strategy: z.enum(['weighted', 'sticky']),
+  versions: z.strictObject({ blue: z.string().nullable(), green: z.string().nullable() }),
+  /** the latest migration, in progress or finished */
+  migration: migrationSchema.nullable(),
+  /** finished migrations, newest last, at most HISTORY_LIMIT */
+  history: z.array(migrationSchema),
+  updatedAt: z.string(),
+});
+export type State = z.infer<typeof stateSchema>;
+
+export function initialState(nowIso: string): State {
+  return {
+    schema: STATE_SCHEMA_VERSION,
+    stable: 'blue',
+    weights: { blue: 100, green: 0 },
+    revision: 0,
+    strategy: 'weighted',
+    versions: { blue: null, green: null },
+    migration: null,
+    history: [],
+    updatedAt: nowIso,
+  };
+}
+
+export const isActive = (m: Migration | null): m is Migration => m !== null && (m.status === 'running' || m.status === 'holding');
+
+/** Moves a finished migration into the bounded history. */
+export function archive(state: State, migration: Migration): State {
+  const history = [...state.history.filter((m) => m.id !== migration.id), migration].slice(-HISTORY_LIMIT);
+  return { ...state, history };
+}
+
+export type { Color, Weights };
