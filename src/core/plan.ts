@@ -1,0 +1,40 @@
+import type { Color } from './color.js';
+import { otherColor } from './color.js';
+import { weightsFor, type Weights } from './weights.js';
+
+/** One stage of a migration: the growing color gets `percent`, the other the rest. */
+export interface StepPlan {
+  readonly index: number;
+  readonly percent: number;
+  readonly weights: Weights;
+}
+
+/**
+ * The steps still to take to move traffic to `to`: every planned percentage above what `to` carries
+ * now. A held canary at 40% with steps 25,50,75,100 continues with 50,75,100.
+ */
+export function planSteps(current: Weights, to: Color, steps: readonly number[]): StepPlan[] {
+  const now = current[to];
+  return steps
+    .filter((p) => p > now)
+    .map((percent, index) => ({ index, percent, weights: weightsFor(to, percent) }));
+}
+
+/** The color stable before a migration to `to` is simply the other one. */
+export const fromColor = (to: Color): Color => otherColor(to);
+
+/** Parses `--steps 25,50,75,100`; returns an error message instead of throwing (pure, for the CLI). */
+export function parseSteps(text: string): { steps: number[] } | { error: string } {
+  const parts = text.split(',').map((s) => s.trim());
+  if (parts.length === 0 || parts.some((p) => !/^\d{1,3}$/.test(p))) {
+    return { error: `--steps: ${JSON.stringify(text)} is not a comma-separated list of whole percentages` };
+  }
+  const steps = parts.map(Number);
+  for (const [i, p] of steps.entries()) {
+    if (p < 1 || p > 100) return { error: `--steps: ${p} is outside 1-100` };
+    const prev = steps[i - 1];
+    if (prev !== undefined && p <= prev) return { error: `--steps: steps must be strictly increasing (${prev} then ${p})` };
+  }
+  if (steps[steps.length - 1] !== 100) return { error: '--steps: the last step must be 100' };
+  return { steps };
+}
