@@ -1,0 +1,64 @@
+import { PreflightError } from '../core/errors.js';
+import { applied } from '../core/migration.js';
+import type { Migration } from '../core/state.js';
+import { weightsFor, type Weights } from '../core/weights.js';
+import type { Color } from '../core/color.js';
+import { withLock } from './apply.js';
+import { nowIso, renderRequestFor, type AppContext } from './context.js';
+import type { RenderedConfig } from './ports.js';
+import { configTestCheck, driftCheck, healthCheck, type CheckResult } from './preflight.js';
+
+/** Pre-flight of the whole system; changes nothing. Throws PreflightError (exit 6) listing failures. */
+export async function validate(ctx: AppContext): Promise<CheckResult[]> {
+  const state = await ctx.store.load();
+  const [blue, green, live, running] = await Promise.all([ctx.prober.color('blue'), ctx.prober.color('green'), ctx.nginx.live(), ctx.nginx.isRunning()]);
+  const results: CheckResult[] = [
+    { check: 'config valid', ok: true, detail: ctx.loaded.file },
+    await configTestCheck(ctx, renderRequestFor(state)),
+    { check: 'NGINX running', ok: running && live !== null, detail: running ? (live ? `revision ${live.revision}` : 'running but its status location does not answer') : 'not running (`bgctl start`)' },
+    healthCheck(blue, state.stable === 'blue' ? 'stable' : 'inactive'),
+    healthCheck(green, state.stable === 'green' ? 'stable' : 'inactive'),
+  ];
+  if (live) results.push(driftCheck(state, live));
+  const failed = results.filter((r) => !r.ok);
+  if (failed.length > 0) {
+    throw new PreflightError(`validate: ${failed.length} check${failed.length > 1 ? 's' : ''} failed: ${failed.map((f) => f.check).join(', ')}`, { details: { checks: results } });
+  }
+  return results;
+}
+
+/** The config a step would produce, without applying it. Defaults to what the state says is live. */
+export async function renderStep(ctx: AppContext, step?: { color: Color; percent: number }): Promise<RenderedConfig> {
+  const state = await ctx.store.load();
+  const weights: Weights = step ? weightsFor(step.color, step.percent) : state.weights;
+  const req = renderRequestFor(state, weights, step ? state.revision + 1 : state.revision);
+  return ctx.render(step ? { ...req, growing: step.percent >= 50 || step.color !== state.stable ? step.color : req.growing } : req);
+}
+
+/** Starts NGINX on what the state says is live (a fresh install: blue at 100%). */
+export function start(ctx: AppContext): Promise<{ revision: number; weights: Weights; alreadyRunning: boolean }> {
+  return withLock(ctx, 'start', async () => {
+    const state = await ctx.store.load();
+    const alreadyRunning = await ctx.nginx.isRunning();
+    const revision = state.revision + 1;
+    await ctx.nginx.start(ctx.render(renderRequestFor(state, state.weights, revision)));
+    await ctx.store.save(applied(state, state.weights, revision, nowIso(ctx)));
+    return { revision, weights: state.weights, alreadyRunning };
+  });
+}
+
+export function stop(ctx: AppContext): Promise<{ wasRunning: boolean }> {
+  return withLock(ctx, 'stop', async () => {
+    const wasRunning = await ctx.nginx.isRunning();
+    await ctx.nginx.stop();
+    return { wasRunning };
+  });
+}
+
+/** Past migrations, newest first, plus the current one if it is still active. */
+export async function history(ctx: AppContext, limit = 20): Promise<Migration[]> {
+  const state = await ctx.store.load();
+  const all = [...state.history];
+  if (state.migration && !all.some((m) => m.id === state.migration?.id)) all.push(state.migration);
+  return all.reverse().slice(0, limit);
+}

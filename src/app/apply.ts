@@ -1,0 +1,36 @@
+import type { Color } from '../core/color.js';
+import { applied } from '../core/migration.js';
+import type { State } from '../core/state.js';
+import type { Weights } from '../core/weights.js';
+import { nowIso, type AppContext } from './context.js';
+import type { ApplyReport } from './ports.js';
+
+/**
+ * Applies weights through the driver's safe sequence (candidate, nginx -t, swap, reload, confirm,
+ * restore on failure) and saves the confirmed result. The state changes only after NGINX confirmed.
+ */
+export async function applyWeights(
+  ctx: AppContext,
+  state: State,
+  weights: Weights,
+  growing: Color,
+): Promise<{ state: State; report: ApplyReport }> {
+  const revision = state.revision + 1;
+  const config = ctx.render({ weights, revision, stable: state.stable, growing, strategy: state.strategy });
+  ctx.logger.debug('applying', { revision, blue: weights.blue, green: weights.green });
+  const report = await ctx.nginx.apply(config);
+  ctx.logger.info('applied', { revision, blue: weights.blue, green: weights.green, ms: Math.round(report.ms) });
+  const next = applied(state, weights, revision, nowIso(ctx));
+  await ctx.store.save(next);
+  return { state: next, report };
+}
+
+/** Runs fn while holding the lock; the lock is always released. */
+export async function withLock<T>(ctx: AppContext, command: string, fn: () => Promise<T>): Promise<T> {
+  const handle = await ctx.lock.acquire(command);
+  try {
+    return await fn();
+  } finally {
+    await handle.release();
+  }
+}

@@ -1,0 +1,55 @@
+import type { LoadedConfig } from '../config/schema.js';
+import type { Color } from '../core/color.js';
+import type { State } from '../core/state.js';
+import type { Weights } from '../core/weights.js';
+import type {
+  Clock,
+  DeployRunner,
+  Lock,
+  Logger,
+  NginxDriver,
+  Prober,
+  RenderedConfig,
+  Reporter,
+  StateStore,
+  TrafficReader,
+} from './ports.js';
+
+/** What one step's NGINX config is rendered from. */
+export interface RenderRequest {
+  readonly weights: Weights;
+  readonly revision: number;
+  readonly stable: Color;
+  /** the color whose share grows (listed first in the split so growth only moves clients old → new) */
+  readonly growing: Color;
+  readonly strategy: 'weighted' | 'sticky';
+}
+
+/** Everything a use case needs, wired by main.ts (real adapters) or by tests (fakes). No globals. */
+export interface AppContext {
+  readonly loaded: LoadedConfig;
+  readonly nginx: NginxDriver;
+  readonly prober: Prober;
+  readonly store: StateStore;
+  readonly lock: Lock;
+  readonly traffic: TrafficReader;
+  readonly deploy: DeployRunner | null;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly reporter: Reporter;
+  readonly render: (req: RenderRequest) => RenderedConfig;
+  /** aborted on SIGINT/SIGTERM */
+  readonly signal: AbortSignal;
+  readonly pid: number;
+  readonly host: string;
+  readonly newId: () => string;
+}
+
+export const isoAt = (ms: number): string => new Date(ms).toISOString();
+export const nowIso = (ctx: Pick<AppContext, 'clock'>): string => isoAt(ctx.clock.now());
+
+/** The render request that reproduces what the state says is live. */
+export function renderRequestFor(state: State, weights: Weights = state.weights, revision = state.revision): RenderRequest {
+  const growing = state.migration && (state.migration.status === 'running' || state.migration.status === 'holding') ? state.migration.to : state.stable === 'blue' ? 'green' : 'blue';
+  return { weights, revision, stable: state.stable, growing, strategy: state.strategy };
+}

@@ -1,0 +1,254 @@
+import type { Color } from '../core/color.js';
+import { otherColor } from '../core/color.js';
+import { nextTransition, startEngine, type EngineConfig, type EngineEvent, type Outcome } from '../core/engine.js';
+import { InterruptedError, PreflightError, RolledBackError, UnknownStateError } from '../core/errors.js';
+import {
+  beginMigration,
+  completed,
+  holding,
+  probeRecorded,
+  rollbackFailed,
+  rolledBack,
+  stepEnded,
+  stepStarting,
+} from '../core/migration.js';
+import type { StepPlan } from '../core/plan.js';
+import { isActive, type Migration, type MigrationKind, type State, type StepRecord } from '../core/state.js';
+import { allOn } from '../core/weights.js';
+import { applyWeights, withLock } from './apply.js';
+import { nowIso, type AppContext, type RenderRequest } from './context.js';
+import { runDeployHook } from './deploy-hook.js';
+import type { RenderedConfig, TrafficCursor, TrafficSample } from './ports.js';
+import { configTestCheck, driftCheck, enforce, healthCheck, throughNginxCheck, type CheckResult } from './preflight.js';
+
+export interface MigrationRequest {
+  readonly kind: MigrationKind;
+  readonly to: Color;
+  readonly version: string | null;
+  /** planned steps (percent of `to`); the app skips the ones at or below the current weight */
+  readonly steps: readonly StepPlan[];
+  readonly stepSeconds: number;
+  readonly strategy: 'weighted' | 'sticky';
+  readonly dryRun: boolean;
+  /** canary: keep the final weight and hold instead of completing */
+  readonly hold: boolean;
+  /** run the deploy hook on `to` first (deploy), or only when its version differs (gradual) */
+  readonly deploy: 'always' | 'if-needed' | 'never';
+  readonly command: string;
+}
+
+export interface MigrationResult {
+  readonly outcome: Outcome | 'holding' | 'noop';
+  readonly migration: Migration | null;
+  readonly state: State;
+  readonly checks: readonly CheckResult[];
+  readonly plan?: readonly { step: StepPlan; config: RenderedConfig }[];
+}
+
+export function migrate(ctx: AppContext, req: MigrationRequest): Promise<MigrationResult> {
+  return withLock(ctx, req.command, async () => {
+    let state = await ctx.store.load();
+    state = await adoptInterrupted(ctx, state, req);
+    const steps = req.steps;
+    if (steps.length === 0) return { outcome: 'noop', migration: state.migration, state, checks: [] };
+    if (req.deploy !== 'never' && !req.dryRun) await maybeDeploy(ctx, state, req);
+    const first = steps[0] as StepPlan;
+    const checks = await preflight(ctx, state, req, { weights: first.weights, revision: state.revision + 1, stable: state.stable, growing: req.to, strategy: req.strategy });
+    if (req.dryRun) {
+      let revision = state.revision;
+      const plan = steps.map((step) => ({ step, config: ctx.render({ weights: step.weights, revision: ++revision, stable: state.stable, growing: req.to, strategy: req.strategy }) }));
+      return { outcome: 'noop', migration: null, state, checks, plan };
+    }
+    ctx.reporter.event({ type: 'plan', migration: req.kind, from: otherColor(req.to), to: req.to, steps: steps.map((s) => s.percent) });
+    state = beginMigration({ ...state, strategy: req.strategy }, {
+      id: ctx.newId(),
+      kind: req.kind,
+      to: req.to,
+      version: req.version,
+      strategy: req.strategy,
+      plannedSteps: steps.map((s) => s.percent),
+      pid: ctx.pid,
+      host: ctx.host,
+      nowIso: nowIso(ctx),
+    });
+    await ctx.store.save(state);
+    return finish(ctx, await runEngine(ctx, state, req), req, checks);
+  });
+}
+
+/**
+ * Refuses a second migration while one is active. An interrupted one (its process is gone: we hold the
+ * lock) toward the same color is continued from what NGINX really serves; live beats remembered.
+ */
+async function adoptInterrupted(ctx: AppContext, state: State, req: MigrationRequest): Promise<State> {
+  const m = state.migration;
+  if (isActive(m) && m.to !== req.to) {
+    const what = m.status === 'holding' ? `a canary holds ${m.to} at ${state.weights[m.to]}%` : `a migration to ${m.to} was interrupted`;
+    throw new PreflightError(`${req.command}: ${what}; run \`bgctl rollback\` first (or continue it with \`bgctl gradual ${m.to} ...\`)`);
+  }
+  const live = await ctx.nginx.live();
+  if (isActive(m) && m.status === 'running' && live && live.revision !== state.revision) {
+    ctx.logger.warn('adopting what NGINX serves after an interrupted migration', { revision: live.revision, blue: live.weights.blue, green: live.weights.green });
+    return { ...state, revision: live.revision, weights: live.weights };
+  }
+  return state;
+}
+
+async function maybeDeploy(ctx: AppContext, state: State, req: MigrationRequest): Promise<void> {
+  if (!req.version) return;
+  if (req.deploy === 'if-needed') {
+    if (!ctx.deploy) return;
+    const h = await ctx.prober.color(req.to);
+    if (h.healthy && h.version === req.version) return;
+  }
+  if (state.weights[req.to] > 0) {
+    throw new PreflightError(`${req.command}: ${req.to} carries ${state.weights[req.to]}% of traffic; a version is only deployed onto the inactive color`);
+  }
+  await runDeployHook(ctx, req.to, req.version);
+}
+
+async function preflight(ctx: AppContext, state: State, req: MigrationRequest, first: RenderRequest): Promise<CheckResult[]> {
+  const stable = otherColor(req.to);
+  const [target, stableHealth, live] = await Promise.all([ctx.prober.color(req.to), ctx.prober.color(stable), ctx.nginx.live()]);
+  const results: CheckResult[] = [driftCheck(state, live), healthCheck(target, 'target', req.version), healthCheck(stableHealth, 'stable, needed for rollback')];
+  results.push(await configTestCheck(ctx, first));
+  if (live) results.push(await throughNginxCheck(ctx, req.to));
+  enforce(ctx, results, req.command);
+  return results;
+}
+
+interface EngineRun {
+  readonly state: State;
+  readonly outcome: Outcome;
+  readonly reason: string | null;
+}
+
+const ZERO: TrafficSample = { requests: { blue: 0, green: 0 }, errors: { blue: 0, green: 0 }, readable: true };
+
+function addSample(a: TrafficSample, b: TrafficSample): TrafficSample {
+  return {
+    requests: { blue: a.requests.blue + b.requests.blue, green: a.requests.green + b.requests.green },
+    errors: { blue: a.errors.blue + b.errors.blue, green: a.errors.green + b.errors.green },
+    readable: a.readable && b.readable,
+  };
+}
+
+const toObserved = (s: TrafficSample): StepRecord['observed'] => ({ blue: s.requests.blue, green: s.requests.green, errors: { ...s.errors } });
+
+async function runEngine(ctx: AppContext, initial: State, req: MigrationRequest): Promise<EngineRun> {
+  const stable = otherColor(req.to);
+  const cfg: EngineConfig = {
+    steps: req.steps,
+    stableWeights: allOn(stable),
+    stepMs: req.stepSeconds * 1000,
+    probeIntervalMs: ctx.loaded.config.probe.intervalMs,
+    failuresBeforeRollback: ctx.loaded.config.probe.failuresBeforeRollback,
+  };
+  let state = initial;
+  let cursor: TrafficCursor | null = null;
+  let observed = ZERO;
+  let stepStartedAt = 0;
+  const save = async (s: State): Promise<State> => {
+    await ctx.store.save(s);
+    return s;
+  };
+  for (let t = startEngine(cfg); ; ) {
+    if (t.passedStep !== undefined) {
+      state = await save(stepEnded(state, 'passed', null, toObserved(observed), nowIso(ctx)));
+      const step = req.steps[t.passedStep];
+      if (step) ctx.reporter.event({ type: 'step', index: t.passedStep, total: req.steps.length, weights: step.weights, phase: 'passed' });
+    }
+    const cmd = t.command;
+    if (cmd.type === 'finish') return { state, outcome: cmd.outcome, reason: cmd.reason };
+    let event: EngineEvent;
+    switch (cmd.type) {
+      case 'apply': {
+        state = await save(stepStarting(state, cmd.step, nowIso(ctx)));
+        ctx.reporter.event({ type: 'step', index: cmd.step.index, total: req.steps.length, weights: cmd.step.weights, phase: 'applying' });
+        try {
+          ({ state } = await applyWeights(ctx, state, cmd.step.weights, req.to));
+          cursor = await ctx.traffic.mark();
+          observed = ZERO;
+          stepStartedAt = ctx.clock.now();
+          ctx.reporter.event({ type: 'step', index: cmd.step.index, total: req.steps.length, weights: cmd.step.weights, phase: 'applied' });
+          event = { type: 'applied', now: ctx.clock.now() };
+        } catch (e) {
+          if (e instanceof UnknownStateError) throw e;
+          event = { type: 'apply_failed', now: ctx.clock.now(), error: e instanceof Error ? e.message : String(e) };
+        }
+        break;
+      }
+      case 'probe': {
+        const health = await ctx.prober.color(req.to);
+        if (cursor) observed = addSample(observed, await cursor.read());
+        const detail = health.healthy ? 'healthy' : health.servers.filter((s) => !s.healthy).map((s) => `${s.server}: ${s.error ?? 'unhealthy'}`).join('; ');
+        state = await save(probeRecorded(state, health.healthy, nowIso(ctx)));
+        ctx.reporter.event({ type: 'observe', index: cmd.step, elapsedMs: ctx.clock.now() - stepStartedAt, totalMs: cfg.stepMs, health: health.healthy, observed: cursor ? observed : null });
+        event = { type: 'probe', now: ctx.clock.now(), healthy: health.healthy, detail };
+        break;
+      }
+      case 'wait':
+        await ctx.clock.sleep(Math.max(0, cmd.until - ctx.clock.now()), ctx.signal);
+        event = { type: 'tick', now: ctx.clock.now() };
+        break;
+      case 'rollback': {
+        ctx.reporter.event({ type: 'rollback', reason: cmd.reason, weights: cmd.weights });
+        state = await save(stepEnded(state, 'failed', cmd.reason, cursor ? toObserved(observed) : null, nowIso(ctx)));
+        try {
+          ({ state } = await applyWeights(ctx, state, cmd.weights, stable));
+          event = { type: 'rolled_back', now: ctx.clock.now() };
+        } catch (e) {
+          event = { type: 'rollback_failed', now: ctx.clock.now(), error: e instanceof Error ? e.message : String(e) };
+        }
+        break;
+      }
+    }
+    if (ctx.signal.aborted && cmd.type !== 'rollback') {
+      event = { type: 'interrupt', now: ctx.clock.now(), signal: signalName(ctx.signal) };
+    }
+    t = nextTransition(cfg, t.state, event);
+  }
+}
+
+function signalName(signal: AbortSignal): string {
+  const r: unknown = signal.reason;
+  return typeof r === 'string' ? r : 'a signal';
+}
+
+async function finish(ctx: AppContext, run: EngineRun, req: MigrationRequest, checks: readonly CheckResult[]): Promise<MigrationResult> {
+  const at = nowIso(ctx);
+  let state = run.state;
+  switch (run.outcome) {
+    case 'completed': {
+      if (state.weights[req.to] === 0) {
+        // a canary taken back to 0%: the stable color never changed
+        state = rolledBack(state, 'canary withdrawn', at, 'canary withdrawn');
+        await ctx.store.save(state);
+        ctx.reporter.event({ type: 'done', outcome: 'withdrawn' });
+        return { outcome: 'completed', migration: state.migration, state, checks };
+      }
+      const hold = req.hold && state.weights[req.to] < 100;
+      state = hold ? holding(state, at) : completed(state, `${req.to} at 100%`, at);
+      await ctx.store.save(state);
+      ctx.reporter.event({ type: 'done', outcome: hold ? 'holding' : 'completed' });
+      return { outcome: hold ? 'holding' : 'completed', migration: state.migration, state, checks };
+    }
+    case 'rolled_back':
+    case 'interrupted': {
+      const reason = run.reason ?? run.outcome;
+      state = rolledBack(state, reason, at, run.outcome === 'interrupted' ? 'interrupted, rolled back' : 'rolled back automatically');
+      await ctx.store.save(state);
+      ctx.reporter.event({ type: 'done', outcome: run.outcome });
+      const details = { migration: state.migration, state };
+      if (run.outcome === 'interrupted') throw new InterruptedError(`${req.command}: ${reason}; traffic is back on ${state.stable}`, { details });
+      throw new RolledBackError(`${req.command}: ${reason}; traffic is back on ${state.stable} (100%)`, { details });
+    }
+    case 'rollback_failed': {
+      const reason = run.reason ?? 'rollback failed';
+      state = rollbackFailed(state, reason, at);
+      await ctx.store.save(state);
+      ctx.reporter.event({ type: 'done', outcome: 'rollback_failed' });
+      throw new UnknownStateError(`${req.command}: ${reason}. A human must look: run \`bgctl status\``, { details: { migration: state.migration } });
+    }
+  }
+}

@@ -1,0 +1,120 @@
+import type { Color } from '../core/color.js';
+import { otherColor } from '../core/color.js';
+import { PreflightError } from '../core/errors.js';
+import { planSteps, type StepPlan } from '../core/plan.js';
+import { isActive, type State } from '../core/state.js';
+import { weightsFor } from '../core/weights.js';
+import type { AppContext } from './context.js';
+import { migrate, type MigrationRequest, type MigrationResult } from './migrate.js';
+
+/** The four commands that move traffic, each a MigrationRequest for the one engine. */
+
+export interface GradualOptions {
+  readonly color: Color;
+  readonly version: string;
+  readonly steps?: readonly number[];
+  readonly stepSeconds?: number;
+  readonly strategy?: 'weighted' | 'sticky';
+  readonly dryRun?: boolean;
+}
+
+async function peekState(ctx: AppContext): Promise<State> {
+  return ctx.store.load();
+}
+
+/** Already fully on the target with nothing active: there is nothing to migrate. */
+function alreadyLive(state: State, color: Color): boolean {
+  return state.stable === color && state.weights[color] === 100 && !isActive(state.migration);
+}
+
+export async function gradual(ctx: AppContext, o: GradualOptions): Promise<MigrationResult> {
+  const cfg = ctx.loaded.config.migration;
+  const state = await peekState(ctx);
+  const command = `gradual ${o.color} ${o.version}`;
+  if (alreadyLive(state, o.color)) return alreadyOn(ctx, state, o.color, o.version, command);
+  return migrate(ctx, {
+    kind: 'gradual',
+    to: o.color,
+    version: o.version,
+    steps: planSteps(state.weights, o.color, o.steps ?? cfg.steps),
+    stepSeconds: o.stepSeconds ?? cfg.stepSeconds,
+    strategy: o.strategy ?? cfg.strategy,
+    dryRun: o.dryRun ?? false,
+    hold: false,
+    deploy: 'if-needed',
+    command,
+  });
+}
+
+export async function deploy(ctx: AppContext, o: { color: Color; version: string; dryRun?: boolean }): Promise<MigrationResult> {
+  const state = await peekState(ctx);
+  const command = `deploy ${o.color} ${o.version}`;
+  if (state.weights[o.color] > 0) {
+    throw new PreflightError(`${command}: ${o.color} carries ${state.weights[o.color]}% of traffic; deploy targets the inactive color (${otherColor(o.color)} is... try \`bgctl deploy ${otherColor(o.color)} ${o.version}\`)`);
+  }
+  return migrate(ctx, {
+    kind: 'deploy',
+    to: o.color,
+    version: o.version,
+    steps: planSteps(state.weights, o.color, [100]),
+    stepSeconds: ctx.loaded.config.migration.stepSeconds,
+    strategy: ctx.loaded.config.migration.strategy,
+    dryRun: o.dryRun ?? false,
+    hold: false,
+    deploy: 'always',
+    command,
+  });
+}
+
+export async function switchTo(ctx: AppContext, o: { color: Color; dryRun?: boolean }): Promise<MigrationResult> {
+  const state = await peekState(ctx);
+  const command = `switch ${o.color}`;
+  if (alreadyLive(state, o.color)) return alreadyOn(ctx, state, o.color, null, command);
+  return migrate(ctx, {
+    kind: 'switch',
+    to: o.color,
+    version: null,
+    steps: planSteps(state.weights, o.color, [100]),
+    stepSeconds: 0,
+    strategy: state.strategy,
+    dryRun: o.dryRun ?? false,
+    hold: false,
+    deploy: 'never',
+    command,
+  });
+}
+
+/**
+ * Sets and holds COLOR at PERCENT. Asking the stable color for P% is the same as giving the other
+ * color 100-P%. A canary can move down as well as up; 0% withdraws it, 100% completes it.
+ */
+export async function canary(ctx: AppContext, o: { color: Color; percent: number; dryRun?: boolean }): Promise<MigrationResult> {
+  const state = await peekState(ctx);
+  const active = isActive(state.migration) ? state.migration : null;
+  const growing = active ? active.to : state.stable === o.color ? otherColor(o.color) : o.color;
+  const percent = growing === o.color ? o.percent : 100 - o.percent;
+  const step: StepPlan = { index: 0, percent, weights: weightsFor(growing, percent) };
+  const command = `canary ${o.color} ${o.percent}`;
+  if (percent === 0 && !active) return alreadyOn(ctx, state, state.stable, null, command);
+  return migrate(ctx, {
+    kind: 'canary',
+    to: growing,
+    version: null,
+    steps: state.weights[growing] === percent && active ? [] : [step],
+    stepSeconds: 0,
+    strategy: state.strategy,
+    dryRun: o.dryRun ?? false,
+    hold: percent > 0,
+    deploy: 'never',
+    command,
+  });
+}
+
+function alreadyOn(ctx: AppContext, state: State, color: Color, version: string | null, command: string): MigrationResult {
+  const v = state.versions[color];
+  if (version && v && v !== version) {
+    throw new PreflightError(`${command}: ${color} is live at 100% with version ${v}; deploy ${version} onto ${otherColor(color)} and migrate there instead`);
+  }
+  ctx.logger.info(`${color} already carries all traffic; nothing to do`, { command });
+  return { outcome: 'noop', migration: state.migration, state, checks: [] };
+}
