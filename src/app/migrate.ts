@@ -125,14 +125,6 @@ interface EngineRun {
 
 const ZERO: TrafficSample = { requests: { blue: 0, green: 0 }, errors: { blue: 0, green: 0 }, readable: true };
 
-function addSample(a: TrafficSample, b: TrafficSample): TrafficSample {
-  return {
-    requests: { blue: a.requests.blue + b.requests.blue, green: a.requests.green + b.requests.green },
-    errors: { blue: a.errors.blue + b.errors.blue, green: a.errors.green + b.errors.green },
-    readable: a.readable && b.readable,
-  };
-}
-
 const toObserved = (s: TrafficSample): StepRecord['observed'] => ({ blue: s.requests.blue, green: s.requests.green, errors: { ...s.errors } });
 
 async function runEngine(ctx: AppContext, initial: State, req: MigrationRequest): Promise<EngineRun> {
@@ -180,7 +172,7 @@ async function runEngine(ctx: AppContext, initial: State, req: MigrationRequest)
       }
       case 'probe': {
         const health = await ctx.prober.color(req.to);
-        if (cursor) observed = addSample(observed, await cursor.read());
+        if (cursor) observed = await cursor.read(); // cumulative since the step was applied
         const detail = health.healthy ? 'healthy' : health.servers.filter((s) => !s.healthy).map((s) => `${s.server}: ${s.error ?? 'unhealthy'}`).join('; ');
         state = await save(probeRecorded(state, health.healthy, nowIso(ctx)));
         ctx.reporter.event({ type: 'observe', index: cmd.step, elapsedMs: ctx.clock.now() - stepStartedAt, totalMs: cfg.stepMs, health: health.healthy, observed: cursor ? observed : null });

@@ -110,7 +110,7 @@ export interface TrafficReader {
 }
 
 export interface TrafficCursor {
-  /** Counts what was logged since mark() (or since the last read, if `advance`). */
+  /** Counts what was logged since mark(), cumulative (reads only the bytes appended since the last read). */
   read(): Promise<TrafficSample>;
 }
 

@@ -1,0 +1,179 @@
+import { constants } from 'node:fs';
+import { copyFile, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+/**
+ * The files the local driver owns under the NGINX prefix (see docs/DESIGN-NOTES.md).
+ * Candidate and live trees share one folder so `rename` stays on one filesystem and is atomic.
+ */
+export interface NginxLayout {
+  readonly dir: string;
+  readonly main: string;
+  readonly site: string;
+  readonly mainPrev: string;
+  readonly sitePrev: string;
+  readonly candidateMain: string;
+  readonly candidateSite: string;
+  readonly pidFile: string;
+  readonly errorLog: string;
+  readonly accessLog: string;
+}
+
+export function nginxLayout(dir: string): NginxLayout {
+  return {
+    dir,
+    main: join(dir, 'nginx.conf'),
+    site: join(dir, 'conf.d', 'bgctl.conf'),
+    mainPrev: join(dir, 'nginx.conf.prev'),
+    sitePrev: join(dir, 'conf.d', 'bgctl.conf.prev'),
+    candidateMain: join(dir, 'candidate', 'nginx.conf'),
+    candidateSite: join(dir, 'candidate', 'conf.d', 'bgctl.conf'),
+    pidFile: join(dir, 'logs', 'nginx.pid'),
+    errorLog: join(dir, 'logs', 'error.log'),
+    accessLog: join(dir, 'logs', 'access.json.log'),
+  };
+}
+
+/** (live, prev, candidate) triples, site first: nginx.conf includes the site, so it is the last to change. */
+const pairs = (l: NginxLayout) =>
+  [
+    { live: l.site, prev: l.sitePrev, candidate: l.candidateSite },
+    { live: l.main, prev: l.mainPrev, candidate: l.candidateMain },
+  ] as const;
+
+/** Creates the folders nginx expects: it creates temp/* itself but not their parent. */
+export async function ensureTree(l: NginxLayout): Promise<void> {
+  for (const sub of ['logs', 'temp', 'conf.d', join('candidate', 'conf.d')]) {
+    await mkdir(join(l.dir, sub), { recursive: true });
+  }
+}
+
+/** Writes the candidate tree, each file fsynced, so `nginx -t` and the swap see complete files. */
+export async function writeCandidate(l: NginxLayout, main: string, site: string): Promise<void> {
+  await ensureTree(l);
+  await writeDurable(l.candidateSite, site);
+  await writeDurable(l.candidateMain, main);
+}
+
+/**
+ * Step 1 of the swap: each live file is copied (not moved, so it never disappears) to `.prev`.
+ * A live file that does not exist leaves no `.prev`, so a restore removes the new file again.
+ * If this fails, nothing live has changed yet.
+ */
+export async function backupLive(l: NginxLayout): Promise<void> {
+  for (const p of pairs(l)) {
+    if (await exists(p.live)) await copyDurable(p.live, p.prev);
+    else await rm(p.prev, { force: true });
+  }
+}
+
+/** Step 2 of the swap: rename each candidate file over its live file (atomic per file, same filesystem). */
+export async function promoteCandidate(l: NginxLayout): Promise<void> {
+  for (const p of pairs(l)) {
+    await rename(p.candidate, p.live);
+    await fsyncDir(dirname(p.live));
+  }
+  await fsyncDir(dirname(l.candidateSite));
+  await fsyncDir(dirname(l.candidateMain));
+}
+
+/** backupLive then promoteCandidate. */
+export async function swapCandidate(l: NginxLayout): Promise<void> {
+  await backupLive(l);
+  await promoteCandidate(l);
+}
+
+/** Puts the `.prev` files back (they stay, so a restore can be repeated). */
+export async function restorePrevious(l: NginxLayout): Promise<void> {
+  for (const p of pairs(l)) {
+    if (await exists(p.prev)) await copyDurable(p.prev, p.live);
+    else await rm(p.live, { force: true });
+    await fsyncDir(dirname(p.live));
+  }
+}
+
+/** The live files as nginx would read them on the next reload, or null if none are there. */
+export async function readLive(l: NginxLayout): Promise<{ main: string; site: string } | null> {
+  try {
+    return { main: await readFile(l.main, 'utf8'), site: await readFile(l.site, 'utf8') };
+  } catch (error) {
+    if (isNotFound(error)) return null;
+    throw error;
+  }
+}
+
+/** Size of a file (0 if missing): remembered before a reload to read only what nginx logs after it. */
+export async function fileSize(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch (error) {
+    if (isNotFound(error)) return 0;
+    throw error;
+  }
+}
+
+/** Lines appended since `offset` (read from there only: the log may be large); from 0 if the file shrank. */
+export async function readSince(path: string, offset: number): Promise<string[]> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (error) {
+    if (isNotFound(error)) return [];
+    throw error;
+  }
+  try {
+    const size = (await fh.stat()).size;
+    const from = size < offset ? 0 : offset;
+    const buf = Buffer.alloc(size - from);
+    await fh.read(buf, 0, buf.length, from);
+    return buf.toString('utf8').split('\n').filter((line) => line.length > 0);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function writeDurable(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fh = await open(tmp, 'w', 0o644);
+  try {
+    await fh.writeFile(text, 'utf8');
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+}
+
+/** Copy to a temp name, fsync, rename: the target is always either the old or the new file. */
+async function copyDurable(from: string, to: string): Promise<void> {
+  const tmp = `${to}.tmp`;
+  await copyFile(from, tmp);
+  const fh = await open(tmp, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, to);
+}
+
+async function fsyncDir(path: string): Promise<void> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw error;
+  }
+}
+
+const isNotFound = (error: unknown): boolean => (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';

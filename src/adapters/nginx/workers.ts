@@ -1,0 +1,98 @@
+import { readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+
+/**
+ * Linux /proc helpers. They exist because a reload's exit code proves nothing (STYLE rule 3): the only
+ * evidence that old workers stopped accepting on the listen socket is that they exited or retitled
+ * themselves "worker process is shutting down" (nginx does that right before closing listen sockets).
+ */
+
+export interface WorkerInfo {
+  readonly pid: number;
+  /** the process title nginx set, e.g. "nginx: worker process" */
+  readonly title: string;
+  readonly shuttingDown: boolean;
+}
+
+/** The master pid from the pid file, or null if the file is missing or not a number. */
+export async function readMasterPid(pidFile: string): Promise<number | null> {
+  let text: string;
+  try {
+    text = await readFile(pidFile, 'utf8');
+  } catch {
+    return null;
+  }
+  const pid = Number(text.trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : null;
+}
+
+/** Alive = exists and is not a zombie (kill(pid, 0) succeeds on zombies, which would stall stop()). */
+export function isPidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  return procState(pid) !== 'Z';
+}
+
+/** True when `pid` is alive and titled as an nginx master (guards against a stale pid file whose pid was reused). */
+export async function isNginxMaster(pid: number): Promise<boolean> {
+  return isPidAlive(pid) && (await title(pid)).startsWith('nginx: master process');
+}
+
+/**
+ * The master's worker processes. Children are found by scanning /proc/<pid>/stat for the parent pid
+ * (/proc/<pid>/task/<pid>/children is not available on every kernel). Cache manager/loader are skipped.
+ */
+export async function listWorkers(masterPid: number): Promise<WorkerInfo[]> {
+  const entries = await readdir('/proc');
+  const workers: WorkerInfo[] = [];
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    if (parentOf(await readStat(pid)) !== masterPid) continue;
+    const t = await title(pid);
+    if (!t.includes('worker process')) continue;
+    workers.push({ pid, title: t, shuttingDown: t.includes('is shutting down') });
+  }
+  return workers;
+}
+
+/** Process title: nginx overwrites argv, so cmdline holds the title padded with NULs. */
+async function title(pid: number): Promise<string> {
+  try {
+    const raw = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+    return raw.replace(/\0+/g, ' ').trim();
+  } catch {
+    return '';
+  }
+}
+
+async function readStat(pid: number): Promise<string> {
+  try {
+    return await readFile(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return ''; // the process exited while we looked
+  }
+}
+
+/** /proc/<pid>/stat is "pid (comm) state ppid ..."; comm may contain spaces or parens, so cut at the last ')'. */
+function statFields(stat: string): string[] {
+  const end = stat.lastIndexOf(')');
+  return end < 0 ? [] : stat.slice(end + 2).split(' ');
+}
+
+function parentOf(stat: string): number | null {
+  const ppid = statFields(stat)[1];
+  return ppid === undefined ? null : Number(ppid);
+}
+
+/** Synchronous so isPidAlive stays usable in tight loops and exit handlers. */
+function procState(pid: number): string | null {
+  try {
+    return statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'))[0] ?? null;
+  } catch {
+    return null;
+  }
+}

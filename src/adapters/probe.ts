@@ -1,0 +1,134 @@
+import { performance } from 'node:perf_hooks';
+import { Agent, request } from 'undici';
+import type { ColorHealth, Prober, ServerHealth } from '../app/ports.js';
+import type { Color } from '../core/color.js';
+
+export interface ProbeEnvironment {
+  readonly servers: readonly string[];
+  readonly health: string;
+}
+
+export interface HttpProberOptions {
+  readonly environments: Readonly<Record<Color, ProbeEnvironment>>;
+  readonly timeoutMs: number;
+  /** Where NGINX listens, as reachable from here (use 127.0.0.1 when it binds * or 0.0.0.0). */
+  readonly nginx: { readonly host: string; readonly port: number };
+}
+
+/** Enough for any health JSON; a bigger body is cut off rather than read forever. */
+const BODY_CAP = 64 * 1024;
+
+/**
+ * Health probes over HTTP. Every attempt has one deadline covering connect, headers and body.
+ * Connections are NOT reused (`pipelining: 0`): a probe must see whether the server accepts a new
+ * connection now, and a pooled socket closed by a restarting backend would report a false failure.
+ */
+export class HttpProber implements Prober {
+  private readonly agent: Agent;
+
+  constructor(private readonly options: HttpProberOptions) {
+    const t = options.timeoutMs;
+    this.agent = new Agent({ pipelining: 0, connect: { timeout: t }, headersTimeout: t, bodyTimeout: t });
+  }
+
+  async color(color: Color): Promise<ColorHealth> {
+    const env = this.options.environments[color];
+    const servers = await Promise.all(env.servers.map((s) => this.probe(s, `http://${s}${env.health}`)));
+    return summarizeColor(color, servers);
+  }
+
+  throughNginx(color: Color): Promise<ServerHealth> {
+    const { host, port } = this.options.nginx;
+    const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+    return this.probe(`${h}:${port}`, `http://${h}:${port}/__bgctl/health/${color}`);
+  }
+
+  /** Closes the connection pool; call once when done probing (tests, `serve` shutdown). */
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+
+  private async probe(server: string, url: string): Promise<ServerHealth> {
+    const { timeoutMs } = this.options;
+    const started = performance.now();
+    const latency = (): number => Math.round(performance.now() - started);
+    try {
+      const res = await request(url, {
+        dispatcher: this.agent,
+        method: 'GET',
+        headers: { accept: 'application/json', 'user-agent': 'bgctl-probe' },
+        signal: AbortSignal.timeout(timeoutMs),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      const body = await readCapped(res.body);
+      const ok = res.statusCode >= 200 && res.statusCode < 300;
+      return {
+        server,
+        healthy: ok,
+        status: res.statusCode,
+        version: ok ? versionOf(body) : null,
+        latencyMs: latency(),
+        error: ok ? null : `HTTP ${res.statusCode}`,
+      };
+    } catch (e) {
+      return { server, healthy: false, status: null, version: null, latencyMs: latency(), error: describeError(e, timeoutMs) };
+    }
+  }
+}
+
+/** Pure: the color is healthy when it has servers and every one is; its version is the one they agree on. */
+export function summarizeColor(color: Color, servers: readonly ServerHealth[]): ColorHealth {
+  const healthy = servers.length > 0 && servers.every((s) => s.healthy);
+  const versions = new Set(servers.filter((s) => s.healthy).map((s) => s.version));
+  const [only] = versions;
+  return { color, healthy, servers, version: versions.size === 1 && only !== undefined ? only : null };
+}
+
+/** Reads at most BODY_CAP bytes; always consumes or destroys the body so the socket is released. */
+async function readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<string | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > BODY_CAP) {
+      body.destroy();
+      return null; // too big to be a health document: status decides, version unknown
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Pure: the `version` string of a JSON body, if any. */
+export function versionOf(body: string | null): string | null {
+  if (body === null) return null;
+  try {
+    const v = (JSON.parse(body) as { version?: unknown } | null)?.version;
+    return typeof v === 'string' && v !== '' ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Short, stable error texts: they end up in status output, history and alerts. */
+export function describeError(e: unknown, timeoutMs: number): string {
+  const err = e as { name?: string; code?: string; message?: string; errors?: unknown[]; cause?: unknown };
+  const code = err.code ?? (err.errors?.[0] as { code?: string } | undefined)?.code;
+  if (err.name === 'TimeoutError' || err.name === 'AbortError' || /TIMEOUT/.test(code ?? '')) return `timeout after ${timeoutMs} ms`;
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'ECONNRESET':
+    case 'UND_ERR_SOCKET':
+      return 'connection closed';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'host not found';
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return 'host unreachable';
+  }
+  if (err.cause !== undefined && err.cause !== e) return describeError(err.cause, timeoutMs);
+  return (err.message ?? String(e)).slice(0, 200);
+}

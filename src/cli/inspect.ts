@@ -1,0 +1,124 @@
+import { writeFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { Command } from 'commander';
+import { history, renderStep, validate } from '../app/admin.js';
+import type { ColorHealth } from '../app/ports.js';
+import type { CheckResult } from '../app/preflight.js';
+import { status, type StatusReport } from '../app/status.js';
+import { parseColor, parsePercent } from '../core/color.js';
+import { BgctlError, UsageError } from '../core/errors.js';
+import { formatWeights } from '../core/weights.js';
+import { makeRun, type CliDeps, type Run } from './program.js';
+
+export function registerInspect(program: Command, deps: CliDeps): void {
+  program
+    .command('status')
+    .description('active color and version, live weights, migration in progress (or interrupted), health, drift')
+    .option('-w, --watch', 'refresh until interrupted', false)
+    .option('--interval <seconds>', 'refresh interval with --watch', '2')
+    .addHelpText('after', '\nExamples:\n  $ bgctl status\n  $ bgctl status --json | jq .weights\n  $ bgctl status --watch')
+    .action(async (o: { watch: boolean; interval: string }, cmd: Command) => {
+      const run = makeRun(cmd, deps);
+      const ctx = await run.context();
+      const interval = Number(o.interval);
+      if (!Number.isFinite(interval) || interval < 0.2 || interval > 3600) throw new UsageError(`--interval: ${JSON.stringify(o.interval)} is not a number of seconds (0.2-3600)`);
+      for (;;) {
+        const report = await status(ctx);
+        if (run.out.tty && o.watch) deps.streams.stdout.write('\x1b[H\x1b[2J');
+        run.out.result(report, () => printStatus(run, report, ctx.loaded.file));
+        if (!o.watch || ctx.signal.aborted) return;
+        await ctx.clock.sleep(interval * 1000, ctx.signal);
+        if (ctx.signal.aborted) return;
+      }
+    });
+
+  program
+    .command('validate')
+    .description('pre-flight: config, rendered templates, nginx -t, both environments healthy, state consistent; changes nothing')
+    .action(async (_o: unknown, cmd: Command) => {
+      const run = makeRun(cmd, deps);
+      const ctx = await run.context();
+      try {
+        const checks = await validate(ctx);
+        run.out.result({ ok: true, checks }, () => printChecks(run, checks));
+      } catch (e) {
+        const checks = e instanceof BgctlError ? (e.details?.['checks'] as CheckResult[] | undefined) : undefined;
+        if (checks && !run.out.json) printChecks(run, checks);
+        throw e;
+      }
+    });
+
+  program
+    .command('render')
+    .description('print (or write) the NGINX config a step would produce, without applying it')
+    .option('--color <color>', 'the color whose share to set (with --percent)')
+    .option('--percent <n>', 'its share, 0-100 (default: what is live now)')
+    .option('--out <dir>', 'write nginx.conf and conf.d/bgctl.conf into DIR instead of printing')
+    .addHelpText('after', '\nExamples:\n  $ bgctl render\n  $ bgctl render --color green --percent 25 --out /tmp/preview')
+    .action(async (o: { color?: string; percent?: string; out?: string }, cmd: Command) => {
+      const run = makeRun(cmd, deps);
+      if ((o.color === undefined) !== (o.percent === undefined)) throw new UsageError('render: --color and --percent go together');
+      const step = o.color !== undefined && o.percent !== undefined ? { color: parseColor(o.color, '--color'), percent: parsePercent(o.percent, '--percent') } : undefined;
+      const cfg = await renderStep(await run.context(), step);
+      if (o.out) {
+        const dir = path.resolve(deps.cwd, o.out);
+        await mkdir(path.join(dir, 'conf.d'), { recursive: true });
+        await writeFile(path.join(dir, 'nginx.conf'), cfg.main);
+        await writeFile(path.join(dir, 'conf.d', 'bgctl.conf'), cfg.site);
+        run.out.result({ dir, revision: cfg.revision, weights: cfg.weights }, () => run.out.line(`wrote ${path.join(dir, 'nginx.conf')} and ${path.join(dir, 'conf.d', 'bgctl.conf')} (${formatWeights(cfg.weights)})`));
+        return;
+      }
+      run.out.result({ revision: cfg.revision, weights: cfg.weights, main: cfg.main, site: cfg.site }, () => run.out.line(cfg.site));
+    });
+
+  program
+    .command('history')
+    .description('past migrations: steps, timings, probe results, outcome, reason')
+    .option('-n, --limit <n>', 'how many, newest first', '20')
+    .action(async (o: { limit: string }, cmd: Command) => {
+      const run = makeRun(cmd, deps);
+      if (!/^\d{1,4}$/.test(o.limit)) throw new UsageError(`--limit: ${JSON.stringify(o.limit)} is not a whole number`);
+      const list = await history(await run.context(), Number(o.limit));
+      run.out.result({ migrations: list }, () => {
+        if (list.length === 0) run.out.line('no migrations yet');
+        for (const m of list) {
+          run.out.line(`${m.startedAt}  ${m.kind} ${m.from} → ${m.to}${m.version ? ` ${m.version}` : ''}  ${m.status}${m.outcome ? ` (${m.outcome})` : ''}${m.reason ? `: ${m.reason}` : ''}`);
+          for (const s of m.steps) {
+            const took = s.appliedAt && s.endedAt ? ` ${((Date.parse(s.endedAt) - Date.parse(s.appliedAt)) / 1000).toFixed(1)} s` : '';
+            const seen = s.observed ? `, observed blue ${s.observed.blue} / green ${s.observed.green}, 5xx ${s.observed.errors.blue}/${s.observed.errors.green}` : '';
+            run.out.line(`    step ${s.index + 1}: ${formatWeights(s.weights)}  ${s.verdict}${took}, probes ${s.probes.healthy}/${s.probes.rounds} healthy${seen}${s.reason ? ` — ${s.reason}` : ''}`);
+          }
+        }
+      });
+    });
+}
+
+function printChecks(run: Run, checks: readonly CheckResult[]): void {
+  for (const c of checks) run.out.line(`${c.ok ? 'PASS' : 'FAIL'}  ${c.check}${c.detail ? `: ${c.detail}` : ''}`);
+}
+
+function healthLine(h: ColorHealth): string {
+  const ok = h.servers.filter((s) => s.healthy).length;
+  const bad = h.servers.filter((s) => !s.healthy).map((s) => `${s.server} ${s.error ?? 'unhealthy'}`);
+  return `${h.healthy ? 'healthy' : 'UNHEALTHY'} ${ok}/${h.servers.length}${h.version ? `, version ${h.version}` : ''}${bad.length ? ` (${bad.join('; ')})` : ''}`;
+}
+
+function printStatus(run: Run, r: StatusReport, file: string): void {
+  const line = (k: string, v: string): void => run.out.line(`  ${k.padEnd(10)}${v}`);
+  run.out.line(`bgctl status (${file})`);
+  line('active', `${r.active}${r.versions[r.active] ? ` ${r.versions[r.active]}` : ''} — ${formatWeights(r.weights)} (${r.strategy})`);
+  line('stable', r.stable);
+  line('NGINX', r.nginx.live ? `running, serving revision ${r.nginx.live.revision}` : r.nginx.running ? 'running, status location not answering' : 'not running (`bgctl start`)');
+  const m = r.migration;
+  if (!m) line('migration', 'none yet');
+  else {
+    const where = m.step ? ` step ${m.step}/${m.totalSteps} (${m.percent ?? 0}%)` : '';
+    const label = `${m.kind} ${m.from} → ${m.to}${m.version ? ` ${m.version}` : ''}`;
+    if (m.status === 'interrupted') line('migration', `INTERRUPTED ${label} at${where}: run \`bgctl rollback\` or re-run \`bgctl gradual ${m.to} ${m.version ?? 'VERSION'}\``);
+    else line('migration', `${label}: ${m.status}${m.status === 'running' || m.status === 'holding' ? where : ''}${m.reason ? ` — ${m.reason}` : ''}`);
+  }
+  line('blue', healthLine(r.health.blue));
+  line('green', healthLine(r.health.green));
+  line('drift', r.drift ?? 'none (NGINX serves what state.json says)');
+  if (r.lock) line('lock', `${r.lock.command} (pid ${r.lock.pid} on ${r.lock.host}${r.lock.alive ? '' : ', dead'}) since ${r.lock.startedAt}`);
+}

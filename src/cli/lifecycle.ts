@@ -1,0 +1,64 @@
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { start, stop } from '../app/admin.js';
+import { renderInitConfig, writeInitConfig } from '../config/init.js';
+import { resolveConfigPath } from '../config/load.js';
+import { UsageError } from '../core/errors.js';
+import { formatWeights } from '../core/weights.js';
+import { runDemo } from '../demo/run.js';
+import { makeRun, type CliDeps } from './program.js';
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+export function registerLifecycle(program: Command, deps: CliDeps): void {
+  program
+    .command('init')
+    .description('write a commented bgctl.yaml')
+    .option('--blue <host:port>', 'a blue server (repeat for more)', collect)
+    .option('--green <host:port>', 'a green server (repeat for more)', collect)
+    .option('--listen <port>', 'port the NGINX front listens on', '8080')
+    .addOption(new Option('--driver <driver>', 'how NGINX runs').choices(['local', 'docker']).default('local'))
+    .option('--force', 'overwrite an existing file', false)
+    .addHelpText('after', '\nExample:\n  $ bgctl init --blue 127.0.0.1:8081 --green 127.0.0.1:8082 --listen 8080')
+    .action(async (o: { blue?: string[]; green?: string[]; listen: string; driver: 'local' | 'docker'; force: boolean }, cmd: Command) => {
+      const run = makeRun(cmd, deps);
+      if (!/^\d{1,5}$/.test(o.listen)) throw new UsageError(`--listen: ${JSON.stringify(o.listen)} is not a port number`);
+      const file = resolveConfigPath({ flag: run.opts.config, env: deps.env, cwd: deps.cwd });
+      const text = renderInitConfig({ blue: o.blue ?? ['127.0.0.1:8081'], green: o.green ?? ['127.0.0.1:8082'], listen: Number(o.listen), driver: o.driver });
+      await writeInitConfig(file, text, { force: o.force });
+      run.out.result({ file }, () => {
+        run.out.line(`wrote ${path.relative(deps.cwd, file) || file}`);
+        run.out.line('next: `bgctl validate`, then `bgctl start`');
+      });
+    });
+
+  program
+    .command('start')
+    .description('start NGINX with the rendered config (local driver: an NGINX master bgctl owns)')
+    .action(async (_o: unknown, cmd: Command) => {
+      const run = makeRun(cmd, deps);
+      const r = await start(await run.context());
+      run.out.result(r, () => run.out.line(`NGINX ${r.alreadyRunning ? 'was already running; re-applied' : 'started'}: ${formatWeights(r.weights)} (revision ${r.revision})`));
+    });
+
+  program
+    .command('stop')
+    .description('stop the NGINX that bgctl started')
+    .action(async (_o: unknown, cmd: Command) => {
+      const run = makeRun(cmd, deps);
+      const r = await stop(await run.context());
+      run.out.result(r, () => run.out.line(r.wasRunning ? 'NGINX stopped' : 'NGINX was not running'));
+    });
+
+  program
+    .command('demo')
+    .description('self-contained sandbox: own NGINX, two demo backends, live traffic, a migration and an automatic rollback')
+    .option('--step-seconds <n>', 'observation time per step', '2')
+    .action(async (o: { stepSeconds: string }, cmd: Command) => {
+      const run = makeRun(cmd, deps);
+      const stepSeconds = Number(o.stepSeconds);
+      if (!Number.isFinite(stepSeconds) || stepSeconds < 0 || stepSeconds > 60) throw new UsageError(`--step-seconds: ${JSON.stringify(o.stepSeconds)} is not 0-60`);
+      const summary = await runDemo({ deps, run, stepSeconds });
+      run.out.result(summary, () => undefined);
+    });
+}

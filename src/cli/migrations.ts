@@ -1,0 +1,109 @@
+import { Command, Option } from 'commander';
+import type { MigrationResult } from '../app/migrate.js';
+import { rollback } from '../app/rollback.js';
+import { canary, deploy, gradual, switchTo } from '../app/traffic-commands.js';
+import { parseColor, parsePercent, parseVersion } from '../core/color.js';
+import { UsageError } from '../core/errors.js';
+import { parseSteps } from '../core/plan.js';
+import { formatWeights } from '../core/weights.js';
+import { makeRun, type CliDeps, type Run } from './program.js';
+
+function stepsOption(text: string | undefined): number[] | undefined {
+  if (text === undefined) return undefined;
+  const r = parseSteps(text);
+  if ('error' in r) throw new UsageError(r.error);
+  return r.steps;
+}
+
+function secondsOption(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+(\.\d+)?$/.test(text) || Number(text) > 86400) throw new UsageError(`--step-seconds: ${JSON.stringify(text)} is not a number of seconds (0-86400)`);
+  return Number(text);
+}
+
+function printMigration(run: Run, r: MigrationResult): void {
+  run.out.result(
+    { outcome: r.outcome, migration: r.migration, weights: r.state.weights, stable: r.state.stable, checks: r.checks, events: run.events, plan: r.plan?.map((p) => ({ percent: p.step.percent, weights: p.step.weights, revision: p.config.revision, site: p.config.site })) },
+    () => {
+      if (r.plan) {
+        run.out.line('dry run: nothing was changed. Configs that would be applied:');
+        for (const p of r.plan) {
+          run.out.line(`\n# ---- step ${p.step.index + 1}: ${formatWeights(p.step.weights)} (revision ${p.config.revision}) ----`);
+          run.out.line(p.config.site);
+        }
+        return;
+      }
+      if (r.outcome === 'noop') run.out.line(`nothing to do: ${formatWeights(r.state.weights)}, stable ${r.state.stable}`);
+      else run.out.line(`${r.outcome}: ${formatWeights(r.state.weights)}, stable ${r.state.stable}`);
+    },
+  );
+}
+
+export function registerMigrations(program: Command, deps: CliDeps): void {
+  program
+    .command('gradual')
+    .description('staged migration to COLOR with health checks after every step and automatic rollback')
+    .argument('<color>', 'blue or green')
+    .argument('<version>', 'the version COLOR must report')
+    .option('--steps <list>', 'percentages, e.g. 25,50,75,100 (default: migration.steps)')
+    .option('--step-seconds <n>', 'observation time per step (default: migration.stepSeconds)')
+    .addOption(new Option('--strategy <name>', 'per request or per client').choices(['weighted', 'sticky']))
+    .option('--dry-run', 'print the plan and the configs it would apply; change nothing', false)
+    .addHelpText('after', '\nExamples:\n  $ bgctl gradual green 2.1.0\n  $ bgctl gradual green 2.1.0 --steps 10,50,100 --step-seconds 60\n  $ bgctl gradual blue 1.4.2 --dry-run')
+    .action(async (color: string, version: string, o: { steps?: string; stepSeconds?: string; strategy?: 'weighted' | 'sticky'; dryRun: boolean }, cmd: Command) => {
+      const run = makeRun(cmd, deps);
+      const req = { color: parseColor(color), version: parseVersion(version), steps: stepsOption(o.steps), stepSeconds: secondsOption(o.stepSeconds), strategy: o.strategy, dryRun: o.dryRun };
+      printMigration(run, await gradual(await run.context(), req));
+    });
+
+  program
+    .command('deploy')
+    .description('traditional cycle: deploy hook on the inactive COLOR, wait healthy, validate both, switch 100% at once')
+    .argument('<color>', 'the inactive color to deploy onto')
+    .argument('<version>', 'version to deploy')
+    .option('--dry-run', 'print the plan; change nothing (the deploy hook is not run)', false)
+    .addHelpText('after', '\nExample:\n  $ bgctl deploy green 2.1.0')
+    .action(async (color: string, version: string, o: { dryRun: boolean }, cmd: Command) => {
+      const run = makeRun(cmd, deps);
+      const req = { color: parseColor(color), version: parseVersion(version), dryRun: o.dryRun };
+      printMigration(run, await deploy(await run.context(), req));
+    });
+
+  program
+    .command('canary')
+    .description('set and hold COLOR at PERCENT of traffic; `gradual` continues from there, `rollback` reverts')
+    .argument('<color>', 'blue or green')
+    .argument('<percent>', '0-100')
+    .addHelpText('after', '\nExamples:\n  $ bgctl canary green 10\n  $ bgctl gradual green 2.1.0   # continues from 10%')
+    .action(async (color: string, percent: string, _o: unknown, cmd: Command) => {
+      const run = makeRun(cmd, deps);
+      const req = { color: parseColor(color), percent: parsePercent(percent) };
+      printMigration(run, await canary(await run.context(), req));
+    });
+
+  program
+    .command('switch')
+    .description('direct 100% switch to COLOR after a health check of COLOR')
+    .argument('<color>', 'blue or green')
+    .action(async (color: string, _o: unknown, cmd: Command) => {
+      const run = makeRun(cmd, deps);
+      const c = parseColor(color);
+      printMigration(run, await switchTo(await run.context(), { color: c }));
+    });
+
+  program
+    .command('rollback')
+    .description('emergency: the color stable before the latest migration gets 100% now (no metrics needed)')
+    .addHelpText('after', '\nA migration already reverted is not reverted again: a repeated rollback re-asserts the stable color and exits 0.')
+    .action(async (_o: unknown, cmd: Command) => {
+      const run = makeRun(cmd, deps);
+      const r = await rollback(await run.context());
+      run.out.result({ action: r.action, color: r.color, weights: r.state.weights, migration: r.migration, applyMs: Math.round(r.applyMs) }, () =>
+        run.out.line(
+          r.action === 'reverted'
+            ? `rolled back: ${r.color} has 100% of traffic (migration ${r.migration?.id ?? ''} ${r.migration?.from ?? ''} → ${r.migration?.to ?? ''} reverted, applied in ${Math.round(r.applyMs)} ms)`
+            : `nothing to revert: ${r.color} has 100% of traffic${r.applyMs > 0 ? ` (re-applied in ${Math.round(r.applyMs)} ms)` : ''}`,
+        ),
+      );
+    });
+}

@@ -1,0 +1,86 @@
+import type { ProgressEvent, Reporter } from '../app/ports.js';
+import { formatWeights } from '../core/weights.js';
+
+/** Where results go: stdout, as human text or as one JSON document (--json). */
+export interface Output {
+  readonly json: boolean;
+  readonly tty: boolean;
+  /** a line of human text to stdout (suppressed with --json) */
+  line(text: string): void;
+  /** the command's result: printed as JSON with --json, else by `human` */
+  result(value: unknown, human: () => void): void;
+}
+
+export interface Streams {
+  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+export function createOutput(streams: Streams, json: boolean): Output {
+  const tty = Boolean(streams.stdout.isTTY) && !json;
+  return {
+    json,
+    tty,
+    line: (text) => {
+      if (!json) streams.stdout.write(`${text}\n`);
+    },
+    result: (value, human) => {
+      if (json) streams.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+      else human();
+    },
+  };
+}
+
+const pad = (s: string, n: number): string => (s.length >= n ? s : s + ' '.repeat(n - s.length));
+
+/** Human progress: one line per event; in a terminal the observation line is redrawn in place. */
+export function createReporter(streams: Streams, json: boolean, events: ProgressEvent[] = []): Reporter {
+  const out = json ? streams.stderr : streams.stdout;
+  const live = !json && Boolean(streams.stdout.isTTY);
+  let redraw = false;
+  const write = (text: string, inPlace = false): void => {
+    if (live && redraw) out.write('\r\x1b[K');
+    out.write(inPlace && live ? text : `${text}\n`);
+    redraw = inPlace && live;
+  };
+  return {
+    event(e) {
+      events.push(e);
+      if (json) return; // --json: the final document carries everything; logs stay on stderr
+      const text = formatEvent(e);
+      if (text) write(text, e.type === 'observe');
+    },
+  };
+}
+
+export function formatEvent(e: ProgressEvent): string | null {
+  switch (e.type) {
+    case 'plan':
+      return `${pad('plan', 12)}${e.migration}: ${e.from} → ${e.to} in steps ${e.steps.map((s) => `${s}%`).join(' → ')}`;
+    case 'preflight':
+      return `${pad('pre-flight', 12)}${e.ok ? 'ok  ' : 'FAIL'}  ${e.check}${e.detail ? `: ${e.detail}` : ''}`;
+    case 'deploy':
+      return `${pad('deploy', 12)}${e.phase === 'start' ? 'running the deploy hook for' : 'healthy:'} ${e.color} ${e.version}`;
+    case 'step':
+      return `${pad(`step ${e.index + 1}/${e.total}`, 12)}${pad(e.phase, 10)}${formatWeights(e.weights)}`;
+    case 'observe': {
+      const s = (ms: number): string => (ms / 1000).toFixed(1);
+      const seen = e.observed
+        ? !e.observed.readable
+          ? 'access log unreadable'
+          : `observed blue ${e.observed.requests.blue} / green ${e.observed.requests.green} req` +
+            `${share(e.observed.requests.blue, e.observed.requests.green)}, 5xx blue ${e.observed.errors.blue} / green ${e.observed.errors.green}`
+        : '';
+      return `${pad(`step ${e.index + 1}`, 12)}${pad('observe', 10)}${s(Math.min(e.elapsedMs, e.totalMs))}/${s(e.totalMs)} s  health ${e.health ? 'ok' : 'FAILING'}  ${seen}`;
+    }
+    case 'rollback':
+      return `${pad('ROLLBACK', 12)}→ ${formatWeights(e.weights)}: ${e.reason}`;
+    case 'done':
+      return `${pad('done', 12)}${e.outcome}`;
+  }
+}
+
+function share(blue: number, green: number): string {
+  const total = blue + green;
+  return total === 0 ? '' : ` (green ${((100 * green) / total).toFixed(1)}%)`;
+}

@@ -1,0 +1,171 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { COLORS } from '../../src/core/color.js';
+import { weightsFor } from '../../src/core/weights.js';
+import { configSchema, type Config } from '../../src/config/schema.js';
+import { renderConfig } from '../../src/render/render.js';
+
+/**
+ * NGINX config injection: whatever the schema accepts, the rendered site config must have the same
+ * structure (directives, their argument counts, blocks) as one rendered from plain values. A value
+ * that smuggled in `;`, `{`, `}`, a quote, `#` or a newline would add or split a token.
+ */
+
+/** Just enough of NGINX's tokenizer: words, quoted strings with escapes, `;`, `{`, `}`, comments. */
+function tokenize(text: string): string[] {
+  const tokens: string[] = [];
+  let i = 0;
+  while (i < text.length) {
+    const ch = text.charAt(i);
+    if (/\s/.test(ch)) i++;
+    else if (ch === '#') while (i < text.length && text[i] !== '\n') i++;
+    else if (ch === ';' || ch === '{' || ch === '}') tokens.push(text[i++] as string);
+    else if (ch === '"' || ch === "'") {
+      let word = '';
+      for (i++; i < text.length && text[i] !== ch; i++) word += text[i] === '\\' ? text[++i] : text[i];
+      if (i >= text.length) throw new Error('unterminated quoted string');
+      i++;
+      tokens.push(`q:${word}`);
+    } else {
+      let word = '';
+      while (i < text.length && !/[\s;{}]/.test(text.charAt(i))) {
+        // `${name}` is a variable inside a word, not a block
+        const end = text[i] === '$' && text[i + 1] === '{' ? text.indexOf('}', i) + 1 : i + 1;
+        if (end <= i) throw new Error('unterminated ${');
+        word += text.slice(i, end);
+        i = end;
+      }
+      tokens.push(`w:${word}`);
+    }
+  }
+  return tokens;
+}
+
+/** The shape: `name/argc;`, `name/argc {`, `}`. */
+function structure(text: string): string[] {
+  const out: string[] = [];
+  let words: string[] = [];
+  let depth = 0;
+  for (const token of tokenize(text)) {
+    if (token === ';' || token === '{') {
+      const [name = '(none)', ...args] = words;
+      out.push(`${'  '.repeat(depth)}${name}/${args.length}${token}`);
+      if (token === '{') depth++;
+      words = [];
+    } else if (token === '}') {
+      if (words.length > 0) throw new Error('directive without ;');
+      depth--;
+      out.push(`${'  '.repeat(depth)}}`);
+    } else words.push(token);
+  }
+  if (depth !== 0 || words.length > 0) throw new Error('unbalanced config');
+  return out;
+}
+
+const HOSTILE = [';', '{', '}', '"', "'", '$', '\n', '\r', '#', ' ', '\t', '\\', '\0', '`', '(', ')'];
+const NEAR = ['a', 'Z', '0', '9', '.', ':', '[', ']', '/', '-', '_', '~', '*'];
+const char = fc.constantFrom(...HOSTILE, ...NEAR);
+const hostile = fc.string({ unit: char, maxLength: 24 });
+const payload = fc.constantFrom('; evil', ' backup', '\n}', '{', '";', "'", '$host', '#', '\r\n', ' ', ';', '}server{');
+
+/** Mostly valid values, some hostile, some valid with a payload stuck on: schema must sort them. */
+function mix(valid: fc.Arbitrary<string>, ...nearMisses: fc.Arbitrary<string>[]): fc.Arbitrary<string> {
+  return fc.oneof(
+    ...nearMisses.map((arbitrary) => ({ arbitrary, weight: 1 })),
+    { arbitrary: valid, weight: 40 },
+    { arbitrary: hostile, weight: 1 },
+    { arbitrary: fc.tuple(valid, payload).map(([v, p]) => v + p), weight: 1 },
+    { arbitrary: fc.tuple(payload, valid).map(([p, v]) => p + v), weight: 1 },
+  );
+}
+
+const server = mix(
+  fc.oneof(
+    fc.tuple(fc.constantFrom('127.0.0.1', '10.1.2.3', '[::1]', '[fe80::1]', 'localhost', 'app-1.internal'), fc.integer({ min: 1, max: 65535 })).map(([h, p]) => `${h}:${p}`),
+    fc.constantFrom('[::ffff:1.2.3.4]:80', 'a:1', '[::]:8080'),
+  ),
+  // near misses the schema must refuse
+  fc.constantFrom('0.0.0.0:0', '256.1.1.1:80', 'host:080', '1.2.3.4', '[]:80', '[1.2.3.4]:80', '-a:1', '1.2.3:80'),
+);
+const health = mix(fc.constantFrom('/health', '/', '/a/b.c~d-e_f', '/healthz/'));
+const text = mix(fc.constantFrom('nginx', '.bgctl', 'bin/nginx', 'app_1'));
+
+const rawConfig = fc.record(
+  {
+    listen: fc.oneof({ arbitrary: fc.integer({ min: 1, max: 65535 }), weight: 20 }, { arbitrary: fc.constantFrom(0, 65536, 1.5), weight: 1 }),
+    listenAddress: mix(fc.constantFrom('127.0.0.1', '*', '[::1]', '[::]', '0.0.0.0')),
+    environments: fc.record({
+      blue: fc.record({ servers: fc.array(server, { minLength: 1, maxLength: 4 }), health }, { requiredKeys: ['servers'] }),
+      green: fc.record({ servers: fc.array(server, { minLength: 1, maxLength: 4 }), health }, { requiredKeys: ['servers'] }),
+    }),
+    nginx: fc.record(
+      {
+        driver: fc.constantFrom('local', 'docker'),
+        dir: text,
+        binary: text,
+        container: text,
+        maxFails: fc.integer({ min: 0, max: 100 }),
+        failTimeout: fc.integer({ min: 1, max: 3600 }),
+        keepalive: fc.integer({ min: 0, max: 1024 }),
+        keepaliveTimeoutSeconds: fc.integer({ min: 1, max: 4 }),
+      },
+      { requiredKeys: [] },
+    ),
+    migration: fc.record({ strategy: mix(fc.constantFrom('weighted', 'sticky')) }, { requiredKeys: [] }),
+    deploy: fc.record({ command: fc.array(text, { minLength: 1, maxLength: 3 }), env: fc.dictionary(fc.constantFrom('APP_VERSION', 'A'), text) }),
+    stateDir: text,
+  },
+  { requiredKeys: ['environments'] },
+);
+
+/** The same config with every string that reaches the template replaced by a plain one. */
+function benign(config: Config): Config {
+  const copy = structuredClone(config);
+  copy.listenAddress = '127.0.0.1';
+  for (const [c, color] of COLORS.entries()) {
+    const env = copy.environments[color];
+    env.servers = env.servers.map((_, i) => `10.0.${c}.${i + 1}:80`);
+    env.health = '/health';
+  }
+  return copy;
+}
+
+describe('no value the schema accepts changes the NGINX config structure', () => {
+  it('the tokenizer sees through quotes, escapes and comments', () => {
+    expect(structure(`a "b;c" 'd\\'{'; # x { ;\nblock x { inner 1 2; }`)).toEqual(['w:a/2;', 'w:block/1{', '  w:inner/2;', '}']);
+  });
+
+  it('would notice a smuggled token', () => {
+    const config = configSchema.parse({ environments: { blue: { servers: ['10.0.0.1:80'] }, green: { servers: ['10.0.1.1:80'] } } });
+    const opts = { weights: weightsFor('green', 50), revision: 1, strategy: 'weighted' as const, stable: 'blue' as const, growing: 'green' as const };
+    const { site } = renderConfig(config, opts);
+    for (const evil of ['10.0.0.1:80 backup', '10.0.0.1:80; server 6.6.6.6:80', '10.0.0.1:80 #', '"10.0.0.1:80']) {
+      expect(() => expect(structure(site.replace('10.0.0.1:80', evil))).toEqual(structure(site))).toThrow();
+    }
+  });
+
+  it('holds for arbitrary, hostile input', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(rawConfig, fc.integer({ min: 0, max: 100 }), fc.constantFrom(...COLORS), fc.nat(), (raw, percent, growing, revision) => {
+        const parsed = configSchema.safeParse(raw);
+        if (!parsed.success) return;
+        accepted++;
+        const opts = {
+          weights: weightsFor(growing, percent),
+          revision,
+          strategy: parsed.data.migration.strategy,
+          stable: growing === 'blue' ? ('green' as const) : ('blue' as const),
+          growing,
+        };
+        const got = renderConfig(parsed.data, opts);
+        const base = renderConfig(benign(parsed.data), opts);
+        expect(structure(got.site)).toEqual(structure(base.site));
+        expect(structure(got.main)).toEqual(structure(base.main));
+      }),
+      { numRuns: 1500 },
+    );
+    // the property means little unless plenty of inputs got through the schema
+    expect(accepted).toBeGreaterThan(150);
+  });
+});
