@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import path from 'node:path';
 import { AccessLogReader } from './adapters/access-log.js';
 import { systemClock } from './adapters/clock.js';
 import { ExecDeployRunner } from './adapters/deploy.js';
@@ -37,7 +36,7 @@ export function wireContext(loaded: LoadedConfig, opts: { logLevel: LogLevel; js
     nginx,
     prober: new HttpProber({ environments: config.environments, timeoutMs: config.probe.timeoutMs, nginx: { host: listenHost, port: config.listen } }),
     store: new FileStateStore(config.stateDir),
-    lock: new FileLock(path.join(config.stateDir, 'lock'), { logger }),
+    lock: new FileLock(config.stateDir, { logger }),
     traffic: new AccessLogReader(nginx.accessLog),
     deploy: config.deploy ? new ExecDeployRunner({ deploy: config.deploy, cwd: loaded.baseDir }) : null,
     clock: systemClock,

@@ -11,7 +11,7 @@ export interface ProbeEnvironment {
 export interface HttpProberOptions {
   readonly environments: Readonly<Record<Color, ProbeEnvironment>>;
   readonly timeoutMs: number;
-  /** Where NGINX listens, as reachable from here (use 127.0.0.1 when it binds * or 0.0.0.0). */
+  /** Where NGINX listens: the config's listenAddress (`*`, 0.0.0.0 and [::] mean loopback) and listen port. */
   readonly nginx: { readonly host: string; readonly port: number };
 }
 
@@ -39,7 +39,9 @@ export class HttpProber implements Prober {
 
   throughNginx(color: Color): Promise<ServerHealth> {
     const { host, port } = this.options.nginx;
-    const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+    // a wildcard listen address is reached through loopback (the location only allows loopback anyway)
+    const loop = host === '*' || host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' || host === '::' ? '::1' : host;
+    const h = loop.includes(':') && !loop.startsWith('[') ? `[${loop}]` : loop;
     return this.probe(`${h}:${port}`, `http://${h}:${port}/__bgctl/health/${color}`);
   }
 

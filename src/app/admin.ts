@@ -32,7 +32,8 @@ export async function renderStep(ctx: AppContext, step?: { color: Color; percent
   const state = await ctx.store.load();
   const weights: Weights = step ? weightsFor(step.color, step.percent) : state.weights;
   const req = renderRequestFor(state, weights, step ? state.revision + 1 : state.revision);
-  return ctx.render(step ? { ...req, growing: step.percent >= 50 || step.color !== state.stable ? step.color : req.growing } : req);
+  // the growing color keeps the front of the split whatever its share, so sticky clients stay nested
+  return ctx.render(step && step.color !== state.stable ? { ...req, growing: step.color } : req);
 }
 
 /** Starts NGINX on what the state says is live (a fresh install: blue at 100%). */

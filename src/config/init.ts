@@ -126,6 +126,8 @@ export interface WriteInitOptions {
 
 /** Writes the file atomically (temp file in the same folder, fsync, rename); never clobbers without force. */
 export async function writeInitConfig(file: string, text: string, { force }: WriteInitOptions): Promise<void> {
+  // The text is YAML; a .json name would make loadConfig parse it as JSON and fail.
+  if (!/\.ya?ml$/i.test(file)) throw new UsageError(`${file}: bgctl init writes YAML; use a .yaml or .yml file name`);
   const exists = await stat(file).then(
     (s) => s,
     () => null,

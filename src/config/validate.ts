@@ -27,7 +27,7 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
 
 /** Pure: raw parsed document → Config with defaults, or a UsageError naming every bad key path. */
 export function validateConfig(raw: unknown, source = 'config'): Config {
-  const result = configSchema.safeParse(raw);
+  const result = configSchema.safeParse(raw, { reportInput: true });
   if (result.success) return result.data;
   const lines = formatIssues(result.error.issues);
   const first = lines[0] ?? 'invalid';

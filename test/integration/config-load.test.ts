@@ -4,6 +4,7 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { INIT_DEFAULTS, renderInitConfig, writeInitConfig } from '../../src/config/init.js';
 import { loadConfig, resolveConfigPath } from '../../src/config/load.js';
 import { UsageError } from '../../src/core/errors.js';
+import { writeConfig } from '../helpers/fixture.js';
 import { cleanupTmpDirs, makeTmpDir } from '../helpers/tmp.js';
 
 const YAML_CONFIG = `
@@ -117,6 +118,18 @@ describe('loadConfig', () => {
   });
 });
 
+describe('test fixture (test/helpers/fixture.ts)', () => {
+  it.each(['bgctl.yaml', 'bgctl.json'])('writes a valid %s with nginx.dir and stateDir inside the folder', async (name) => {
+    const file = await writeConfig(dir, { blue: 18081, green: ['127.0.0.1:18082'], listen: 18080, file: name, overrides: { migration: { steps: [100] } } });
+    const { config } = await loadConfig(file);
+    expect(config.environments.blue.servers).toEqual(['127.0.0.1:18081']);
+    expect(config.nginx.dir).toBe(path.join(dir, 'nginx'));
+    expect(config.stateDir).toBe(path.join(dir, 'state'));
+    expect(config.migration).toEqual({ steps: [100], stepSeconds: 1, strategy: 'weighted' });
+    expect(config.probe.intervalMs).toBe(200);
+  });
+});
+
 describe('resolveConfigPath', () => {
   it('prefers --config, then BGCTL_CONFIG, then ./bgctl.yaml, resolved against cwd', () => {
     const env = { BGCTL_CONFIG: 'from-env/bgctl.json' };
@@ -147,5 +160,10 @@ describe('writeInitConfig', () => {
     const { readFile, readdir } = await import('node:fs/promises');
     expect(await readFile(file, 'utf8')).toBe('b: 2\n');
     expect(await readdir(dir)).toEqual(['bgctl.yaml']);
+  });
+
+  it('refuses a non-YAML file name', async () => {
+    const error = await failure(writeInitConfig(path.join(dir, 'bgctl.json'), 'a: 1\n', { force: false }));
+    expect(error.message).toMatch(/writes YAML/);
   });
 });

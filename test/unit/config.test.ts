@@ -125,10 +125,9 @@ describe('validateConfig', () => {
     expect(problemOf({ ...minimal(), listen })).toBe('bgctl.yaml: listen: must be 1-65535');
   });
 
-  // KNOWN BUG in validate.ts: zod 4 leaves `issue.input` out unless parsed with { reportInput: true },
-  // so every invalid_type issue (a string or a fraction where a number belongs) reads "is required".
-  // This test documents it; drop `.fails` once validate.ts parses with reportInput.
-  it.fails.each([80.5, 'abc'])('names the real problem of listen %j (not "is required")', (listen) => {
+  // zod 4 reports `issue.input` only when parsed with { reportInput: true }; without it a wrong type
+  // would read "is required".
+  it.each([80.5, 'abc'])('names the real problem of listen %j (not "is required")', (listen) => {
     expect(problemOf({ ...minimal(), listen })).not.toMatch(/is required/);
   });
 

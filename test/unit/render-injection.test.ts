@@ -81,7 +81,12 @@ function mix(valid: fc.Arbitrary<string>, ...nearMisses: fc.Arbitrary<string>[])
 
 const server = mix(
   fc.oneof(
-    fc.tuple(fc.constantFrom('127.0.0.1', '10.1.2.3', '[::1]', '[fe80::1]', 'localhost', 'app-1.internal'), fc.integer({ min: 1, max: 65535 })).map(([h, p]) => `${h}:${p}`),
+    fc
+      .tuple(
+        fc.constantFrom('127.0.0.1', '10.1.2.3', '[::1]', '[fe80::1]', 'localhost', 'app-1.internal'),
+        fc.integer({ min: 1, max: 65535 }),
+      )
+      .map(([h, p]) => `${h}:${p}`),
     fc.constantFrom('[::ffff:1.2.3.4]:80', 'a:1', '[::]:8080'),
   ),
   // near misses the schema must refuse
@@ -92,7 +97,10 @@ const text = mix(fc.constantFrom('nginx', '.bgctl', 'bin/nginx', 'app_1'));
 
 const rawConfig = fc.record(
   {
-    listen: fc.oneof({ arbitrary: fc.integer({ min: 1, max: 65535 }), weight: 20 }, { arbitrary: fc.constantFrom(0, 65536, 1.5), weight: 1 }),
+    listen: fc.oneof(
+      { arbitrary: fc.integer({ min: 1, max: 65535 }), weight: 20 },
+      { arbitrary: fc.constantFrom(0, 65536, 1.5), weight: 1 },
+    ),
     listenAddress: mix(fc.constantFrom('127.0.0.1', '*', '[::1]', '[::]', '0.0.0.0')),
     environments: fc.record({
       blue: fc.record({ servers: fc.array(server, { minLength: 1, maxLength: 4 }), health }, { requiredKeys: ['servers'] }),
@@ -112,7 +120,10 @@ const rawConfig = fc.record(
       { requiredKeys: [] },
     ),
     migration: fc.record({ strategy: mix(fc.constantFrom('weighted', 'sticky')) }, { requiredKeys: [] }),
-    deploy: fc.record({ command: fc.array(text, { minLength: 1, maxLength: 3 }), env: fc.dictionary(fc.constantFrom('APP_VERSION', 'A'), text) }),
+    deploy: fc.record({
+      command: fc.array(text, { minLength: 1, maxLength: 3 }),
+      env: fc.dictionary(fc.constantFrom('APP_VERSION', 'A'), text),
+    }),
     stateDir: text,
   },
   { requiredKeys: ['environments'] },
@@ -137,7 +148,13 @@ describe('no value the schema accepts changes the NGINX config structure', () =>
 
   it('would notice a smuggled token', () => {
     const config = configSchema.parse({ environments: { blue: { servers: ['10.0.0.1:80'] }, green: { servers: ['10.0.1.1:80'] } } });
-    const opts = { weights: weightsFor('green', 50), revision: 1, strategy: 'weighted' as const, stable: 'blue' as const, growing: 'green' as const };
+    const opts = {
+      weights: weightsFor('green', 50),
+      revision: 1,
+      strategy: 'weighted' as const,
+      stable: 'blue' as const,
+      growing: 'green' as const,
+    };
     const { site } = renderConfig(config, opts);
     for (const evil of ['10.0.0.1:80 backup', '10.0.0.1:80; server 6.6.6.6:80', '10.0.0.1:80 #', '"10.0.0.1:80']) {
       expect(() => expect(structure(site.replace('10.0.0.1:80', evil))).toEqual(structure(site))).toThrow();

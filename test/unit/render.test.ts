@@ -24,9 +24,27 @@ const PERCENTS = [0, 25, 50, 75, 100];
 describe('splitPlan', () => {
   it.each([
     [0, [{ color: 'blue', percent: '*' }]],
-    [25, [{ color: 'green', percent: '25%' }, { color: 'blue', percent: '*' }]],
-    [50, [{ color: 'green', percent: '50%' }, { color: 'blue', percent: '*' }]],
-    [75, [{ color: 'green', percent: '75%' }, { color: 'blue', percent: '*' }]],
+    [
+      25,
+      [
+        { color: 'green', percent: '25%' },
+        { color: 'blue', percent: '*' },
+      ],
+    ],
+    [
+      50,
+      [
+        { color: 'green', percent: '50%' },
+        { color: 'blue', percent: '*' },
+      ],
+    ],
+    [
+      75,
+      [
+        { color: 'green', percent: '75%' },
+        { color: 'blue', percent: '*' },
+      ],
+    ],
     [100, [{ color: 'green', percent: '*' }]],
   ])('blue → green at %i%%', (percent, plan) => {
     expect(splitPlan(weightsFor('green', percent), 'green')).toEqual(plan);
@@ -34,9 +52,27 @@ describe('splitPlan', () => {
 
   it.each([
     [0, [{ color: 'green', percent: '*' }]],
-    [25, [{ color: 'blue', percent: '25%' }, { color: 'green', percent: '*' }]],
-    [50, [{ color: 'blue', percent: '50%' }, { color: 'green', percent: '*' }]],
-    [75, [{ color: 'blue', percent: '75%' }, { color: 'green', percent: '*' }]],
+    [
+      25,
+      [
+        { color: 'blue', percent: '25%' },
+        { color: 'green', percent: '*' },
+      ],
+    ],
+    [
+      50,
+      [
+        { color: 'blue', percent: '50%' },
+        { color: 'green', percent: '*' },
+      ],
+    ],
+    [
+      75,
+      [
+        { color: 'blue', percent: '75%' },
+        { color: 'green', percent: '*' },
+      ],
+    ],
     [100, [{ color: 'blue', percent: '*' }]],
   ])('green → blue at %i%%', (percent, plan) => {
     expect(splitPlan(weightsFor('blue', percent), 'blue')).toEqual(plan);
