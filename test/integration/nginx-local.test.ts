@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalNginxDriver } from '../../src/adapters/nginx/local.js';
 import { isPidAlive, listWorkers, readMasterPid } from '../../src/adapters/nginx/workers.js';
-import type { RenderedConfig } from '../../src/app/ports.js';
+import type { ApplyReport, RenderedConfig } from '../../src/app/ports.js';
 import { ApplyError } from '../../src/core/errors.js';
 
 // Real NGINX on free loopback ports, a real node:http backend. Never mocked (STYLE rule 10).
@@ -152,6 +152,16 @@ describe('LocalNginxDriver (real nginx)', () => {
     expect((await get(ports.listen)).status).toBe(200);
   });
 
+  it('start fails cleanly when its listen port is taken: no master left, ApplyError', async () => {
+    const taken = held[0]?.address() as net.AddressInfo;
+    const other = new LocalNginxDriver({ dir: await mkdtemp(join(tmpdir(), 'bgctl-nginx-')), binary: '/usr/sbin/nginx', listenPort: taken.port });
+    const error = await other.start(config(1, { listen: taken.port, backend: ports.backend })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApplyError);
+    expect((error as ApplyError).message).toMatch(/Address already in use/);
+    expect(await other.isRunning()).toBe(false);
+    await rm(other.layout.dir, { recursive: true, force: true });
+  });
+
   it('nothing is down while 3 applies happen under continuous requests', async () => {
     const deadline = Date.now() + 30_000; // hard bound on the load loop
     let stop = false;
@@ -160,8 +170,12 @@ describe('LocalNginxDriver (real nginx)', () => {
       while (!stop && Date.now() < deadline) {
         try {
           const res = await get(ports.listen);
-          if (res.status === 200) tally.ok++;
-          else (tally.failed++, tally.errors.push(`status ${res.status}`));
+          if (res.status === 200) {
+            tally.ok++;
+          } else {
+            tally.failed++;
+            tally.errors.push(`status ${res.status}`);
+          }
           tally.revisions.add(String(res.headers['x-test-revision']));
         } catch (e) {
           tally.failed++;
@@ -171,7 +185,7 @@ describe('LocalNginxDriver (real nginx)', () => {
     };
     const loops = [loop(), loop(), loop()];
     await new Promise((r) => setTimeout(r, 200));
-    const reports = [];
+    const reports: ApplyReport[] = [];
     for (const rev of [5, 6, 7]) reports.push(await driver.apply(config(rev, ports)));
     await new Promise((r) => setTimeout(r, 200));
     stop = true;
@@ -180,6 +194,11 @@ describe('LocalNginxDriver (real nginx)', () => {
     expect(tally.ok).toBeGreaterThan(50);
     expect(tally.failed).toBe(0);
     expect(await live()).toBe(7);
+  });
+
+  it('start while running applies instead', async () => {
+    await driver.start(config(8, ports));
+    expect(await live()).toBe(8);
   });
 
   it('stop: no nginx process is left for the prefix', async () => {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * Linux /proc helpers. They exist because a reload's exit code proves nothing (STYLE rule 3): the only
@@ -57,6 +58,50 @@ export async function listWorkers(masterPid: number): Promise<WorkerInfo[]> {
     workers.push({ pid, title: t, shuttingDown: t.includes('is shutting down') });
   }
   return workers;
+}
+
+/** The master pid if the pid file names a live nginx master (a stale file whose pid was reused is ignored). */
+export async function runningMaster(pidFile: string): Promise<number | null> {
+  const pid = await readMasterPid(pidFile);
+  return pid !== null && (await isNginxMaster(pid)) ? pid : null;
+}
+
+/** Polls until `pid` is gone; false if it is still alive after `ms`. */
+export async function waitForExit(pid: number, ms: number): Promise<boolean> {
+  const deadline = performance.now() + ms;
+  while (isPidAlive(pid)) {
+    if (performance.now() > deadline) return false;
+    await sleep(20);
+  }
+  return true;
+}
+
+/**
+ * After a graceful quit was requested: wait `graceMs`, then SIGTERM (nginx's fast shutdown), then SIGKILL.
+ * Workers outlive a SIGKILLed master and keep the listen socket, so any left are killed too.
+ * Returns how the master ended.
+ */
+export async function escalateStop(master: number, workers: readonly number[], graceMs: number): Promise<'quit' | 'term' | 'kill'> {
+  let how: 'quit' | 'term' | 'kill' = 'quit';
+  if (!(await waitForExit(master, graceMs))) {
+    how = 'term';
+    sendSignal(master, 'SIGTERM');
+    if (!(await waitForExit(master, 3000))) {
+      how = 'kill';
+      sendSignal(master, 'SIGKILL');
+      await waitForExit(master, 2000);
+    }
+  }
+  for (const pid of workers) if (isPidAlive(pid)) sendSignal(pid, 'SIGKILL');
+  return how;
+}
+
+export function sendSignal(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
 }
 
 /** Process title: nginx overwrites argv, so cmdline holds the title padded with NULs. */
