@@ -6,7 +6,7 @@ import type { Color } from '../core/color.js';
 import { withLock } from './apply.js';
 import { nowIso, renderRequestFor, type AppContext } from './context.js';
 import type { RenderedConfig } from './ports.js';
-import { configTestCheck, driftCheck, healthCheck, type CheckResult } from './preflight.js';
+import { configTestCheck, driftCheck, healthCheck, modeCheck, type CheckResult } from './preflight.js';
 
 /** Pre-flight of the whole system; changes nothing. Throws PreflightError (exit 6) listing failures. */
 export async function validate(ctx: AppContext): Promise<CheckResult[]> {
@@ -14,6 +14,7 @@ export async function validate(ctx: AppContext): Promise<CheckResult[]> {
   const [blue, green, live, running] = await Promise.all([ctx.prober.color('blue'), ctx.prober.color('green'), ctx.nginx.live(), ctx.nginx.isRunning()]);
   const results: CheckResult[] = [
     { check: 'config valid', ok: true, detail: ctx.loaded.file },
+    modeCheck(ctx),
     await configTestCheck(ctx, renderRequestFor(state)),
     { check: 'NGINX running', ok: running && live !== null, detail: running ? (live ? `revision ${live.revision}` : 'running but its status location does not answer') : 'not running (`bgctl start`)' },
     healthCheck(blue, state.stable === 'blue' ? 'stable' : 'inactive'),

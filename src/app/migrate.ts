@@ -19,7 +19,7 @@ import { applyWeights, withLock } from './apply.js';
 import { nowIso, type AppContext, type RenderRequest } from './context.js';
 import { runDeployHook } from './deploy-hook.js';
 import type { RenderedConfig, TrafficCursor, TrafficSample } from './ports.js';
-import { configTestCheck, driftCheck, enforce, healthCheck, throughNginxCheck, type CheckResult } from './preflight.js';
+import { configTestCheck, driftCheck, enforce, healthCheck, modeCheck, throughNginxCheck, type CheckResult } from './preflight.js';
 
 export interface MigrationRequest {
   readonly kind: MigrationKind;
@@ -110,7 +110,7 @@ async function maybeDeploy(ctx: AppContext, state: State, req: MigrationRequest)
 async function preflight(ctx: AppContext, state: State, req: MigrationRequest, first: RenderRequest): Promise<CheckResult[]> {
   const stable = otherColor(req.to);
   const [target, stableHealth, live] = await Promise.all([ctx.prober.color(req.to), ctx.prober.color(stable), ctx.nginx.live()]);
-  const results: CheckResult[] = [driftCheck(state, live), healthCheck(target, 'target', req.version), healthCheck(stableHealth, 'stable, needed for rollback')];
+  const results: CheckResult[] = [modeCheck(ctx), driftCheck(state, live), healthCheck(target, 'target', req.version), healthCheck(stableHealth, 'stable, needed for rollback')];
   results.push(await configTestCheck(ctx, first));
   if (live) results.push(await throughNginxCheck(ctx, req.to));
   enforce(ctx, results, req.command);

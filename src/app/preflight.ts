@@ -60,6 +60,15 @@ export async function throughNginxCheck(ctx: AppContext, color: Color): Promise<
   return { check: `${color} answers through NGINX`, ok: r.healthy, detail: r.healthy ? `HTTP ${r.status ?? '?'} in ${Math.round(r.latencyMs)} ms` : (r.error ?? 'unhealthy') };
 }
 
+/** `nginx.mode: dynamic` asks for reload-free weight changes, which this version cannot do. */
+export function modeCheck(ctx: AppContext): CheckResult {
+  const mode = ctx.loaded.config.nginx.mode;
+  if (mode === 'dynamic') {
+    return { check: 'apply mode', ok: false, detail: 'nginx.mode: dynamic (njs) is not available in this version; use auto or reload' };
+  }
+  return { check: 'apply mode', ok: true, detail: `${mode === 'auto' ? 'auto: ' : ''}reload (nginx -t, reload, confirm)` };
+}
+
 /** Reports every check, then refuses with exit 6 naming each failure. */
 export function enforce(ctx: AppContext, results: readonly CheckResult[], what: string): void {
   for (const r of results) ctx.reporter.event({ type: 'preflight', check: r.check, ok: r.ok, detail: r.detail });
