@@ -1,4 +1,4 @@
-import { UnknownStateError } from '../core/errors.js';
+import { LockHeldError, UnknownStateError } from '../core/errors.js';
 import { rolledBack } from '../core/migration.js';
 import type { Migration, State } from '../core/state.js';
 import { allOn, sameWeights } from '../core/weights.js';
@@ -19,7 +19,23 @@ export interface RollbackResult {
  * completed, is reverted so the color stable before it gets 100%. A migration already reverted is never
  * reverted again (no flip-flop): a repeated rollback re-asserts the stable color and succeeds.
  */
-export function rollback(ctx: AppContext): Promise<RollbackResult> {
+export async function rollback(ctx: AppContext): Promise<RollbackResult> {
+  try {
+    return await rollbackLocked(ctx);
+  } catch (e) {
+    if (!(e instanceof LockHeldError)) throw e;
+    // A migration in progress owns the traffic; it returns it to the stable color on SIGTERM/SIGINT.
+    const holder = e.details?.['holder'] as { pid?: number; command?: string } | undefined;
+    throw new LockHeldError(`rollback: ${e.message}`, {
+      details: e.details,
+      hint: holder?.pid
+        ? `a running \`${holder.command ?? 'bgctl'}\` rolls back by itself when stopped: press Ctrl-C in its terminal or run \`kill -TERM ${holder.pid}\` (it exits 130 with traffic on the stable color), then \`bgctl rollback\` reverts what is left`
+        : e.hint,
+    });
+  }
+}
+
+function rollbackLocked(ctx: AppContext): Promise<RollbackResult> {
   return withLock(ctx, 'rollback', async () => {
     let state = await ctx.store.load();
     const m = state.migration;

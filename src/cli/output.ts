@@ -39,7 +39,8 @@ export function createReporter(streams: Streams, json: boolean, events: Progress
   const live = !json && Boolean(streams.stdout.isTTY);
   let redraw = false;
   const write = (text: string, inPlace = false): void => {
-    if (live && redraw) out.write('\r\x1b[K');
+    // a redrawn line is replaced by the next redraw, and kept (finished) before any other line
+    if (live && redraw) out.write(inPlace ? '\r\x1b[K' : '\n');
     out.write(inPlace && live ? text : `${text}\n`);
     redraw = inPlace && live;
   };

@@ -31,6 +31,8 @@ interface Generation {
 type Stage = ApplyError['stage'];
 const FRESH_ANSWERS = 3; // consecutive fresh connections that must carry the expected revision
 const POLL_MS = 20;
+/** After a failed bind nginx retries for ~2.5 s before it handles the restore reload: never wait less. */
+const RESTORE_MIN_MS = 6000;
 
 /** Drives one NGINX master under `dir` on this machine; every change follows STYLE rule 3. */
 export class LocalNginxDriver implements NginxDriver {
@@ -159,7 +161,7 @@ export class LocalNginxDriver implements NginxDriver {
       const gen = await this.generation(master);
       await this.reload();
       // no [emerg] fail-fast here: the failed reload may still be logging its bind() retries (~2.5 s)
-      await this.confirm(previous, gen, false);
+      await this.confirm(previous, gen, false, Math.max(this.confirmMs, RESTORE_MIN_MS));
     } catch (error) {
       throw new UnknownStateError(`revision ${revision} failed at ${stage} (${msg(cause)}) and restoring the previous config failed: ${msg(error)}`, {
         cause: error, details: { stage, stages }, hint: `inspect ${this.layout.errorLog} and run nginx -t on ${this.layout.main}`,
@@ -177,8 +179,8 @@ export class LocalNginxDriver implements NginxDriver {
    * the listen socket) AND FRESH_ANSWERS fresh connections in a row answer `revision` (null: any answer).
    * An [emerg] logged since the reload means nginx kept the old config (e.g. a taken port): fail fast.
    */
-  private async confirm(revision: number | null, gen: Generation, failOnEmerg: boolean): Promise<void> {
-    const deadline = performance.now() + this.confirmMs;
+  private async confirm(revision: number | null, gen: Generation, failOnEmerg: boolean, timeoutMs = this.confirmMs): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
     let streak = 0;
     let why = 'old workers still accept connections';
     while (performance.now() < deadline) {
@@ -199,7 +201,7 @@ export class LocalNginxDriver implements NginxDriver {
       streak = 0;
       await sleep(POLL_MS);
     }
-    throw new ApplyError(`revision ${revision ?? '(previous)'} not confirmed within ${this.confirmMs} ms: ${why}`, 'confirm');
+    throw new ApplyError(`revision ${revision ?? '(previous)'} not confirmed within ${timeoutMs} ms: ${why}`, 'confirm');
   }
 
   private async generation(master: number): Promise<Generation> {
