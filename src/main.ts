@@ -18,7 +18,10 @@ const packageVersion = (): string => {
 };
 
 /** Runs the CLI and returns the exit code. The only place that decides how the process ends. */
-export async function main(argv: readonly string[], streams: Streams = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  streams: Streams = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
     if (controller.signal.aborted) {
@@ -48,7 +51,7 @@ export async function main(argv: readonly string[], streams: Streams = { stdout:
     },
   };
   try {
-    await buildProgram(deps).parseAsync(argv as string[]);
+    await buildProgram(deps).parseAsync(argv);
     return controller.signal.aborted && !isWatch(argv) ? ExitCode.INTERRUPTED : ExitCode.OK;
   } catch (e) {
     return report(e, streams, { verbose, json });
@@ -69,7 +72,9 @@ function report(e: unknown, streams: Streams, o: { verbose: boolean; json: boole
   const message = e instanceof Error ? e.message : String(e);
   if (o.json) {
     const details = e instanceof BgctlError ? e.details : undefined;
-    streams.stdout.write(`${JSON.stringify({ error: { message, exitCode: code, kind: e instanceof Error ? e.name : 'Error', ...(details ? { details } : {}) } }, null, 2)}\n`);
+    streams.stdout.write(
+      `${JSON.stringify({ error: { message, exitCode: code, kind: e instanceof Error ? e.name : 'Error', ...(details ? { details } : {}) } }, null, 2)}\n`,
+    );
   }
   const hint = e instanceof BgctlError && e.hint ? `\n  hint: ${e.hint}` : '';
   streams.stderr.write(`bgctl: ${code === ExitCode.INTERNAL ? 'internal error (a bug): ' : ''}${message}${hint}\n`);

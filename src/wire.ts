@@ -16,7 +16,10 @@ import { UsageError } from './core/errors.js';
 import { renderConfig } from './render/render.js';
 
 /** Wires the real adapters for a loaded config. Tests of the app layer wire fakes instead. */
-export function wireContext(loaded: LoadedConfig, opts: { logLevel: LogLevel; json: boolean; signal: AbortSignal; streams: Streams; events: ProgressEvent[] }): AppContext {
+export function wireContext(
+  loaded: LoadedConfig,
+  opts: { logLevel: LogLevel; json: boolean; signal: AbortSignal; streams: Streams; events: ProgressEvent[] },
+): AppContext {
   const { config } = loaded;
   const logger = createLogger({ level: opts.logLevel, json: opts.json });
   if (config.nginx.driver !== 'local') {
@@ -34,7 +37,11 @@ export function wireContext(loaded: LoadedConfig, opts: { logLevel: LogLevel; js
   return {
     loaded,
     nginx,
-    prober: new HttpProber({ environments: config.environments, timeoutMs: config.probe.timeoutMs, nginx: { host: listenHost, port: config.listen } }),
+    prober: new HttpProber({
+      environments: config.environments,
+      timeoutMs: config.probe.timeoutMs,
+      nginx: { host: listenHost, port: config.listen },
+    }),
     store: new FileStateStore(config.stateDir),
     lock: new FileLock(config.stateDir, { logger }),
     traffic: new AccessLogReader(nginx.accessLog),
@@ -49,4 +56,3 @@ export function wireContext(loaded: LoadedConfig, opts: { logLevel: LogLevel; js
     newId: () => randomUUID().slice(0, 8),
   };
 }
-

@@ -136,6 +136,13 @@ export class AccessLogCursor implements TrafficCursor {
 
 /** Pure: what happened between two cumulative samples of one cursor. */
 export function subtractSample(later: TrafficSample, earlier: TrafficSample): TrafficSample {
-  const d = (a: Readonly<Record<Color, number>>, b: Readonly<Record<Color, number>>) => ({ blue: a.blue - b.blue, green: a.green - b.green });
-  return { requests: d(later.requests, earlier.requests), errors: d(later.errors, earlier.errors), readable: later.readable && earlier.readable };
+  const d = (a: Readonly<Record<Color, number>>, b: Readonly<Record<Color, number>>) => ({
+    blue: a.blue - b.blue,
+    green: a.green - b.green,
+  });
+  return {
+    requests: d(later.requests, earlier.requests),
+    errors: d(later.errors, earlier.errors),
+    readable: later.readable && earlier.readable,
+  };
 }

@@ -53,9 +53,11 @@ export class ExecDeployRunner implements DeployRunner {
     const onLine = this.options.onLine ?? ((line: string) => process.stderr.write(`[deploy] ${line}\n`));
     const tail: string[] = [];
     // generator transforms see whole lines; yielding nothing means nothing is buffered in memory
+    // eslint-disable-next-line require-yield
     const out = function* (line: unknown) {
       onLine(String(line), 'stdout');
     };
+    // eslint-disable-next-line require-yield
     const err = function* (line: unknown) {
       const text = String(line);
       tail.push(text);

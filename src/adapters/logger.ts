@@ -33,7 +33,9 @@ export function humanLine(jsonLine: string): string {
   const fields = Object.entries(rec)
     .filter(([k]) => !INTERNAL_KEYS.has(k))
     .map(([k, v]) => `${k}=${formatValue(v)}`);
-  return [label.padEnd(5), String(rec['msg'] ?? ''), ...fields].join(' ').trimEnd() + '\n';
+  return (
+    [label.padEnd(5), typeof rec['msg'] === 'string' ? rec['msg'] : formatValue(rec['msg'] ?? ''), ...fields].join(' ').trimEnd() + '\n'
+  );
 }
 
 function formatValue(v: unknown): string {

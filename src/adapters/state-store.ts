@@ -107,7 +107,9 @@ export class FileStateStore implements StateStore {
         `weights blue ${s.weights.blue} / green ${s.weights.green}); check it against what NGINX serves, then restore it with: ${restore}`;
     } else {
       advice =
-        (parsed === null ? `There is no backup (${this.backupPath} does not exist)` : `The backup ${this.backupPath} is not usable either: ${parsed.why}`) +
+        (parsed === null
+          ? `There is no backup (${this.backupPath} does not exist)`
+          : `The backup ${this.backupPath} is not usable either: ${parsed.why}`) +
         `; repair ${this.path} by hand, or remove it to start fresh (blue stable at 100%) only if that is what NGINX serves`;
     }
     return new UnknownStateError(`state file ${this.path} ${what}. ${advice}`, {

@@ -11,19 +11,35 @@ import { configTestCheck, driftCheck, healthCheck, modeCheck, type CheckResult }
 /** Pre-flight of the whole system; changes nothing. Throws PreflightError (exit 6) listing failures. */
 export async function validate(ctx: AppContext): Promise<CheckResult[]> {
   const state = await ctx.store.load();
-  const [blue, green, live, running] = await Promise.all([ctx.prober.color('blue'), ctx.prober.color('green'), ctx.nginx.live(), ctx.nginx.isRunning()]);
+  const [blue, green, live, running] = await Promise.all([
+    ctx.prober.color('blue'),
+    ctx.prober.color('green'),
+    ctx.nginx.live(),
+    ctx.nginx.isRunning(),
+  ]);
   const results: CheckResult[] = [
     { check: 'config valid', ok: true, detail: ctx.loaded.file },
     modeCheck(ctx),
     await configTestCheck(ctx, renderRequestFor(state)),
-    { check: 'NGINX running', ok: running && live !== null, detail: running ? (live ? `revision ${live.revision}` : 'running but its status location does not answer') : 'not running (`bgctl start`)' },
+    {
+      check: 'NGINX running',
+      ok: running && live !== null,
+      detail: running
+        ? live
+          ? `revision ${live.revision}`
+          : 'running but its status location does not answer'
+        : 'not running (`bgctl start`)',
+    },
     healthCheck(blue, state.stable === 'blue' ? 'stable' : 'inactive'),
     healthCheck(green, state.stable === 'green' ? 'stable' : 'inactive'),
   ];
   if (live) results.push(driftCheck(state, live));
   const failed = results.filter((r) => !r.ok);
   if (failed.length > 0) {
-    throw new PreflightError(`validate: ${failed.length} check${failed.length > 1 ? 's' : ''} failed: ${failed.map((f) => f.check).join(', ')}`, { details: { checks: results } });
+    throw new PreflightError(
+      `validate: ${failed.length} check${failed.length > 1 ? 's' : ''} failed: ${failed.map((f) => f.check).join(', ')}`,
+      { details: { checks: results } },
+    );
   }
   return results;
 }

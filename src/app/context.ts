@@ -50,6 +50,11 @@ export const nowIso = (ctx: Pick<AppContext, 'clock'>): string => isoAt(ctx.cloc
 
 /** The render request that reproduces what the state says is live. */
 export function renderRequestFor(state: State, weights: Weights = state.weights, revision = state.revision): RenderRequest {
-  const growing = state.migration && (state.migration.status === 'running' || state.migration.status === 'holding') ? state.migration.to : state.stable === 'blue' ? 'green' : 'blue';
+  const growing =
+    state.migration && (state.migration.status === 'running' || state.migration.status === 'holding')
+      ? state.migration.to
+      : state.stable === 'blue'
+        ? 'green'
+        : 'blue';
   return { weights, revision, stable: state.stable, growing, strategy: state.strategy };
 }

@@ -53,24 +53,36 @@ export function migrate(ctx: AppContext, req: MigrationRequest): Promise<Migrati
     if (steps.length === 0) return { outcome: 'noop', migration: state.migration, state, checks: [] };
     if (req.deploy !== 'never' && !req.dryRun) await maybeDeploy(ctx, state, req);
     const first = steps[0] as StepPlan;
-    const checks = await preflight(ctx, state, req, { weights: first.weights, revision: state.revision + 1, stable: state.stable, growing: req.to, strategy: req.strategy });
+    const checks = await preflight(ctx, state, req, {
+      weights: first.weights,
+      revision: state.revision + 1,
+      stable: state.stable,
+      growing: req.to,
+      strategy: req.strategy,
+    });
     if (req.dryRun) {
       let revision = state.revision;
-      const plan = steps.map((step) => ({ step, config: ctx.render({ weights: step.weights, revision: ++revision, stable: state.stable, growing: req.to, strategy: req.strategy }) }));
+      const plan = steps.map((step) => ({
+        step,
+        config: ctx.render({ weights: step.weights, revision: ++revision, stable: state.stable, growing: req.to, strategy: req.strategy }),
+      }));
       return { outcome: 'noop', migration: null, state, checks, plan };
     }
     ctx.reporter.event({ type: 'plan', migration: req.kind, from: otherColor(req.to), to: req.to, steps: steps.map((s) => s.percent) });
-    state = beginMigration({ ...state, strategy: req.strategy }, {
-      id: ctx.newId(),
-      kind: req.kind,
-      to: req.to,
-      version: req.version,
-      strategy: req.strategy,
-      plannedSteps: steps.map((s) => s.percent),
-      pid: ctx.pid,
-      host: ctx.host,
-      nowIso: nowIso(ctx),
-    });
+    state = beginMigration(
+      { ...state, strategy: req.strategy },
+      {
+        id: ctx.newId(),
+        kind: req.kind,
+        to: req.to,
+        version: req.version,
+        strategy: req.strategy,
+        plannedSteps: steps.map((s) => s.percent),
+        pid: ctx.pid,
+        host: ctx.host,
+        nowIso: nowIso(ctx),
+      },
+    );
     await ctx.store.save(state);
     return finish(ctx, await runEngine(ctx, state, req), req, checks);
   });
@@ -88,7 +100,11 @@ async function adoptInterrupted(ctx: AppContext, state: State, req: MigrationReq
   }
   const live = await ctx.nginx.live();
   if (isActive(m) && m.status === 'running' && live && live.revision !== state.revision) {
-    ctx.logger.warn('adopting what NGINX serves after an interrupted migration', { revision: live.revision, blue: live.weights.blue, green: live.weights.green });
+    ctx.logger.warn('adopting what NGINX serves after an interrupted migration', {
+      revision: live.revision,
+      blue: live.weights.blue,
+      green: live.weights.green,
+    });
     return { ...state, revision: live.revision, weights: live.weights };
   }
   return state;
@@ -102,7 +118,9 @@ async function maybeDeploy(ctx: AppContext, state: State, req: MigrationRequest)
     if (h.healthy && h.version === req.version) return;
   }
   if (state.weights[req.to] > 0) {
-    throw new PreflightError(`${req.command}: ${req.to} carries ${state.weights[req.to]}% of traffic; a version is only deployed onto the inactive color`);
+    throw new PreflightError(
+      `${req.command}: ${req.to} carries ${state.weights[req.to]}% of traffic; a version is only deployed onto the inactive color`,
+    );
   }
   await runDeployHook(ctx, req.to, req.version);
 }
@@ -110,7 +128,12 @@ async function maybeDeploy(ctx: AppContext, state: State, req: MigrationRequest)
 async function preflight(ctx: AppContext, state: State, req: MigrationRequest, first: RenderRequest): Promise<CheckResult[]> {
   const stable = otherColor(req.to);
   const [target, stableHealth, live] = await Promise.all([ctx.prober.color(req.to), ctx.prober.color(stable), ctx.nginx.live()]);
-  const results: CheckResult[] = [modeCheck(ctx), driftCheck(state, live), healthCheck(target, 'target', req.version), healthCheck(stableHealth, 'stable, needed for rollback')];
+  const results: CheckResult[] = [
+    modeCheck(ctx),
+    driftCheck(state, live),
+    healthCheck(target, 'target', req.version),
+    healthCheck(stableHealth, 'stable, needed for rollback'),
+  ];
   results.push(await configTestCheck(ctx, first));
   if (live) results.push(await throughNginxCheck(ctx, req.to));
   enforce(ctx, results, req.command);
@@ -125,7 +148,11 @@ interface EngineRun {
 
 const ZERO: TrafficSample = { requests: { blue: 0, green: 0 }, errors: { blue: 0, green: 0 }, readable: true };
 
-const toObserved = (s: TrafficSample): StepRecord['observed'] => ({ blue: s.requests.blue, green: s.requests.green, errors: { ...s.errors } });
+const toObserved = (s: TrafficSample): StepRecord['observed'] => ({
+  blue: s.requests.blue,
+  green: s.requests.green,
+  errors: { ...s.errors },
+});
 
 async function runEngine(ctx: AppContext, initial: State, req: MigrationRequest): Promise<EngineRun> {
   const stable = otherColor(req.to);
@@ -144,7 +171,7 @@ async function runEngine(ctx: AppContext, initial: State, req: MigrationRequest)
     await ctx.store.save(s);
     return s;
   };
-  for (let t = startEngine(cfg); ; ) {
+  for (let t = startEngine(cfg); ;) {
     if (t.passedStep !== undefined) {
       state = await save(stepEnded(state, 'passed', null, toObserved(observed), nowIso(ctx)));
       const step = req.steps[t.passedStep];
@@ -173,9 +200,21 @@ async function runEngine(ctx: AppContext, initial: State, req: MigrationRequest)
       case 'probe': {
         const health = await ctx.prober.color(req.to);
         if (cursor) observed = await cursor.read(); // cumulative since the step was applied
-        const detail = health.healthy ? 'healthy' : health.servers.filter((s) => !s.healthy).map((s) => `${s.server}: ${s.error ?? 'unhealthy'}`).join('; ');
+        const detail = health.healthy
+          ? 'healthy'
+          : health.servers
+              .filter((s) => !s.healthy)
+              .map((s) => `${s.server}: ${s.error ?? 'unhealthy'}`)
+              .join('; ');
         state = await save(probeRecorded(state, health.healthy, nowIso(ctx)));
-        ctx.reporter.event({ type: 'observe', index: cmd.step, elapsedMs: ctx.clock.now() - stepStartedAt, totalMs: cfg.stepMs, health: health.healthy, observed: cursor ? observed : null });
+        ctx.reporter.event({
+          type: 'observe',
+          index: cmd.step,
+          elapsedMs: ctx.clock.now() - stepStartedAt,
+          totalMs: cfg.stepMs,
+          health: health.healthy,
+          observed: cursor ? observed : null,
+        });
         event = { type: 'probe', now: ctx.clock.now(), healthy: health.healthy, detail };
         break;
       }
@@ -232,7 +271,8 @@ async function finish(ctx: AppContext, run: EngineRun, req: MigrationRequest, ch
       await ctx.store.save(state);
       ctx.reporter.event({ type: 'done', outcome: run.outcome });
       const details = { migration: state.migration, state };
-      if (run.outcome === 'interrupted') throw new InterruptedError(`${req.command}: ${reason}; traffic is back on ${state.stable}`, { details });
+      if (run.outcome === 'interrupted')
+        throw new InterruptedError(`${req.command}: ${reason}; traffic is back on ${state.stable}`, { details });
       throw new RolledBackError(`${req.command}: ${reason}; traffic is back on ${state.stable} (100%)`, { details });
     }
     case 'rollback_failed': {
@@ -240,7 +280,9 @@ async function finish(ctx: AppContext, run: EngineRun, req: MigrationRequest, ch
       state = rollbackFailed(state, reason, at);
       await ctx.store.save(state);
       ctx.reporter.event({ type: 'done', outcome: 'rollback_failed' });
-      throw new UnknownStateError(`${req.command}: ${reason}. A human must look: run \`bgctl status\``, { details: { migration: state.migration } });
+      throw new UnknownStateError(`${req.command}: ${reason}. A human must look: run \`bgctl status\``, {
+        details: { migration: state.migration },
+      });
     }
   }
 }

@@ -23,19 +23,28 @@ export function healthCheck(h: ColorHealth, role: string, version?: string | nul
     const reported = h.servers.map((s) => s.version).filter((v): v is string => v !== null);
     // A health body that carries no version cannot be checked; one that carries another version fails.
     if (reported.length === 0) {
-      return { check: `${h.color} healthy (${role})`, ok: true, detail: `${describeHealth(h)}; no version reported, ${version} not checked` };
+      return {
+        check: `${h.color} healthy (${role})`,
+        ok: true,
+        detail: `${describeHealth(h)}; no version reported, ${version} not checked`,
+      };
     }
     if (h.version !== version || reported.length !== h.servers.length) {
       const seen = [...new Set(h.servers.map((s) => s.version ?? 'none'))].join(', ');
       return { check: `${h.color} runs ${version}`, ok: false, detail: `version mismatch: servers report ${seen}, expected ${version}` };
     }
   }
-  return { check: version ? `${h.color} healthy and runs ${version}` : `${h.color} healthy (${role})`, ok: true, detail: describeHealth(h) };
+  return {
+    check: version ? `${h.color} healthy and runs ${version}` : `${h.color} healthy (${role})`,
+    ok: true,
+    detail: describeHealth(h),
+  };
 }
 
 /** Compares what NGINX serves with what the state remembers. Live beats remembered. */
 export function driftCheck(state: State, live: LiveNginx | null): CheckResult {
-  if (!live) return { check: 'NGINX serving', ok: false, detail: 'NGINX does not answer on its status location (is it started? `bgctl start`)' };
+  if (!live)
+    return { check: 'NGINX serving', ok: false, detail: 'NGINX does not answer on its status location (is it started? `bgctl start`)' };
   if (live.revision !== state.revision || !sameWeights(live.weights, state.weights)) {
     return {
       check: 'state matches NGINX',
@@ -57,7 +66,11 @@ export async function configTestCheck(ctx: AppContext, req: RenderRequest): Prom
 
 export async function throughNginxCheck(ctx: AppContext, color: Color): Promise<CheckResult> {
   const r = await ctx.prober.throughNginx(color);
-  return { check: `${color} answers through NGINX`, ok: r.healthy, detail: r.healthy ? `HTTP ${r.status ?? '?'} in ${Math.round(r.latencyMs)} ms` : (r.error ?? 'unhealthy') };
+  return {
+    check: `${color} answers through NGINX`,
+    ok: r.healthy,
+    detail: r.healthy ? `HTTP ${r.status ?? '?'} in ${Math.round(r.latencyMs)} ms` : (r.error ?? 'unhealthy'),
+  };
 }
 
 /** `nginx.mode: dynamic` asks for reload-free weight changes, which this version cannot do. */

@@ -59,7 +59,10 @@ function rollbackLocked(ctx: AppContext): Promise<RollbackResult> {
         state = r.state;
         applyMs = r.report.ms;
       } catch (e) {
-        throw new UnknownStateError(`rollback to ${color} failed: ${e instanceof Error ? e.message : String(e)}. A human must look: run \`bgctl status\``, { cause: e });
+        throw new UnknownStateError(
+          `rollback to ${color} failed: ${e instanceof Error ? e.message : String(e)}. A human must look: run \`bgctl status\``,
+          { cause: e },
+        );
       }
     } else {
       state = base;

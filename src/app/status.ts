@@ -61,7 +61,8 @@ export async function status(ctx: AppContext): Promise<StatusReport> {
 }
 
 function driftOf(state: State, live: LiveNginx | null, running: boolean): string | null {
-  if (!live) return running ? 'NGINX is running but does not answer its status location' : state.revision > 0 ? 'NGINX is not running' : null;
+  if (!live)
+    return running ? 'NGINX is running but does not answer its status location' : state.revision > 0 ? 'NGINX is not running' : null;
   if (live.revision !== state.revision || !sameWeights(live.weights, state.weights)) {
     return `NGINX serves revision ${live.revision} (blue ${live.weights.blue}% / green ${live.weights.green}%) but state.json says revision ${state.revision} (blue ${state.weights.blue}% / green ${state.weights.green}%)`;
   }

@@ -5,7 +5,7 @@ import { planSteps, type StepPlan } from '../core/plan.js';
 import { isActive, type State } from '../core/state.js';
 import { weightsFor } from '../core/weights.js';
 import type { AppContext } from './context.js';
-import { migrate, type MigrationRequest, type MigrationResult } from './migrate.js';
+import { migrate, type MigrationResult } from './migrate.js';
 
 /** The four commands that move traffic, each a MigrationRequest for the one engine. */
 
@@ -50,7 +50,9 @@ export async function deploy(ctx: AppContext, o: { color: Color; version: string
   const state = await peekState(ctx);
   const command = `deploy ${o.color} ${o.version}`;
   if (state.weights[o.color] > 0) {
-    throw new PreflightError(`${command}: ${o.color} carries ${state.weights[o.color]}% of traffic; deploy targets the inactive color (${otherColor(o.color)} is... try \`bgctl deploy ${otherColor(o.color)} ${o.version}\`)`);
+    throw new PreflightError(
+      `${command}: ${o.color} carries ${state.weights[o.color]}% of traffic; deploy targets the inactive color (${otherColor(o.color)} is... try \`bgctl deploy ${otherColor(o.color)} ${o.version}\`)`,
+    );
   }
   return migrate(ctx, {
     kind: 'deploy',
@@ -113,7 +115,9 @@ export async function canary(ctx: AppContext, o: { color: Color; percent: number
 function alreadyOn(ctx: AppContext, state: State, color: Color, version: string | null, command: string): MigrationResult {
   const v = state.versions[color];
   if (version && v && v !== version) {
-    throw new PreflightError(`${command}: ${color} is live at 100% with version ${v}; deploy ${version} onto ${otherColor(color)} and migrate there instead`);
+    throw new PreflightError(
+      `${command}: ${color} is live at 100% with version ${v}; deploy ${version} onto ${otherColor(color)} and migrate there instead`,
+    );
   }
   ctx.logger.info(`${color} already carries all traffic; nothing to do`, { command });
   return { outcome: 'noop', migration: state.migration, state, checks: [] };

@@ -1,6 +1,6 @@
 import { writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { history, renderStep, validate } from '../app/admin.js';
 import type { ColorHealth } from '../app/ports.js';
 import type { CheckResult } from '../app/preflight.js';
@@ -21,7 +21,8 @@ export function registerInspect(program: Command, deps: CliDeps): void {
       const run = makeRun(cmd, deps);
       const ctx = await run.context();
       const interval = Number(o.interval);
-      if (!Number.isFinite(interval) || interval < 0.2 || interval > 3600) throw new UsageError(`--interval: ${JSON.stringify(o.interval)} is not a number of seconds (0.2-3600)`);
+      if (!Number.isFinite(interval) || interval < 0.2 || interval > 3600)
+        throw new UsageError(`--interval: ${JSON.stringify(o.interval)} is not a number of seconds (0.2-3600)`);
       for (;;) {
         const report = await status(ctx);
         if (run.out.tty && o.watch) deps.streams.stdout.write('\x1b[H\x1b[2J');
@@ -58,14 +59,21 @@ export function registerInspect(program: Command, deps: CliDeps): void {
     .action(async (o: { color?: string; percent?: string; out?: string }, cmd: Command) => {
       const run = makeRun(cmd, deps);
       if ((o.color === undefined) !== (o.percent === undefined)) throw new UsageError('render: --color and --percent go together');
-      const step = o.color !== undefined && o.percent !== undefined ? { color: parseColor(o.color, '--color'), percent: parsePercent(o.percent, '--percent') } : undefined;
+      const step =
+        o.color !== undefined && o.percent !== undefined
+          ? { color: parseColor(o.color, '--color'), percent: parsePercent(o.percent, '--percent') }
+          : undefined;
       const cfg = await renderStep(await run.context(), step);
       if (o.out) {
         const dir = path.resolve(deps.cwd, o.out);
         await mkdir(path.join(dir, 'conf.d'), { recursive: true });
         await writeFile(path.join(dir, 'nginx.conf'), cfg.main);
         await writeFile(path.join(dir, 'conf.d', 'bgctl.conf'), cfg.site);
-        run.out.result({ dir, revision: cfg.revision, weights: cfg.weights }, () => run.out.line(`wrote ${path.join(dir, 'nginx.conf')} and ${path.join(dir, 'conf.d', 'bgctl.conf')} (${formatWeights(cfg.weights)})`));
+        run.out.result({ dir, revision: cfg.revision, weights: cfg.weights }, () =>
+          run.out.line(
+            `wrote ${path.join(dir, 'nginx.conf')} and ${path.join(dir, 'conf.d', 'bgctl.conf')} (${formatWeights(cfg.weights)})`,
+          ),
+        );
         return;
       }
       run.out.result({ revision: cfg.revision, weights: cfg.weights, main: cfg.main, site: cfg.site }, () => run.out.line(cfg.site));
@@ -82,11 +90,17 @@ export function registerInspect(program: Command, deps: CliDeps): void {
       run.out.result({ migrations: list }, () => {
         if (list.length === 0) run.out.line('no migrations yet');
         for (const m of list) {
-          run.out.line(`${m.startedAt}  ${m.kind} ${m.from} → ${m.to}${m.version ? ` ${m.version}` : ''}  ${m.status}${m.outcome ? ` (${m.outcome})` : ''}${m.reason ? `: ${m.reason}` : ''}`);
+          run.out.line(
+            `${m.startedAt}  ${m.kind} ${m.from} → ${m.to}${m.version ? ` ${m.version}` : ''}  ${m.status}${m.outcome ? ` (${m.outcome})` : ''}${m.reason ? `: ${m.reason}` : ''}`,
+          );
           for (const s of m.steps) {
             const took = s.appliedAt && s.endedAt ? ` ${((Date.parse(s.endedAt) - Date.parse(s.appliedAt)) / 1000).toFixed(1)} s` : '';
-            const seen = s.observed ? `, observed blue ${s.observed.blue} / green ${s.observed.green}, 5xx ${s.observed.errors.blue}/${s.observed.errors.green}` : '';
-            run.out.line(`    step ${s.index + 1}: ${formatWeights(s.weights)}  ${s.verdict}${took}, probes ${s.probes.healthy}/${s.probes.rounds} healthy${seen}${s.reason ? ` — ${s.reason}` : ''}`);
+            const seen = s.observed
+              ? `, observed blue ${s.observed.blue} / green ${s.observed.green}, 5xx ${s.observed.errors.blue}/${s.observed.errors.green}`
+              : '';
+            run.out.line(
+              `    step ${s.index + 1}: ${formatWeights(s.weights)}  ${s.verdict}${took}, probes ${s.probes.healthy}/${s.probes.rounds} healthy${seen}${s.reason ? ` — ${s.reason}` : ''}`,
+            );
           }
         }
       });
@@ -108,17 +122,33 @@ function printStatus(run: Run, r: StatusReport, file: string): void {
   run.out.line(`bgctl status (${file})`);
   line('active', `${r.active}${r.versions[r.active] ? ` ${r.versions[r.active]}` : ''} — ${formatWeights(r.weights)} (${r.strategy})`);
   line('stable', r.stable);
-  line('NGINX', r.nginx.live ? `running, serving revision ${r.nginx.live.revision}` : r.nginx.running ? 'running, status location not answering' : 'not running (`bgctl start`)');
+  line(
+    'NGINX',
+    r.nginx.live
+      ? `running, serving revision ${r.nginx.live.revision}`
+      : r.nginx.running
+        ? 'running, status location not answering'
+        : 'not running (`bgctl start`)',
+  );
   const m = r.migration;
   if (!m) line('migration', 'none yet');
   else {
     const where = m.step ? ` step ${m.step}/${m.totalSteps} (${m.percent ?? 0}%)` : '';
     const label = `${m.kind} ${m.from} → ${m.to}${m.version ? ` ${m.version}` : ''}`;
-    if (m.status === 'interrupted') line('migration', `INTERRUPTED ${label} at${where}: run \`bgctl rollback\` or re-run \`bgctl gradual ${m.to} ${m.version ?? 'VERSION'}\``);
-    else line('migration', `${label}: ${m.status}${m.status === 'running' || m.status === 'holding' ? where : ''}${m.reason ? ` — ${m.reason}` : ''}`);
+    if (m.status === 'interrupted')
+      line(
+        'migration',
+        `INTERRUPTED ${label} at${where}: run \`bgctl rollback\` or re-run \`bgctl gradual ${m.to} ${m.version ?? 'VERSION'}\``,
+      );
+    else
+      line(
+        'migration',
+        `${label}: ${m.status}${m.status === 'running' || m.status === 'holding' ? where : ''}${m.reason ? ` — ${m.reason}` : ''}`,
+      );
   }
   line('blue', healthLine(r.health.blue));
   line('green', healthLine(r.health.green));
   line('drift', r.drift ?? 'none (NGINX serves what state.json says)');
-  if (r.lock) line('lock', `${r.lock.command} (pid ${r.lock.pid} on ${r.lock.host}${r.lock.alive ? '' : ', dead'}) since ${r.lock.startedAt}`);
+  if (r.lock)
+    line('lock', `${r.lock.command} (pid ${r.lock.pid} on ${r.lock.host}${r.lock.alive ? '' : ', dead'}) since ${r.lock.startedAt}`);
 }

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
+import { Option } from 'commander';
 import { start, stop } from '../app/admin.js';
 import { renderInitConfig, writeInitConfig } from '../config/init.js';
 import { resolveConfigPath } from '../config/load.js';
@@ -24,7 +25,12 @@ export function registerLifecycle(program: Command, deps: CliDeps): void {
       const run = makeRun(cmd, deps);
       if (!/^\d{1,5}$/.test(o.listen)) throw new UsageError(`--listen: ${JSON.stringify(o.listen)} is not a port number`);
       const file = resolveConfigPath({ flag: run.opts.config, env: deps.env, cwd: deps.cwd });
-      const text = renderInitConfig({ blue: o.blue ?? ['127.0.0.1:8081'], green: o.green ?? ['127.0.0.1:8082'], listen: Number(o.listen), driver: o.driver });
+      const text = renderInitConfig({
+        blue: o.blue ?? ['127.0.0.1:8081'],
+        green: o.green ?? ['127.0.0.1:8082'],
+        listen: Number(o.listen),
+        driver: o.driver,
+      });
       await writeInitConfig(file, text, { force: o.force });
       run.out.result({ file }, () => {
         run.out.line(`wrote ${path.relative(deps.cwd, file) || file}`);
@@ -38,7 +44,11 @@ export function registerLifecycle(program: Command, deps: CliDeps): void {
     .action(async (_o: unknown, cmd: Command) => {
       const run = makeRun(cmd, deps);
       const r = await start(await run.context());
-      run.out.result(r, () => run.out.line(`NGINX ${r.alreadyRunning ? 'was already running; re-applied' : 'started'}: ${formatWeights(r.weights)} (revision ${r.revision})`));
+      run.out.result(r, () =>
+        run.out.line(
+          `NGINX ${r.alreadyRunning ? 'was already running; re-applied' : 'started'}: ${formatWeights(r.weights)} (revision ${r.revision})`,
+        ),
+      );
     });
 
   program
@@ -57,7 +67,8 @@ export function registerLifecycle(program: Command, deps: CliDeps): void {
     .action(async (o: { stepSeconds: string }, cmd: Command) => {
       const run = makeRun(cmd, deps);
       const stepSeconds = Number(o.stepSeconds);
-      if (!Number.isFinite(stepSeconds) || stepSeconds < 0 || stepSeconds > 60) throw new UsageError(`--step-seconds: ${JSON.stringify(o.stepSeconds)} is not 0-60`);
+      if (!Number.isFinite(stepSeconds) || stepSeconds < 0 || stepSeconds > 60)
+        throw new UsageError(`--step-seconds: ${JSON.stringify(o.stepSeconds)} is not 0-60`);
       const summary = await runDemo({ deps, run, stepSeconds });
       run.out.result(summary, () => undefined);
     });

@@ -1,4 +1,5 @@
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
+import { Option } from 'commander';
 import type { MigrationResult } from '../app/migrate.js';
 import { rollback } from '../app/rollback.js';
 import { canary, deploy, gradual, switchTo } from '../app/traffic-commands.js';
@@ -17,13 +18,22 @@ function stepsOption(text: string | undefined): number[] | undefined {
 
 function secondsOption(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  if (!/^\d+(\.\d+)?$/.test(text) || Number(text) > 86400) throw new UsageError(`--step-seconds: ${JSON.stringify(text)} is not a number of seconds (0-86400)`);
+  if (!/^\d+(\.\d+)?$/.test(text) || Number(text) > 86400)
+    throw new UsageError(`--step-seconds: ${JSON.stringify(text)} is not a number of seconds (0-86400)`);
   return Number(text);
 }
 
 function printMigration(run: Run, r: MigrationResult): void {
   run.out.result(
-    { outcome: r.outcome, migration: r.migration, weights: r.state.weights, stable: r.state.stable, checks: r.checks, events: run.events, plan: r.plan?.map((p) => ({ percent: p.step.percent, weights: p.step.weights, revision: p.config.revision, site: p.config.site })) },
+    {
+      outcome: r.outcome,
+      migration: r.migration,
+      weights: r.state.weights,
+      stable: r.state.stable,
+      checks: r.checks,
+      events: run.events,
+      plan: r.plan?.map((p) => ({ percent: p.step.percent, weights: p.step.weights, revision: p.config.revision, site: p.config.site })),
+    },
     () => {
       if (r.plan) {
         run.out.line('dry run: nothing was changed. Configs that would be applied:');
@@ -49,12 +59,29 @@ export function registerMigrations(program: Command, deps: CliDeps): void {
     .option('--step-seconds <n>', 'observation time per step (default: migration.stepSeconds)')
     .addOption(new Option('--strategy <name>', 'per request or per client').choices(['weighted', 'sticky']))
     .option('--dry-run', 'print the plan and the configs it would apply; change nothing', false)
-    .addHelpText('after', '\nExamples:\n  $ bgctl gradual green 2.1.0\n  $ bgctl gradual green 2.1.0 --steps 10,50,100 --step-seconds 60\n  $ bgctl gradual blue 1.4.2 --dry-run')
-    .action(async (color: string, version: string, o: { steps?: string; stepSeconds?: string; strategy?: 'weighted' | 'sticky'; dryRun: boolean }, cmd: Command) => {
-      const run = makeRun(cmd, deps);
-      const req = { color: parseColor(color), version: parseVersion(version), steps: stepsOption(o.steps), stepSeconds: secondsOption(o.stepSeconds), strategy: o.strategy, dryRun: o.dryRun };
-      printMigration(run, await gradual(await run.context(), req));
-    });
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ bgctl gradual green 2.1.0\n  $ bgctl gradual green 2.1.0 --steps 10,50,100 --step-seconds 60\n  $ bgctl gradual blue 1.4.2 --dry-run',
+    )
+    .action(
+      async (
+        color: string,
+        version: string,
+        o: { steps?: string; stepSeconds?: string; strategy?: 'weighted' | 'sticky'; dryRun: boolean },
+        cmd: Command,
+      ) => {
+        const run = makeRun(cmd, deps);
+        const req = {
+          color: parseColor(color),
+          version: parseVersion(version),
+          steps: stepsOption(o.steps),
+          stepSeconds: secondsOption(o.stepSeconds),
+          strategy: o.strategy,
+          dryRun: o.dryRun,
+        };
+        printMigration(run, await gradual(await run.context(), req));
+      },
+    );
 
   program
     .command('deploy')
@@ -94,16 +121,21 @@ export function registerMigrations(program: Command, deps: CliDeps): void {
   program
     .command('rollback')
     .description('emergency: the color stable before the latest migration gets 100% now (no metrics needed)')
-    .addHelpText('after', '\nA migration already reverted is not reverted again: a repeated rollback re-asserts the stable color and exits 0.')
+    .addHelpText(
+      'after',
+      '\nA migration already reverted is not reverted again: a repeated rollback re-asserts the stable color and exits 0.',
+    )
     .action(async (_o: unknown, cmd: Command) => {
       const run = makeRun(cmd, deps);
       const r = await rollback(await run.context());
-      run.out.result({ action: r.action, color: r.color, weights: r.state.weights, migration: r.migration, applyMs: Math.round(r.applyMs) }, () =>
-        run.out.line(
-          r.action === 'reverted'
-            ? `rolled back: ${r.color} has 100% of traffic (migration ${r.migration?.id ?? ''} ${r.migration?.from ?? ''} → ${r.migration?.to ?? ''} reverted, applied in ${Math.round(r.applyMs)} ms)`
-            : `nothing to revert: ${r.color} has 100% of traffic${r.applyMs > 0 ? ` (re-applied in ${Math.round(r.applyMs)} ms)` : ''}`,
-        ),
+      run.out.result(
+        { action: r.action, color: r.color, weights: r.state.weights, migration: r.migration, applyMs: Math.round(r.applyMs) },
+        () =>
+          run.out.line(
+            r.action === 'reverted'
+              ? `rolled back: ${r.color} has 100% of traffic (migration ${r.migration?.id ?? ''} ${r.migration?.from ?? ''} → ${r.migration?.to ?? ''} reverted, applied in ${Math.round(r.applyMs)} ms)`
+              : `nothing to revert: ${r.color} has 100% of traffic${r.applyMs > 0 ? ` (re-applied in ${Math.round(r.applyMs)} ms)` : ''}`,
+          ),
       );
     });
 }

@@ -23,15 +23,11 @@ export function isHostPort(value: string): boolean {
   return HOSTNAME.test(host) && !/^[\d.]+$/.test(host);
 }
 
-const hostPort = z
-  .string()
-  .refine(isHostPort, { message: 'not a host:port (an IPv4 address, [IPv6] or DNS name, then :1-65535)' });
+const hostPort = z.string().refine(isHostPort, { message: 'not a host:port (an IPv4 address, [IPv6] or DNS name, then :1-65535)' });
 
 const port = z.number().int('must be a whole number').min(1, 'must be 1-65535').max(65535, 'must be 1-65535');
 
-const urlPath = z
-  .string()
-  .regex(/^\/[A-Za-z0-9._~\/-]{0,200}$/, 'not a plain URL path (starts with /; letters, digits and . _ ~ / - only)');
+const urlPath = z.string().regex(/^\/[A-Za-z0-9._~/-]{0,200}$/, 'not a plain URL path (starts with /; letters, digits and . _ ~ / - only)');
 
 const argWord = z
   .string()
@@ -45,9 +41,7 @@ const environment = z
       .min(1, 'needs at least one server')
       .max(64, 'at most 64 servers')
       .describe('Backends of this color as host:port, one or more. Every one is probed and receives traffic.'),
-    health: urlPath
-      .default('/health')
-      .describe('Health path probed on every server; 2xx = healthy. A JSON body may carry "version".'),
+    health: urlPath.default('/health').describe('Health path probed on every server; 2xx = healthy. A JSON body may carry "version".'),
   })
   .describe('One color: its servers and health path.');
 
@@ -68,9 +62,7 @@ export const configSchema = z
       .refine((s) => IPV4.test(s) || IPV6_BRACKETED.test(s) || s === '*', 'not an IP address or *')
       .default('127.0.0.1')
       .describe('Address the NGINX front binds: an IPv4 address, [IPv6] or * for all.'),
-    environments: z
-      .strictObject({ blue: environment, green: environment })
-      .describe('The two colors traffic moves between.'),
+    environments: z.strictObject({ blue: environment, green: environment }).describe('The two colors traffic moves between.'),
     nginx: z
       .strictObject({
         driver: z.enum(['local', 'docker']).default('local').describe('local: bgctl runs an NGINX master; docker: it drives a container.'),
@@ -95,7 +87,13 @@ export const configSchema = z
           .max(4)
           .default(4)
           .describe("Upstream keep-alive timeout; stays below Node's 5 s server default so NGINX never reuses a closing socket."),
-        confirmTimeoutMs: z.number().int().min(200).max(60000).default(10000).describe('How long to wait for NGINX to serve a new revision after a reload.'),
+        confirmTimeoutMs: z
+          .number()
+          .int()
+          .min(200)
+          .max(60000)
+          .default(10000)
+          .describe('How long to wait for NGINX to serve a new revision after a reload.'),
       })
       .prefault({})
       .describe('The NGINX front bgctl drives.'),
@@ -118,14 +116,24 @@ export const configSchema = z
           .max(100)
           .default(1)
           .describe('Consecutive failed probe rounds of the target color that trigger a rollback (1 = at once).'),
-        waitHealthySeconds: z.number().min(0).max(3600).default(60).describe('deploy: how long to wait for the new color to become healthy.'),
+        waitHealthySeconds: z
+          .number()
+          .min(0)
+          .max(3600)
+          .default(60)
+          .describe('deploy: how long to wait for the new color to become healthy.'),
       })
       .prefault({})
       .describe('Health probes.'),
     thresholds: z
       .strictObject({
         errorRate: z.number().min(0).max(1).default(0.05).describe('Share of 5xx answers from the new color that is too many.'),
-        errorRateForSeconds: z.number().min(0).max(3600).default(60).describe('How long the error-rate breach must last (0 = act at once).'),
+        errorRateForSeconds: z
+          .number()
+          .min(0)
+          .max(3600)
+          .default(60)
+          .describe('How long the error-rate breach must last (0 = act at once).'),
         p95LatencyMs: z.number().min(1).max(600000).default(1000).describe('p95 upstream latency of the new color that is too slow.'),
         latencyForSeconds: z.number().min(0).max(3600).default(30).describe('How long the latency breach must last.'),
         minRequests: z.number().int().min(0).max(1_000_000).default(20).describe('Fewer requests than this in a window decides nothing.'),
@@ -138,7 +146,10 @@ export const configSchema = z
           .array(argWord)
           .min(1, 'needs the program to run')
           .describe('argv (never a shell string) that puts a version onto a color; {{color}} and {{version}} are filled in.'),
-        env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not an environment variable name'), argWord).default({}).describe('Extra environment for the command; values are templated too.'),
+        env: z
+          .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not an environment variable name'), argWord)
+          .default({})
+          .describe('Extra environment for the command; values are templated too.'),
         timeoutSeconds: z.number().min(1).max(7200).default(600).describe('How long the deploy command may run.'),
       })
       .optional()
@@ -149,7 +160,11 @@ export const configSchema = z
     const blue = new Set(cfg.environments.blue.servers);
     cfg.environments.green.servers.forEach((s, i) => {
       if (blue.has(s)) {
-        ctx.addIssue({ code: 'custom', path: ['environments', 'green', 'servers', i], message: `${s} is also a blue server; colors must not share servers` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['environments', 'green', 'servers', i],
+          message: `${s} is also a blue server; colors must not share servers`,
+        });
       }
     });
   })

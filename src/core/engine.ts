@@ -90,15 +90,19 @@ export function nextTransition(cfg: EngineConfig, state: EngineState, event: Eng
 }
 
 function observe(cfg: EngineConfig, step: number, now: number): Transition {
-  const obs: Observation = { step, startedAt: now, until: now + cfg.stepMs, nextProbeAt: now, consecutiveFailures: 0, rounds: 0, unhealthy: 0 };
+  const obs: Observation = {
+    step,
+    startedAt: now,
+    until: now + cfg.stepMs,
+    nextProbeAt: now,
+    consecutiveFailures: 0,
+    rounds: 0,
+    unhealthy: 0,
+  };
   return { state: { phase: 'observing', ...obs }, command: { type: 'probe', step } };
 }
 
-function afterProbe(
-  cfg: EngineConfig,
-  obs: Observation,
-  event: Extract<EngineEvent, { type: 'probe' }>,
-): Transition {
+function afterProbe(cfg: EngineConfig, obs: Observation, event: Extract<EngineEvent, { type: 'probe' }>): Transition {
   const consecutiveFailures = event.healthy ? 0 : obs.consecutiveFailures + 1;
   const next: Observation = {
     ...obs,

@@ -100,13 +100,25 @@ export function probeRecorded(state: State, healthy: boolean, nowIso: string): S
   return mapMigration(state, nowIso, (m) =>
     mapLastStep(m, (s) => ({
       ...s,
-      probes: { rounds: s.probes.rounds + 1, healthy: s.probes.healthy + (healthy ? 1 : 0), unhealthy: s.probes.unhealthy + (healthy ? 0 : 1) },
+      probes: {
+        rounds: s.probes.rounds + 1,
+        healthy: s.probes.healthy + (healthy ? 1 : 0),
+        unhealthy: s.probes.unhealthy + (healthy ? 0 : 1),
+      },
     })),
   );
 }
 
-export function stepEnded(state: State, verdict: 'passed' | 'failed', reason: string | null, observed: StepRecord['observed'], nowIso: string): State {
-  return mapMigration(state, nowIso, (m) => mapLastStep(m, (s) => ({ ...s, verdict, reason, observed: observed ?? s.observed, endedAt: nowIso })));
+export function stepEnded(
+  state: State,
+  verdict: 'passed' | 'failed',
+  reason: string | null,
+  observed: StepRecord['observed'],
+  nowIso: string,
+): State {
+  return mapMigration(state, nowIso, (m) =>
+    mapLastStep(m, (s) => ({ ...s, verdict, reason, observed: observed ?? s.observed, endedAt: nowIso })),
+  );
 }
 
 /** The migration reached its last step: the growing color is now the stable one. */
@@ -130,7 +142,14 @@ export function holding(state: State, nowIso: string): State {
 export function rolledBack(state: State, reason: string, nowIso: string, outcome = 'rolled back'): State {
   const m = state.migration;
   if (!m) return state;
-  const reverted: Migration = { ...m, status: 'rolled_back', endedAt: m.endedAt ?? nowIso, outcome, reason: m.reason ?? reason, rolledBackAt: nowIso };
+  const reverted: Migration = {
+    ...m,
+    status: 'rolled_back',
+    endedAt: m.endedAt ?? nowIso,
+    outcome,
+    reason: m.reason ?? reason,
+    rolledBackAt: nowIso,
+  };
   return { ...archive(state, reverted), stable: m.from, weights: state.weights, migration: reverted, updatedAt: nowIso };
 }
 

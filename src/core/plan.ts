@@ -15,9 +15,7 @@ export interface StepPlan {
  */
 export function planSteps(current: Weights, to: Color, steps: readonly number[]): StepPlan[] {
   const now = current[to];
-  return steps
-    .filter((p) => p > now)
-    .map((percent, index) => ({ index, percent, weights: weightsFor(to, percent) }));
+  return steps.filter((p) => p > now).map((percent, index) => ({ index, percent, weights: weightsFor(to, percent) }));
 }
 
 /** The color stable before a migration to `to` is simply the other one. */

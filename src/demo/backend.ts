@@ -10,7 +10,8 @@ import { parseColor, parseVersion, type Color } from '../core/color.js';
 export const BROKEN_AFTER = 15;
 
 export interface DemoBackendOptions {
-  readonly color: Color | string;
+  /** checked at start: anything but blue or green is refused */
+  readonly color: string;
   readonly version: string;
   readonly host?: string;
   readonly port?: number;
@@ -40,7 +41,10 @@ export const formatDemoPorts = (ports: Partial<Record<Color, number>>): string =
 
 export function parseDemoPorts(spec: string | undefined): Partial<Record<Color, number>> {
   const ports: Partial<Record<Color, number>> = {};
-  for (const part of (spec ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of (spec ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^(blue|green)=(\d{1,5})$/.exec(part);
     const port = Number(m?.[2]);
     if (!m || port < 1 || port > 65535) throw new Error(`${DEMO_PORTS_ENV}: ${JSON.stringify(part)} is not color=port`);

@@ -65,16 +65,28 @@ export async function runDemo(o: { deps: CliDeps; run: Run; stepSeconds: number 
       file,
       stringify({
         listen,
-        environments: { blue: { servers: [`127.0.0.1:${bluePort}`], health: '/health' }, green: { servers: [`127.0.0.1:${greenPort}`], health: '/health' } },
+        environments: {
+          blue: { servers: [`127.0.0.1:${bluePort}`], health: '/health' },
+          green: { servers: [`127.0.0.1:${greenPort}`], health: '/health' },
+        },
         nginx: { driver: 'local', dir: 'nginx' },
         migration: { steps: [25, 50, 75, 100], stepSeconds: o.stepSeconds, strategy: 'weighted' },
         probe: { intervalMs: 250, timeoutMs: 1000 },
-        deploy: { command: [process.execPath, hook, '{{color}}', '{{version}}'], env: { [DEMO_PORTS_ENV]: formatDemoPorts({ blue: bluePort, green: greenPort }) } },
+        deploy: {
+          command: [process.execPath, hook, '{{color}}', '{{version}}'],
+          env: { [DEMO_PORTS_ENV]: formatDemoPorts({ blue: bluePort, green: greenPort }) },
+        },
         stateDir: 'state',
       }),
     );
     const events = run.events;
-    ctx = wireContext(await loadConfig(file), { logLevel: run.opts.verbose ? 'debug' : 'warn', json: run.opts.json, signal: deps.signal, streams: deps.streams, events });
+    ctx = wireContext(await loadConfig(file), {
+      logLevel: run.opts.verbose ? 'debug' : 'warn',
+      json: run.opts.json,
+      signal: deps.signal,
+      streams: deps.streams,
+      events,
+    });
     say(`bgctl demo: sandbox in ${dir}`);
     say(`  NGINX on 127.0.0.1:${listen}, blue 1.0.0 on :${bluePort}, green 2.1.0 on :${greenPort}\n`);
     const s = await start(ctx);

@@ -47,7 +47,10 @@ export async function startBackendProcess(opts: BackendProcessOptions): Promise<
       const m = /^listening http:\/\/\S+:(\d+) /m.exec(out);
       if (m) done(null, Number(m[1]));
     };
-    const timer = setTimeout(() => done(new Error(`backend ${opts.color} did not start within the timeout: ${out}`)), opts.startTimeoutMs ?? 10_000);
+    const timer = setTimeout(
+      () => done(new Error(`backend ${opts.color} did not start within the timeout: ${out}`)),
+      opts.startTimeoutMs ?? 10_000,
+    );
     const done = (error: Error | null, value = 0): void => {
       if (settled) return;
       settled = true;

@@ -9,7 +9,10 @@ import { makeTmpDir, removeTmpDir } from '../helpers/tmp.js';
 describe('bad input is refused with exit 2 and changes nothing', () => {
   let box: Sandbox;
   let before: { state: string; site: string };
-  const snapshot = async () => ({ state: await box.stateText(), site: await readFile(path.join(box.dir, 'nginx', 'conf.d', 'bgctl.conf'), 'utf8') });
+  const snapshot = async () => ({
+    state: await box.stateText(),
+    site: await readFile(path.join(box.dir, 'nginx', 'conf.d', 'bgctl.conf'), 'utf8'),
+  });
 
   beforeAll(async () => {
     box = await makeSandbox('cli-bad-input');
@@ -83,8 +86,16 @@ describe('bad config files are refused with exit 2 naming the key', () => {
     ['port out of range', base('127.0.0.1:70000'), /environments\.blue\.servers\[0\]: not a host:port/],
     ['unknown key', `${base('127.0.0.1:18081')}colour: blue\n`, /unknown key "colour"/],
     ['broken YAML', 'listen: [8080\nenvironments: {', /bgctl\.yaml:\d+:\d+: invalid YAML/],
-    ['non-increasing steps', `${base('127.0.0.1:18081')}migration:\n  steps: [50, 25, 100]\n`, /migration\.steps: steps must be strictly increasing/],
-    ['a health path with a quote', base('127.0.0.1:18081').replace('servers: ["127.0.0.1:18081"]', 'servers: ["127.0.0.1:18081"]\n    health: "/h\\"ealth"'), /environments\.blue\.health: not a plain URL path/],
+    [
+      'non-increasing steps',
+      `${base('127.0.0.1:18081')}migration:\n  steps: [50, 25, 100]\n`,
+      /migration\.steps: steps must be strictly increasing/,
+    ],
+    [
+      'a health path with a quote',
+      base('127.0.0.1:18081').replace('servers: ["127.0.0.1:18081"]', 'servers: ["127.0.0.1:18081"]\n    health: "/h\\"ealth"'),
+      /environments\.blue\.health: not a plain URL path/,
+    ],
   ];
 
   for (const [name, text, message] of configs) {

@@ -21,11 +21,18 @@ describe('bgctl migrations on a real NGINX', () => {
   });
 
   it('migrates 25 → 50 → 75 → 100 under continuous keep-alive load', async () => {
-    const traffic = startTraffic({ url: `http://127.0.0.1:${box.listen}/load`, connections: 8, keepAlive: true, maxSeconds: 60, pauseMs: 2 });
+    const traffic = startTraffic({
+      url: `http://127.0.0.1:${box.listen}/load`,
+      connections: 8,
+      keepAlive: true,
+      maxSeconds: 60,
+      pauseMs: 2,
+    });
     const r = await box.cli(['gradual', 'green', '2.1.0', '--steps', '25,50,75,100', '--step-seconds', '1']);
     const stats = await traffic.stop();
     expect(r.exitCode, r.stderr).toBe(0);
-    for (const w of ['blue 75% / green 25%', 'blue 50% / green 50%', 'blue 25% / green 75%', 'blue 0% / green 100%']) expect(r.stdout).toContain(w);
+    for (const w of ['blue 75% / green 25%', 'blue 50% / green 50%', 'blue 25% / green 75%', 'blue 0% / green 100%'])
+      expect(r.stdout).toContain(w);
     const s = await box.status();
     expect(s).toMatchObject({ stable: 'green', active: 'green', weights: { blue: 0, green: 100 }, drift: null });
     // both colors really served traffic, and the site stayed up: reloads may reset a few keep-alive
@@ -40,7 +47,9 @@ describe('bgctl migrations on a real NGINX', () => {
 
   it('reports the migration in history with every step', async () => {
     const r = await box.cli(['history', '--json']);
-    const { migrations } = jsonOf<{ migrations: { kind: string; status: string; to: string; steps: { percent: number; verdict: string; probes: { rounds: number } }[] }[] }>(r);
+    const { migrations } = jsonOf<{
+      migrations: { kind: string; status: string; to: string; steps: { percent: number; verdict: string; probes: { rounds: number } }[] }[];
+    }>(r);
     expect(migrations[0]).toMatchObject({ kind: 'gradual', status: 'completed', to: 'green' });
     expect(migrations[0]?.steps.map((s) => s.percent)).toEqual([25, 50, 75, 100]);
     expect(migrations[0]?.steps.every((s) => s.verdict === 'passed' && s.probes.rounds >= 2)).toBe(true);
@@ -112,7 +121,13 @@ describe('automatic rollback of a failing target', () => {
   });
 
   it('rolls back to blue and exits 3 when green fails its health checks mid-migration', async () => {
-    const traffic = startTraffic({ url: `http://127.0.0.1:${box.listen}/load`, connections: 4, keepAlive: true, maxSeconds: 60, pauseMs: 5 });
+    const traffic = startTraffic({
+      url: `http://127.0.0.1:${box.listen}/load`,
+      connections: 4,
+      keepAlive: true,
+      maxSeconds: 60,
+      pauseMs: 5,
+    });
     const r = await box.cli(['gradual', 'green', '2.2.0-broken', '--steps', '25,50,75,100', '--step-seconds', '3']);
     await traffic.stop();
     expect(r.exitCode, r.stdout + r.stderr).toBe(3);

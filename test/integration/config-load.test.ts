@@ -120,7 +120,13 @@ describe('loadConfig', () => {
 
 describe('test fixture (test/helpers/fixture.ts)', () => {
   it.each(['bgctl.yaml', 'bgctl.json'])('writes a valid %s with nginx.dir and stateDir inside the folder', async (name) => {
-    const file = await writeConfig(dir, { blue: 18081, green: ['127.0.0.1:18082'], listen: 18080, file: name, overrides: { migration: { steps: [100] } } });
+    const file = await writeConfig(dir, {
+      blue: 18081,
+      green: ['127.0.0.1:18082'],
+      listen: 18080,
+      file: name,
+      overrides: { migration: { steps: [100] } },
+    });
     const { config } = await loadConfig(file);
     expect(config.environments.blue.servers).toEqual(['127.0.0.1:18081']);
     expect(config.nginx.dir).toBe(path.join(dir, 'nginx'));

@@ -165,9 +165,13 @@ describe('process entry points', () => {
   }, 120_000);
 
   it('backend-main prints its listening line, serves, and exits 0 on SIGTERM', async () => {
-    const child = execa(process.execPath, [path.join(out, 'demo', 'backend-main.js'), '--color', 'blue', '--version', '1.0.0', '--port', '0'], {
-      reject: false,
-    });
+    const child = execa(
+      process.execPath,
+      [path.join(out, 'demo', 'backend-main.js'), '--color', 'blue', '--version', '1.0.0', '--port', '0'],
+      {
+        reject: false,
+      },
+    );
     const line = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString())));
     const m = /^listening http:\/\/127\.0\.0\.1:(\d+) color=blue version=1\.0\.0\n$/.exec(line);
     expect(m, line).not.toBeNull();
@@ -179,7 +183,9 @@ describe('process entry points', () => {
   });
 
   it('backend-main refuses bad arguments with exit 2', async () => {
-    const result = await execa(process.execPath, [path.join(out, 'demo', 'backend-main.js'), '--color', 'red', '--version', '1'], { reject: false });
+    const result = await execa(process.execPath, [path.join(out, 'demo', 'backend-main.js'), '--color', 'red', '--version', '1'], {
+      reject: false,
+    });
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toMatch(/not a color/);
   });
@@ -205,7 +211,10 @@ describe('process entry points', () => {
     const bad = await execa(process.execPath, [hook, 'green', '2.0.0;x'], { env, reject: false });
     expect(bad.exitCode).toBe(1);
     expect(bad.stderr).toMatch(/not a valid version/);
-    const missing = await execa(process.execPath, [hook, 'blue', '2.0.0'], { env: { BGCTL_DEMO_PORTS: `green=${green.port}` }, reject: false });
+    const missing = await execa(process.execPath, [hook, 'blue', '2.0.0'], {
+      env: { BGCTL_DEMO_PORTS: `green=${green.port}` },
+      reject: false,
+    });
     expect(missing.exitCode).toBe(1);
     expect(missing.stderr).toMatch(/no port for blue/);
     const [deadPort] = await freePorts(1);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import ts from 'typescript';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -13,7 +13,8 @@ import { ExitCode, LockHeldError } from '../../src/core/errors.js';
 /** A fake logger that records what was said. */
 function recordingLogger(): Logger & { lines: { level: string; msg: string; fields?: Record<string, unknown> }[] } {
   const lines: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
-  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) => void lines.push({ level, msg, ...(fields ? { fields } : {}) });
+  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) =>
+    void lines.push({ level, msg, ...(fields ? { fields } : {}) });
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
@@ -83,7 +84,9 @@ describe('FileLock', () => {
     expect(e).toBeInstanceOf(LockHeldError);
     expect((e as LockHeldError).exitCode).toBe(ExitCode.LOCKED);
     expect((e as LockHeldError).message).toMatch(
-      new RegExp(`^locked by \`gradual green 2\\.1\\.0\` \\(pid ${process.pid} on host ${hostname().replace(/\./g, '\\.')}\\) since \\d{4}-`),
+      new RegExp(
+        `^locked by \`gradual green 2\\.1\\.0\` \\(pid ${process.pid} on host ${hostname().replace(/\./g, '\\.')}\\) since \\d{4}-`,
+      ),
     );
     expect(await other.holder()).toMatchObject({ pid: process.pid, command: 'gradual green 2.1.0', alive: true });
 
@@ -104,7 +107,11 @@ describe('FileLock', () => {
     expect(await lock.holder()).toMatchObject({ pid, alive: false });
     const handle = await lock.acquire('rollback');
     expect(logger.lines).toEqual([
-      expect.objectContaining({ level: 'warn', msg: `lock held by dead pid ${pid} reclaimed`, fields: expect.objectContaining({ command: 'gradual green 2.0.0' }) }),
+      expect.objectContaining({
+        level: 'warn',
+        msg: `lock held by dead pid ${pid} reclaimed`,
+        fields: expect.objectContaining({ command: 'gradual green 2.0.0' }),
+      }),
     ]);
     expect(await lock.holder()).toMatchObject({ pid: process.pid, command: 'rollback', alive: true });
     await handle.release();

@@ -82,7 +82,13 @@ describe('LocalNginxDriver (real nginx)', () => {
     backend = http.createServer((_req, res) => res.end('hello from blue'));
     await new Promise<void>((ok) => backend.listen(0, '127.0.0.1', ok));
     ports = { listen: await freePort(), backend: (backend.address() as net.AddressInfo).port };
-    driver = new LocalNginxDriver({ dir, binary: '/usr/sbin/nginx', listenHost: '127.0.0.1', listenPort: ports.listen, confirmTimeoutMs: 10_000 });
+    driver = new LocalNginxDriver({
+      dir,
+      binary: '/usr/sbin/nginx',
+      listenHost: '127.0.0.1',
+      listenPort: ports.listen,
+      confirmTimeoutMs: 10_000,
+    });
   });
 
   afterAll(async () => {
@@ -154,7 +160,11 @@ describe('LocalNginxDriver (real nginx)', () => {
 
   it('start fails cleanly when its listen port is taken: no master left, ApplyError', async () => {
     const taken = held[0]?.address() as net.AddressInfo;
-    const other = new LocalNginxDriver({ dir: await mkdtemp(join(tmpdir(), 'bgctl-nginx-')), binary: '/usr/sbin/nginx', listenPort: taken.port });
+    const other = new LocalNginxDriver({
+      dir: await mkdtemp(join(tmpdir(), 'bgctl-nginx-')),
+      binary: '/usr/sbin/nginx',
+      listenPort: taken.port,
+    });
     const error = await other.start(config(1, { listen: taken.port, backend: ports.backend })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApplyError);
     expect((error as ApplyError).message).toMatch(/Address already in use/);
@@ -190,7 +200,16 @@ describe('LocalNginxDriver (real nginx)', () => {
     await new Promise((r) => setTimeout(r, 200));
     stop = true;
     await Promise.all(loops);
-    console.log('load during 3 applies', JSON.stringify({ ok: tally.ok, failed: tally.failed, errors: tally.errors.slice(0, 5), revisions: [...tally.revisions], applyMs: reports.map((r) => r.ms) }));
+    console.log(
+      'load during 3 applies',
+      JSON.stringify({
+        ok: tally.ok,
+        failed: tally.failed,
+        errors: tally.errors.slice(0, 5),
+        revisions: [...tally.revisions],
+        applyMs: reports.map((r) => r.ms),
+      }),
+    );
     expect(tally.ok).toBeGreaterThan(50);
     expect(tally.failed).toBe(0);
     expect(await live()).toBe(7);

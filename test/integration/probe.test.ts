@@ -37,10 +37,12 @@ async function refusedPort(): Promise<string> {
   return `127.0.0.1:${port}`;
 }
 
-const json = (status: number, body: unknown): RequestListener => (req, res) => {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ path: req.url, ...(body as object) }));
-};
+const json =
+  (status: number, body: unknown): RequestListener =>
+  (req, res) => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ path: req.url, ...(body as object) }));
+  };
 
 const TIMEOUT = 300;
 let ok1: string, ok2: string, other: string, sick: string, slow: string, refused: string, plain: string, huge: string;
@@ -60,7 +62,11 @@ beforeAll(async () => {
 afterAll(closeAll);
 
 function prober(blue: string[], green: string[], nginx = { host: '127.0.0.1', port: 1 }): HttpProber {
-  return new HttpProber({ environments: { blue: { servers: blue, health: '/health' }, green: { servers: green, health: '/healthz' } }, timeoutMs: TIMEOUT, nginx });
+  return new HttpProber({
+    environments: { blue: { servers: blue, health: '/health' }, green: { servers: green, health: '/healthz' } },
+    timeoutMs: TIMEOUT,
+    nginx,
+  });
 }
 
 async function withProber<T>(p: HttpProber, fn: (p: HttpProber) => Promise<T>): Promise<T> {
@@ -132,7 +138,14 @@ describe('HttpProber', () => {
 });
 
 describe('summarizeColor', () => {
-  const s = (healthy: boolean, version: string | null): ServerHealth => ({ server: 'x:1', healthy, status: healthy ? 200 : 503, version, latencyMs: 1, error: healthy ? null : 'HTTP 503' });
+  const s = (healthy: boolean, version: string | null): ServerHealth => ({
+    server: 'x:1',
+    healthy,
+    status: healthy ? 200 : 503,
+    version,
+    latencyMs: 1,
+    error: healthy ? null : 'HTTP 503',
+  });
   it('needs every server healthy and a shared version', () => {
     expect(summarizeColor('green', [])).toMatchObject({ healthy: false, version: null });
     expect(summarizeColor('green', [s(true, '1'), s(true, '1')])).toMatchObject({ healthy: true, version: '1' });

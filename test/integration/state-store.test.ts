@@ -26,7 +26,10 @@ afterEach(async () => {
 });
 
 async function loadError(store: FileStateStore): Promise<UnknownStateError> {
-  const e: unknown = await store.load().then(() => null, (err: unknown) => err);
+  const e: unknown = await store.load().then(
+    () => null,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(UnknownStateError);
   return e as UnknownStateError;
 }

@@ -2,7 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { countLine, countLines, emptyCounts, subtractSample } from '../../src/adapters/access-log.js';
 
 const line = (fields: Record<string, unknown>): string =>
-  JSON.stringify({ time: '2025-01-01T00:00:00+00:00', msec: 1, upstream_status: '200', request_time: 0.001, upstream_response_time: '0.001', upstream_addr: '127.0.0.1:8081', method: 'GET', uri: '/', request_id: 'x', ...fields });
+  JSON.stringify({
+    time: '2025-01-01T00:00:00+00:00',
+    msec: 1,
+    upstream_status: '200',
+    request_time: 0.001,
+    upstream_response_time: '0.001',
+    upstream_addr: '127.0.0.1:8081',
+    method: 'GET',
+    uri: '/',
+    request_id: 'x',
+    ...fields,
+  });
 
 describe('countLine', () => {
   it('counts requests and 5xx per color', () => {
@@ -34,7 +45,9 @@ describe('countLine', () => {
   });
 
   it('ignores lines without a color, blank lines, and counts garbage as malformed', () => {
-    const c = countLines(['', '   ', line({ color: '', status: 500 }), line({ color: 'red', status: 200 }), '{"color":"blue"', 'null', '42'].join('\n'));
+    const c = countLines(
+      ['', '   ', line({ color: '', status: 500 }), line({ color: 'red', status: 200 }), '{"color":"blue"', 'null', '42'].join('\n'),
+    );
     expect(c.requests).toEqual({ blue: 0, green: 0 });
     expect(c.errors).toEqual({ blue: 0, green: 0 });
     expect(c.malformed).toBe(3);

@@ -144,7 +144,12 @@ describe('renderInitConfig', () => {
   const text = renderInitConfig(INIT_DEFAULTS);
 
   it('parses and validates, with the given servers, port and driver', () => {
-    const custom = renderInitConfig({ blue: ['10.0.0.1:80', 'app-b.internal:8080'], green: ['[::1]:9000'], listen: 9090, driver: 'docker' });
+    const custom = renderInitConfig({
+      blue: ['10.0.0.1:80', 'app-b.internal:8080'],
+      green: ['[::1]:9000'],
+      listen: 9090,
+      driver: 'docker',
+    });
     const c = validateConfig(parse(custom));
     expect(c.environments.blue.servers).toEqual(['10.0.0.1:80', 'app-b.internal:8080']);
     expect(c.environments.green.servers).toEqual(['[::1]:9000']);
@@ -191,7 +196,9 @@ describe('renderInitConfig', () => {
     );
     expect(() => renderInitConfig({ ...INIT_DEFAULTS, blue: ['127.0.0.1:0'] })).toThrow(/^--blue "127\.0\.0\.1:0": not a host:port/);
     expect(() => renderInitConfig({ ...INIT_DEFAULTS, blue: [] })).toThrow(/^--blue \(0 given\): needs at least one server/);
-    expect(() => renderInitConfig({ ...INIT_DEFAULTS, blue: ['127.0.0.1:8082'] })).toThrow(/--green "127\.0\.0\.1:8082": is also a --blue server/);
+    expect(() => renderInitConfig({ ...INIT_DEFAULTS, blue: ['127.0.0.1:8082'] })).toThrow(
+      /--green "127\.0\.0\.1:8082": is also a --blue server/,
+    );
   });
 
   it.each([0, 70000, Number.NaN, 1.5])('refuses --listen %d', (listen) => {

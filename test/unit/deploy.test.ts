@@ -18,7 +18,11 @@ describe('expandDeployCommand', () => {
   });
 
   it('replaces every occurrence, also inside the program word', () => {
-    const r = expandDeployCommand({ command: ['./deploy-{{color}}.sh', '{{version}}-{{version}}', '--tag={{color}}/{{version}}'], timeoutSeconds: 1 }, 'blue', 'v1');
+    const r = expandDeployCommand(
+      { command: ['./deploy-{{color}}.sh', '{{version}}-{{version}}', '--tag={{color}}/{{version}}'], timeoutSeconds: 1 },
+      'blue',
+      'v1',
+    );
     expect(r).toEqual({ file: './deploy-blue.sh', args: ['v1-v1', '--tag=blue/v1'], env: {} });
   });
 
@@ -46,6 +50,9 @@ describe('expandDeployCommand', () => {
   });
 
   it('leaves unknown placeholders alone', () => {
-    expect(expandDeployCommand({ command: ['x', '{{colour}}', '{{ color }}'], timeoutSeconds: 1 }, 'green', '3').args).toEqual(['{{colour}}', '{{ color }}']);
+    expect(expandDeployCommand({ command: ['x', '{{colour}}', '{{ color }}'], timeoutSeconds: 1 }, 'green', '3').args).toEqual([
+      '{{colour}}',
+      '{{ color }}',
+    ]);
   });
 });

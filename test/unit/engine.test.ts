@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { nextTransition, startEngine, type EngineConfig, type EngineEvent, type EngineState, type Transition } from '../../src/core/engine.js';
+import {
+  nextTransition,
+  startEngine,
+  type EngineConfig,
+  type EngineEvent,
+  type EngineState,
+  type Transition,
+} from '../../src/core/engine.js';
 import { planSteps, parseSteps } from '../../src/core/plan.js';
 import { allOn } from '../../src/core/weights.js';
 
@@ -13,7 +20,11 @@ const cfg = (over: Partial<EngineConfig> = {}): EngineConfig => ({
 });
 
 /** Plays the machine like the app does, with a fake clock and a scripted health function. */
-function play(c: EngineConfig, healthyAt: (now: number, step: number) => boolean, opts: { interruptAt?: number; applyFailsAt?: number } = {}) {
+function play(
+  c: EngineConfig,
+  healthyAt: (now: number, step: number) => boolean,
+  opts: { interruptAt?: number; applyFailsAt?: number } = {},
+) {
   let now = 0;
   const log: string[] = [];
   let t: Transition = startEngine(c);
@@ -99,7 +110,11 @@ describe('migration engine', () => {
     t = nextTransition(c, t.state, { type: 'probe', now: 0, healthy: false, detail: 'refused' });
     expect(t.command.type).toBe('rollback');
     t = nextTransition(c, t.state, { type: 'rollback_failed', now: 1, error: 'reload failed' });
-    expect(t.command).toEqual({ type: 'finish', outcome: 'rollback_failed', reason: expect.stringMatching(/rollback failed: reload failed/) });
+    expect(t.command).toEqual({
+      type: 'finish',
+      outcome: 'rollback_failed',
+      reason: expect.stringMatching(/rollback failed: reload failed/),
+    });
   });
 
   it('finishes at once with nothing to do', () => {

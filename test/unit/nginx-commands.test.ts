@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NginxTarget } from '../../src/adapters/nginx/commands.js';
-import {
-  quitCommand,
-  reloadCommand,
-  signalCommand,
-  startCommand,
-  testCommand,
-} from '../../src/adapters/nginx/commands.js';
+import { quitCommand, reloadCommand, signalCommand, startCommand, testCommand } from '../../src/adapters/nginx/commands.js';
 
 const live: NginxTarget = { prefix: '/srv/bg', conf: '/srv/bg/nginx.conf', errorLog: '/srv/bg/logs/error.log' };
 const candidate: NginxTarget = { prefix: '/srv/bg', conf: '/srv/bg/candidate/nginx.conf', errorLog: 'stderr' };

@@ -126,7 +126,10 @@ export async function readSince(path: string, offset: number): Promise<string[]>
     const from = size < offset ? 0 : offset;
     const buf = Buffer.alloc(size - from);
     await fh.read(buf, 0, buf.length, from);
-    return buf.toString('utf8').split('\n').filter((line) => line.length > 0);
+    return buf
+      .toString('utf8')
+      .split('\n')
+      .filter((line) => line.length > 0);
   } finally {
     await fh.close();
   }

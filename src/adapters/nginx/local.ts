@@ -61,7 +61,10 @@ export class LocalNginxDriver implements NginxDriver {
     // -e stderr: a rejected candidate must not put [emerg] lines into the live error log
     const r = await this.nginx(testCommand({ prefix: this.opts.dir, conf: this.layout.candidateMain, errorLog: 'stderr' }));
     if (r.exitCode !== 0) {
-      const why = r.stderr.split('\n').filter((l) => l && !l.includes('test failed')).join('; ');
+      const why = r.stderr
+        .split('\n')
+        .filter((l) => l && !l.includes('test failed'))
+        .join('; ');
       throw new ApplyError(`nginx -t rejected revision ${cfg.revision}: ${why || r.message}`, 'test');
     }
     return r.stderr.trim();
@@ -151,7 +154,13 @@ export class LocalNginxDriver implements NginxDriver {
   }
 
   /** Restore `.prev`, reload, confirm the previous revision; then report the original failure. */
-  private async rollback(revision: number, stage: Stage, cause: unknown, previous: number | null, stages: Record<string, number>): Promise<never> {
+  private async rollback(
+    revision: number,
+    stage: Stage,
+    cause: unknown,
+    previous: number | null,
+    stages: Record<string, number>,
+  ): Promise<never> {
     this.opts.logger?.warn('nginx apply failed, restoring the previous config', { revision, stage, error: msg(cause) });
     const t = performance.now();
     try {
@@ -163,14 +172,20 @@ export class LocalNginxDriver implements NginxDriver {
       // no [emerg] fail-fast here: the failed reload may still be logging its bind() retries (~2.5 s)
       await this.confirm(previous, gen, false, Math.max(this.confirmMs, RESTORE_MIN_MS));
     } catch (error) {
-      throw new UnknownStateError(`revision ${revision} failed at ${stage} (${msg(cause)}) and restoring the previous config failed: ${msg(error)}`, {
-        cause: error, details: { stage, stages }, hint: `inspect ${this.layout.errorLog} and run nginx -t on ${this.layout.main}`,
-      });
+      throw new UnknownStateError(
+        `revision ${revision} failed at ${stage} (${msg(cause)}) and restoring the previous config failed: ${msg(error)}`,
+        {
+          cause: error,
+          details: { stage, stages },
+          hint: `inspect ${this.layout.errorLog} and run nginx -t on ${this.layout.main}`,
+        },
+      );
     }
     stages.restore = Math.round(performance.now() - t);
     const restored = previous === null ? 'previous config restored' : `revision ${previous} restored and confirmed`;
     throw new ApplyError(`revision ${revision} was not applied (${stage}: ${msg(cause)}); ${restored}`, stage, {
-      cause, details: { stages, restoredRevision: previous },
+      cause,
+      details: { stages, restoredRevision: previous },
     });
   }
 
