@@ -25,7 +25,9 @@ export function wireContext(
   if (config.nginx.driver !== 'local') {
     throw new UsageError('nginx.driver: the docker driver is not available in this version; use driver: local');
   }
-  const listenHost = config.listenAddress === '*' ? '127.0.0.1' : config.listenAddress.replace(/^\[|\]$/g, '');
+  // bgctl asks NGINX on loopback: the rendered config always listens there (see render/view.ts)
+  const address = config.listenAddress;
+  const listenHost = address.startsWith('127.') ? address : address === '[::1]' ? '::1' : '127.0.0.1';
   const nginx = new LocalNginxDriver({
     dir: config.nginx.dir,
     binary: config.nginx.binary,

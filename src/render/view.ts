@@ -37,7 +37,7 @@ export interface UpstreamView {
 
 export interface SiteView {
   readonly revision: number;
-  readonly listen: string;
+  readonly listens: readonly string[];
   readonly sticky: boolean;
   readonly split: readonly SplitEntry[];
   /** error_page retry on the other color: only while both colors carry traffic */
@@ -99,12 +99,17 @@ export function splitPlan(weights: Weights, growing: Color): SplitEntry[] {
   ];
 }
 
-function listenOf(config: Config): string {
+/**
+ * The listen directives. bgctl itself talks to NGINX on 127.0.0.1 (status location, through-NGINX
+ * probes), so an address that is neither loopback nor `*` also gets a loopback listener.
+ */
+function listensOf(config: Config): string[] {
   const port = int('listen port', config.listen, 1, 65535);
   const address = config.listenAddress;
-  if (address === '*') return `*:${port}`;
-  if (IPV4.test(address) || (IPV6_BRACKETED.test(address) && address.includes(':'))) return `${address}:${port}`;
-  return fail('listenAddress', address);
+  if (address === '*') return [`*:${port}`];
+  if (!IPV4.test(address) && !(IPV6_BRACKETED.test(address) && address.includes(':'))) return fail('listenAddress', address);
+  const loopback = address.startsWith('127.') || address === '[::1]';
+  return loopback ? [`${address}:${port}`] : [`${address}:${port}`, `127.0.0.1:${port}`];
 }
 
 function upstreamOf(config: Config, c: Color): UpstreamView {
@@ -129,7 +134,7 @@ export function siteView(config: Config, opts: RenderOptions): SiteView {
   if (!/^[{}":,a-z0-9]+$/.test(statusJson)) fail('status JSON', statusJson);
   return {
     revision,
-    listen: listenOf(config),
+    listens: listensOf(config),
     sticky: strategy === 'sticky',
     split,
     failover: blue > 0 && green > 0,

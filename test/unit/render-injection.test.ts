@@ -101,7 +101,7 @@ const rawConfig = fc.record(
       { arbitrary: fc.integer({ min: 1, max: 65535 }), weight: 20 },
       { arbitrary: fc.constantFrom(0, 65536, 1.5), weight: 1 },
     ),
-    listenAddress: mix(fc.constantFrom('127.0.0.1', '*', '[::1]', '[::]', '0.0.0.0')),
+    listenAddress: mix(fc.constantFrom('127.0.0.1', '*', '[::1]', '[::]', '0.0.0.0', '192.0.2.7')),
     environments: fc.record({
       blue: fc.record({ servers: fc.array(server, { minLength: 1, maxLength: 4 }), health }, { requiredKeys: ['servers'] }),
       green: fc.record({ servers: fc.array(server, { minLength: 1, maxLength: 4 }), health }, { requiredKeys: ['servers'] }),
@@ -132,7 +132,9 @@ const rawConfig = fc.record(
 /** The same config with every string that reaches the template replaced by a plain one. */
 function benign(config: Config): Config {
   const copy = structuredClone(config);
-  copy.listenAddress = '127.0.0.1';
+  // a non-loopback address legitimately adds a loopback listener for bgctl itself; keep the class
+  const loopback = config.listenAddress === '*' || config.listenAddress.startsWith('127.') || config.listenAddress === '[::1]';
+  copy.listenAddress = loopback ? '127.0.0.1' : '192.0.2.1';
   for (const [c, color] of COLORS.entries()) {
     const env = copy.environments[color];
     env.servers = env.servers.map((_, i) => `10.0.${c}.${i + 1}:80`);

@@ -170,3 +170,18 @@ describe('renderConfig', () => {
     expect(site).toMatchSnapshot('conf.d/bgctl.conf');
   });
 });
+
+describe('listen addresses', () => {
+  const listens = (address: string): string[] =>
+    renderConfig(config({ listenAddress: address, listen: 8080 }), step(0))
+      .site.split('\n')
+      .filter((l) => l.trim().startsWith('listen '))
+      .map((l) => l.trim());
+
+  it('listens where told, and on loopback too when the address is not loopback (bgctl asks NGINX there)', () => {
+    expect(listens('127.0.0.1')).toEqual(['listen 127.0.0.1:8080;']);
+    expect(listens('*')).toEqual(['listen *:8080;']);
+    expect(listens('[::1]')).toEqual(['listen [::1]:8080;']);
+    expect(listens('192.0.2.10')).toEqual(['listen 192.0.2.10:8080;', 'listen 127.0.0.1:8080;']);
+  });
+});
