@@ -1,5 +1,5 @@
 import type { Color } from '../core/color.js';
-import { PreflightError } from '../core/errors.js';
+import { InterruptedError, PreflightError } from '../core/errors.js';
 import type { AppContext } from './context.js';
 import type { ColorHealth } from './ports.js';
 import { describeHealth } from './preflight.js';
@@ -25,7 +25,8 @@ export async function waitHealthy(ctx: AppContext, color: Color, version: string
     const h = await ctx.prober.color(color);
     const versionOk = !version || h.version === version || h.servers.every((s) => s.version === null);
     if (h.healthy && versionOk) return h;
-    if (ctx.clock.now() >= deadline || ctx.signal.aborted) {
+    if (ctx.signal.aborted) throw new InterruptedError(`interrupted while waiting for ${color} to become healthy; no traffic was moved`);
+    if (ctx.clock.now() >= deadline) {
       const why = h.healthy ? `servers report version ${h.version ?? 'mixed'}, expected ${version ?? ''}` : describeHealth(h);
       throw new PreflightError(`${color} did not become healthy within ${Math.round(timeoutMs / 1000)} s: ${why}`);
     }

@@ -25,8 +25,11 @@ export interface MigrationRequest {
   readonly kind: MigrationKind;
   readonly to: Color;
   readonly version: string | null;
-  /** planned steps (percent of `to`); the app skips the ones at or below the current weight */
-  readonly steps: readonly StepPlan[];
+  /**
+   * The steps to take, planned from the state as it is under the lock (after an interrupted run was
+   * adopted from what NGINX really serves), so a resumed migration never skips or reverses a step.
+   */
+  readonly plan: (state: State) => readonly StepPlan[];
   readonly stepSeconds: number;
   readonly strategy: 'weighted' | 'sticky';
   readonly dryRun: boolean;
@@ -49,7 +52,7 @@ export function migrate(ctx: AppContext, req: MigrationRequest): Promise<Migrati
   return withLock(ctx, req.command, async () => {
     let state = await ctx.store.load();
     state = await adoptInterrupted(ctx, state, req);
-    const steps = req.steps;
+    const steps = req.plan(state);
     if (steps.length === 0) return { outcome: 'noop', migration: state.migration, state, checks: [] };
     if (req.deploy !== 'never' && !req.dryRun) await maybeDeploy(ctx, state, req);
     const first = steps[0] as StepPlan;
@@ -84,7 +87,8 @@ export function migrate(ctx: AppContext, req: MigrationRequest): Promise<Migrati
       },
     );
     await ctx.store.save(state);
-    return finish(ctx, await runEngine(ctx, state, req), req, checks);
+    if (ctx.signal.aborted) throw new InterruptedError(`${req.command}: interrupted before the first step; nothing was changed`);
+    return finish(ctx, await runEngine(ctx, state, req, steps), req, checks);
   });
 }
 
@@ -128,14 +132,12 @@ async function maybeDeploy(ctx: AppContext, state: State, req: MigrationRequest)
 async function preflight(ctx: AppContext, state: State, req: MigrationRequest, first: RenderRequest): Promise<CheckResult[]> {
   const stable = otherColor(req.to);
   const [target, stableHealth, live] = await Promise.all([ctx.prober.color(req.to), ctx.prober.color(stable), ctx.nginx.live()]);
-  const results: CheckResult[] = [
-    modeCheck(ctx),
-    driftCheck(state, live),
-    healthCheck(target, 'target', req.version),
-    healthCheck(stableHealth, 'stable, needed for rollback'),
-  ];
-  results.push(await configTestCheck(ctx, first));
-  if (live) results.push(await throughNginxCheck(ctx, req.to));
+  // a step that gives the target no traffic (a withdrawn canary) must work even when the target is sick
+  const withdrawing = first.weights[req.to] === 0;
+  const results: CheckResult[] = [modeCheck(ctx), driftCheck(state, live)];
+  if (!withdrawing) results.push(healthCheck(target, 'target', req.version));
+  results.push(healthCheck(stableHealth, 'stable, needed for rollback'), await configTestCheck(ctx, first));
+  if (live && !withdrawing) results.push(await throughNginxCheck(ctx, req.to));
   enforce(ctx, results, req.command);
   return results;
 }
@@ -154,10 +156,10 @@ const toObserved = (s: TrafficSample): StepRecord['observed'] => ({
   errors: { ...s.errors },
 });
 
-async function runEngine(ctx: AppContext, initial: State, req: MigrationRequest): Promise<EngineRun> {
+async function runEngine(ctx: AppContext, initial: State, req: MigrationRequest, steps: readonly StepPlan[]): Promise<EngineRun> {
   const stable = otherColor(req.to);
   const cfg: EngineConfig = {
-    steps: req.steps,
+    steps,
     stableWeights: allOn(stable),
     stepMs: req.stepSeconds * 1000,
     probeIntervalMs: ctx.loaded.config.probe.intervalMs,
@@ -174,8 +176,8 @@ async function runEngine(ctx: AppContext, initial: State, req: MigrationRequest)
   for (let t = startEngine(cfg); ;) {
     if (t.passedStep !== undefined) {
       state = await save(stepEnded(state, 'passed', null, toObserved(observed), nowIso(ctx)));
-      const step = req.steps[t.passedStep];
-      if (step) ctx.reporter.event({ type: 'step', index: t.passedStep, total: req.steps.length, weights: step.weights, phase: 'passed' });
+      const step = steps[t.passedStep];
+      if (step) ctx.reporter.event({ type: 'step', index: t.passedStep, total: steps.length, weights: step.weights, phase: 'passed' });
     }
     const cmd = t.command;
     if (cmd.type === 'finish') return { state, outcome: cmd.outcome, reason: cmd.reason };
@@ -183,13 +185,14 @@ async function runEngine(ctx: AppContext, initial: State, req: MigrationRequest)
     switch (cmd.type) {
       case 'apply': {
         state = await save(stepStarting(state, cmd.step, nowIso(ctx)));
-        ctx.reporter.event({ type: 'step', index: cmd.step.index, total: req.steps.length, weights: cmd.step.weights, phase: 'applying' });
+        cursor = null;
+        observed = ZERO;
+        ctx.reporter.event({ type: 'step', index: cmd.step.index, total: steps.length, weights: cmd.step.weights, phase: 'applying' });
         try {
           ({ state } = await applyWeights(ctx, state, cmd.step.weights, req.to));
           cursor = await ctx.traffic.mark();
-          observed = ZERO;
           stepStartedAt = ctx.clock.now();
-          ctx.reporter.event({ type: 'step', index: cmd.step.index, total: req.steps.length, weights: cmd.step.weights, phase: 'applied' });
+          ctx.reporter.event({ type: 'step', index: cmd.step.index, total: steps.length, weights: cmd.step.weights, phase: 'applied' });
           event = { type: 'applied', now: ctx.clock.now() };
         } catch (e) {
           if (e instanceof UnknownStateError) throw e;
@@ -198,7 +201,8 @@ async function runEngine(ctx: AppContext, initial: State, req: MigrationRequest)
         break;
       }
       case 'probe': {
-        const health = await ctx.prober.color(req.to);
+        // a step that takes all traffic away from the target (a withdrawn canary) has nothing to judge there
+        const health = state.weights[req.to] === 0 ? { healthy: true, servers: [] } : await ctx.prober.color(req.to);
         if (cursor) observed = await cursor.read(); // cumulative since the step was applied
         const detail = health.healthy
           ? 'healthy'

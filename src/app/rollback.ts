@@ -50,7 +50,14 @@ function rollbackLocked(ctx: AppContext): Promise<RollbackResult> {
       ctx.logger.warn('NGINX is not running; starting it on the stable color', { color });
       const revision = state.revision + 1;
       const t0 = ctx.clock.now();
-      await ctx.nginx.start(ctx.render({ weights, revision, stable: color, growing: color, strategy: state.strategy }));
+      try {
+        await ctx.nginx.start(ctx.render({ weights, revision, stable: color, growing: color, strategy: state.strategy }));
+      } catch (e) {
+        throw new UnknownStateError(
+          `rollback: NGINX is down and could not be started on ${color}: ${e instanceof Error ? e.message : String(e)}`,
+          { cause: e },
+        );
+      }
       applyMs = ctx.clock.now() - t0;
       state = { ...base, weights, revision, updatedAt: nowIso(ctx) };
     } else if (revert || !sameWeights(live.weights, weights) || live.revision !== state.revision) {

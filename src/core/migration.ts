@@ -1,7 +1,7 @@
 import type { Color } from './color.js';
 import type { StepPlan } from './plan.js';
 import { archive, type Migration, type MigrationKind, type State, type StepRecord } from './state.js';
-import { allOn, type Weights } from './weights.js';
+import { allOn, sameWeights, type Weights } from './weights.js';
 
 /**
  * Pure bookkeeping of a migration record inside the state. Every function returns a new State; the
@@ -93,7 +93,9 @@ export function stepStarting(state: State, step: StepPlan, nowIso: string): Stat
 /** NGINX confirmed it serves `weights` at `revision`. */
 export function applied(state: State, weights: Weights, revision: number, nowIso: string): State {
   const next = { ...state, weights, revision, updatedAt: nowIso };
-  return mapMigration(next, nowIso, (m) => mapLastStep(m, (s) => (s.appliedAt ? s : { ...s, revision, appliedAt: nowIso })));
+  // only the step being applied is marked: a rollback applied after a rejected step is not that step
+  const isThisStep = (s: StepRecord): boolean => s.verdict === 'pending' && s.appliedAt === null && sameWeights(s.weights, weights);
+  return mapMigration(next, nowIso, (m) => mapLastStep(m, (s) => (isThisStep(s) ? { ...s, revision, appliedAt: nowIso } : s)));
 }
 
 export function probeRecorded(state: State, healthy: boolean, nowIso: string): State {
@@ -142,8 +144,12 @@ export function holding(state: State, nowIso: string): State {
 export function rolledBack(state: State, reason: string, nowIso: string, outcome = 'rolled back'): State {
   const m = state.migration;
   if (!m) return state;
+  const closeSteps = m.steps.map((s) =>
+    s.verdict === 'pending' ? { ...s, verdict: 'failed' as const, reason: s.reason ?? reason, endedAt: nowIso } : s,
+  );
   const reverted: Migration = {
     ...m,
+    steps: closeSteps,
     status: 'rolled_back',
     endedAt: m.endedAt ?? nowIso,
     outcome,
