@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock, StateStore } from '../app/ports.js';
 import { UnknownStateError } from '../core/errors.js';
 import { STATE_SCHEMA_VERSION, initialState, stateSchema } from '../core/state.js';
 import type { State } from '../core/state.js';
+import { writeFileAtomic } from './atomic-file.js';
 import { systemClock } from './clock.js';
 
 type Parsed = { ok: true; state: State; text: string } | { ok: false; why: string };
@@ -62,27 +62,9 @@ export class FileStateStore implements StateStore {
     const text = `${JSON.stringify(stateSchema.parse(state), null, 2)}\n`;
     await mkdir(this.stateDir, { recursive: true });
     const current = await this.readOrNull(this.path);
-    if (current !== null && parseStateText(current).ok) await this.writeAtomic(this.backupPath, current);
-    await this.writeAtomic(this.path, text);
+    if (current !== null && parseStateText(current).ok) await writeFileAtomic(this.backupPath, current);
+    await writeFileAtomic(this.path, text);
     await fsyncDir(this.stateDir);
-  }
-
-  private async writeAtomic(target: string, text: string): Promise<void> {
-    // unique temp name: concurrent saves (even in one process) never share a temp file
-    const tmp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    try {
-      const fh = await open(tmp, 'wx', 0o644);
-      try {
-        await fh.writeFile(text, 'utf8');
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, target);
-    } catch (e) {
-      await unlink(tmp).catch(() => undefined);
-      throw e;
-    }
   }
 
   private async readOrNull(path: string): Promise<string | null> {

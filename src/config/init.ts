@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
 import { quote } from '../core/color.js';
 import { UsageError } from '../core/errors.js';
+import { writeFileAtomic } from '../adapters/atomic-file.js';
 import { configSchema } from './schema.js';
 
 export interface InitOptions {
@@ -144,18 +144,9 @@ export async function writeInitConfig(file: string, text: string, { force }: Wri
   if (exists?.isDirectory()) throw new UsageError(`${file}: is a folder`);
   const dir = path.dirname(file);
   await mkdir(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    const handle = await open(tmp, 'wx', 0o644);
-    try {
-      await handle.writeFile(text, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, file);
+    await writeFileAtomic(file, text);
   } catch (error) {
-    await rm(tmp, { force: true });
     const reason = error instanceof Error ? error.message : String(error);
     throw new UsageError(`cannot write ${file}: ${reason}`, { cause: error });
   }

@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { copyFile, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '../atomic-file.js';
 
 /**
  * The files the local driver owns under the NGINX prefix (see docs/DESIGN-NOTES.md).
@@ -135,17 +136,7 @@ export async function readSince(path: string, offset: number): Promise<string[]>
   }
 }
 
-async function writeDurable(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w', 0o644);
-  try {
-    await fh.writeFile(text, 'utf8');
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-}
+const writeDurable = (path: string, text: string): Promise<void> => writeFileAtomic(path, text);
 
 /** Copy to a temp name, fsync, rename: the target is always either the old or the new file. */
 async function copyDurable(from: string, to: string): Promise<void> {
