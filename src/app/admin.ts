@@ -5,8 +5,16 @@ import { weightsFor, type Weights } from '../core/weights.js';
 import type { Color } from '../core/color.js';
 import { withLock } from './apply.js';
 import { nowIso, renderRequestFor, type AppContext } from './context.js';
-import type { RenderedConfig } from './ports.js';
+import type { LiveNginx, RenderedConfig } from './ports.js';
 import { configTestCheck, driftCheck, healthCheck, modeCheck, type CheckResult } from './preflight.js';
+
+/** Before the first `bgctl start` there is nothing to run yet; after it, NGINX must answer. */
+function nginxRunningCheck(revision: number, running: boolean, live: LiveNginx | null): CheckResult {
+  if (running && live) return { check: 'NGINX running', ok: true, detail: `serving revision ${live.revision}` };
+  if (running) return { check: 'NGINX running', ok: false, detail: 'running but its status location does not answer' };
+  if (revision === 0) return { check: 'NGINX running', ok: true, detail: 'not started yet (`bgctl start` when ready)' };
+  return { check: 'NGINX running', ok: false, detail: 'not running (`bgctl start`)' };
+}
 
 /** Pre-flight of the whole system; changes nothing. Throws PreflightError (exit 6) listing failures. */
 export async function validate(ctx: AppContext): Promise<CheckResult[]> {
@@ -21,15 +29,7 @@ export async function validate(ctx: AppContext): Promise<CheckResult[]> {
     { check: 'config valid', ok: true, detail: ctx.loaded.file },
     modeCheck(ctx),
     await configTestCheck(ctx, renderRequestFor(state)),
-    {
-      check: 'NGINX running',
-      ok: running && live !== null,
-      detail: running
-        ? live
-          ? `revision ${live.revision}`
-          : 'running but its status location does not answer'
-        : 'not running (`bgctl start`)',
-    },
+    nginxRunningCheck(state.revision, running, live),
     healthCheck(blue, state.stable === 'blue' ? 'stable' : 'inactive'),
     healthCheck(green, state.stable === 'green' ? 'stable' : 'inactive'),
   ];
