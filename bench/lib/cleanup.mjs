@@ -12,6 +12,20 @@ export function defer(label, fn) {
   return () => runStep(step);
 }
 
+/**
+ * Like defer, for something that usually ends by itself (a CLI call in flight): returns release(),
+ * which drops the undo step without running it once the thing is over.
+ */
+export function track(label, fn) {
+  const step = { label, fn, done: false };
+  steps.push(step);
+  return () => {
+    step.done = true;
+    const i = steps.indexOf(step);
+    if (i >= 0) steps.splice(i, 1);
+  };
+}
+
 async function runStep(step, timeoutMs = 20_000) {
   if (step.done) return;
   step.done = true;

@@ -16,12 +16,16 @@ const WORKER = fileURLToPath(new URL('./load-worker.mjs', import.meta.url));
  * then zeroes the counters. Returns { stop() } resolving with the stats of the measured window.
  */
 export async function startLoad({ url, connections = 20, pauseMs = 0, warmupMs = 1000, maxSeconds = 120 }) {
-  const child = execa(process.execPath, [WORKER, '--url', url, '--connections', String(connections), '--pause-ms', String(pauseMs), '--max-seconds', String(maxSeconds)], {
-    cwd: path.dirname(WORKER),
-    reject: false,
-    stdin: 'pipe',
-    forceKillAfterDelay: 3000,
-  });
+  const child = execa(
+    process.execPath,
+    [WORKER, '--url', url, '--connections', String(connections), '--pause-ms', String(pauseMs), '--max-seconds', String(maxSeconds)],
+    {
+      cwd: path.dirname(WORKER),
+      reject: false,
+      stdin: 'pipe',
+      forceKillAfterDelay: 3000,
+    },
+  );
   const undo = defer('load worker', async () => {
     child.kill('SIGTERM');
     await child;
@@ -62,13 +66,13 @@ function lineReader(lines, child) {
       : gone
         ? Promise.reject(gone)
         : new Promise((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`load worker silent for ${timeoutMs} ms`)), timeoutMs);
-          const settle = (fn) => (value) => {
-            clearTimeout(timer);
-            fn(value);
-          };
-          waiting.push({ resolve: settle(resolve), reject: settle(reject) });
-        });
+            const timer = setTimeout(() => reject(new Error(`load worker silent for ${timeoutMs} ms`)), timeoutMs);
+            const settle = (fn) => (value) => {
+              clearTimeout(timer);
+              fn(value);
+            };
+            waiting.push({ resolve: settle(resolve), reject: settle(reject) });
+          });
 }
 
 async function expectLine(next, expected, timeoutMs) {

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { track } from './cleanup.mjs';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BGCTL_BIN = path.join(REPO_ROOT, 'bin', 'bgctl.js');
@@ -24,7 +25,7 @@ export function cleanEnv() {
 export async function timed(file, args, { cwd = REPO_ROOT, timeoutMs = 60_000 } = {}) {
   const t0 = performance.now();
   const startedAt = Date.now();
-  const r = await execa(file, args, {
+  const child = execa(file, args, {
     cwd,
     env: cleanEnv(),
     extendEnv: false,
@@ -33,6 +34,13 @@ export async function timed(file, args, { cwd = REPO_ROOT, timeoutMs = 60_000 } 
     timeout: timeoutMs,
     forceKillAfterDelay: 2000,
   });
+  // interrupted mid-call (Ctrl-C, time budget): stop this process before NGINX and the backends go
+  const release = track(`${path.basename(args[0] ?? file)} ${args.slice(1, 3).join(' ')}`, async () => {
+    child.kill('SIGTERM');
+    await child;
+  });
+  const r = await child;
+  release();
   return {
     exitCode: r.exitCode ?? -1,
     stdout: String(r.stdout ?? ''),
@@ -49,7 +57,10 @@ export const bgctl = (args, opts) => timed(process.execPath, [BGCTL_BIN, ...args
 /** Same, but throws with the output when the exit code is not 0: for setup steps that must work. */
 export async function bgctlOk(args, opts) {
   const r = await bgctl(args, opts);
-  if (r.exitCode !== 0) throw new Error(`bgctl ${args.join(' ')} exited ${r.exitCode}${r.timedOut ? ' (timed out)' : ''}:\n${tail(r.stdout)}\n${tail(r.stderr)}`);
+  if (r.exitCode !== 0)
+    throw new Error(
+      `bgctl ${args.join(' ')} exited ${r.exitCode}${r.timedOut ? ' (timed out)' : ''}:\n${tail(r.stdout)}\n${tail(r.stderr)}`,
+    );
   return r;
 }
 

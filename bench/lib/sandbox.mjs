@@ -137,5 +137,9 @@ export async function ensureOn(box, color) {
 export function reloadNginx(box) {
   const conf = path.join(box.nginxDir, 'nginx.conf');
   const errorLog = path.join(box.nginxDir, 'logs', 'error.log');
-  return execa(NGINX_BIN, ['-p', box.nginxDir, '-c', conf, '-e', errorLog, '-s', 'reload'], { reject: false, stdin: 'ignore', timeout: 10_000 });
+  return execa(NGINX_BIN, ['-p', box.nginxDir, '-c', conf, '-e', errorLog, '-s', 'reload'], {
+    reject: false,
+    stdin: 'ignore',
+    timeout: 10_000,
+  });
 }

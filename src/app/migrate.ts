@@ -1,25 +1,16 @@
 import type { Color } from '../core/color.js';
 import { otherColor } from '../core/color.js';
-import { nextTransition, startEngine, type EngineConfig, type EngineEvent, type Outcome } from '../core/engine.js';
+import type { Outcome } from '../core/engine.js';
 import { InterruptedError, PreflightError, RolledBackError, UnknownStateError } from '../core/errors.js';
-import {
-  beginMigration,
-  completed,
-  holding,
-  probeRecorded,
-  rollbackFailed,
-  rolledBack,
-  stepEnded,
-  stepStarting,
-} from '../core/migration.js';
+import { beginMigration, completed, holding, rollbackFailed, rolledBack } from '../core/migration.js';
 import type { StepPlan } from '../core/plan.js';
-import { isActive, type Migration, type MigrationKind, type State, type StepRecord } from '../core/state.js';
-import { allOn } from '../core/weights.js';
-import { applyWeights, withLock } from './apply.js';
+import { isActive, type Migration, type MigrationKind, type State } from '../core/state.js';
+import { withLock } from './apply.js';
 import { nowIso, type AppContext, type RenderRequest } from './context.js';
 import { runDeployHook } from './deploy-hook.js';
-import type { RenderedConfig, TrafficCursor, TrafficSample } from './ports.js';
+import type { RenderedConfig } from './ports.js';
 import { configTestCheck, driftCheck, enforce, healthCheck, modeCheck, throughNginxCheck, type CheckResult } from './preflight.js';
+import { runEngine, type EngineRun } from './run-engine.js';
 
 export interface MigrationRequest {
   readonly kind: MigrationKind;
@@ -140,114 +131,6 @@ async function preflight(ctx: AppContext, state: State, req: MigrationRequest, f
   if (live && !withdrawing) results.push(await throughNginxCheck(ctx, req.to));
   enforce(ctx, results, req.command);
   return results;
-}
-
-interface EngineRun {
-  readonly state: State;
-  readonly outcome: Outcome;
-  readonly reason: string | null;
-}
-
-const ZERO: TrafficSample = { requests: { blue: 0, green: 0 }, errors: { blue: 0, green: 0 }, readable: true };
-
-const toObserved = (s: TrafficSample): StepRecord['observed'] => ({
-  blue: s.requests.blue,
-  green: s.requests.green,
-  errors: { ...s.errors },
-});
-
-async function runEngine(ctx: AppContext, initial: State, req: MigrationRequest, steps: readonly StepPlan[]): Promise<EngineRun> {
-  const stable = otherColor(req.to);
-  const cfg: EngineConfig = {
-    steps,
-    stableWeights: allOn(stable),
-    stepMs: req.stepSeconds * 1000,
-    probeIntervalMs: ctx.loaded.config.probe.intervalMs,
-    failuresBeforeRollback: ctx.loaded.config.probe.failuresBeforeRollback,
-  };
-  let state = initial;
-  let cursor: TrafficCursor | null = null;
-  let observed = ZERO;
-  let stepStartedAt = 0;
-  const save = async (s: State): Promise<State> => {
-    await ctx.store.save(s);
-    return s;
-  };
-  for (let t = startEngine(cfg); ;) {
-    if (t.passedStep !== undefined) {
-      state = await save(stepEnded(state, 'passed', null, toObserved(observed), nowIso(ctx)));
-      const step = steps[t.passedStep];
-      if (step) ctx.reporter.event({ type: 'step', index: t.passedStep, total: steps.length, weights: step.weights, phase: 'passed' });
-    }
-    const cmd = t.command;
-    if (cmd.type === 'finish') return { state, outcome: cmd.outcome, reason: cmd.reason };
-    let event: EngineEvent;
-    switch (cmd.type) {
-      case 'apply': {
-        state = await save(stepStarting(state, cmd.step, nowIso(ctx)));
-        cursor = null;
-        observed = ZERO;
-        ctx.reporter.event({ type: 'step', index: cmd.step.index, total: steps.length, weights: cmd.step.weights, phase: 'applying' });
-        try {
-          ({ state } = await applyWeights(ctx, state, cmd.step.weights, req.to));
-          cursor = await ctx.traffic.mark();
-          stepStartedAt = ctx.clock.now();
-          ctx.reporter.event({ type: 'step', index: cmd.step.index, total: steps.length, weights: cmd.step.weights, phase: 'applied' });
-          event = { type: 'applied', now: ctx.clock.now() };
-        } catch (e) {
-          if (e instanceof UnknownStateError) throw e;
-          event = { type: 'apply_failed', now: ctx.clock.now(), error: e instanceof Error ? e.message : String(e) };
-        }
-        break;
-      }
-      case 'probe': {
-        // a step that takes all traffic away from the target (a withdrawn canary) has nothing to judge there
-        const health = state.weights[req.to] === 0 ? { healthy: true, servers: [] } : await ctx.prober.color(req.to);
-        if (cursor) observed = await cursor.read(); // cumulative since the step was applied
-        const detail = health.healthy
-          ? 'healthy'
-          : health.servers
-              .filter((s) => !s.healthy)
-              .map((s) => `${s.server}: ${s.error ?? 'unhealthy'}`)
-              .join('; ');
-        state = await save(probeRecorded(state, health.healthy, nowIso(ctx)));
-        ctx.reporter.event({
-          type: 'observe',
-          index: cmd.step,
-          elapsedMs: ctx.clock.now() - stepStartedAt,
-          totalMs: cfg.stepMs,
-          health: health.healthy,
-          observed: cursor ? observed : null,
-        });
-        event = { type: 'probe', now: ctx.clock.now(), healthy: health.healthy, detail };
-        break;
-      }
-      case 'wait':
-        await ctx.clock.sleep(Math.max(0, cmd.until - ctx.clock.now()), ctx.signal);
-        event = { type: 'tick', now: ctx.clock.now() };
-        break;
-      case 'rollback': {
-        ctx.reporter.event({ type: 'rollback', reason: cmd.reason, weights: cmd.weights });
-        state = await save(stepEnded(state, 'failed', cmd.reason, cursor ? toObserved(observed) : null, nowIso(ctx)));
-        try {
-          ({ state } = await applyWeights(ctx, state, cmd.weights, stable));
-          event = { type: 'rolled_back', now: ctx.clock.now() };
-        } catch (e) {
-          event = { type: 'rollback_failed', now: ctx.clock.now(), error: e instanceof Error ? e.message : String(e) };
-        }
-        break;
-      }
-    }
-    if (ctx.signal.aborted && cmd.type !== 'rollback') {
-      event = { type: 'interrupt', now: ctx.clock.now(), signal: signalName(ctx.signal) };
-    }
-    t = nextTransition(cfg, t.state, event);
-  }
-}
-
-function signalName(signal: AbortSignal): string {
-  const r: unknown = signal.reason;
-  return typeof r === 'string' ? r : 'a signal';
 }
 
 async function finish(ctx: AppContext, run: EngineRun, req: MigrationRequest, checks: readonly CheckResult[]): Promise<MigrationResult> {
