@@ -5,7 +5,6 @@ import { buildProgram, type CliDeps, type GlobalOptions } from './cli/program.js
 import type { Output, Streams } from './cli/output.js';
 import type { LogLevel } from './adapters/logger.js';
 import { loadConfig, resolveConfigPath } from './config/load.js';
-import { wireContext } from './wire.js';
 import { BgctlError, ExitCode, exitCodeOf } from './core/errors.js';
 
 const packageVersion = (): string => {
@@ -47,6 +46,8 @@ export async function main(
       const file = resolveConfigPath({ flag: opts.config, env: process.env, cwd: process.cwd() });
       const loaded = await loadConfig(file);
       const logLevel = (opts.verbose ? 'debug' : opts.logLevel) as LogLevel;
+      // adapters (undici, execa, pino, handlebars) load only when a command needs them: --help stays quick
+      const { wireContext } = await import('./wire.js');
       return wireContext(loaded, { logLevel, json: opts.json, signal: controller.signal, streams, events });
     },
   };

@@ -6,7 +6,6 @@ import { renderInitConfig, writeInitConfig } from '../config/init.js';
 import { resolveConfigPath } from '../config/load.js';
 import { UsageError } from '../core/errors.js';
 import { formatWeights } from '../core/weights.js';
-import { runDemo } from '../demo/run.js';
 import { makeRun, type CliDeps } from './program.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -69,6 +68,7 @@ export function registerLifecycle(program: Command, deps: CliDeps): void {
       const stepSeconds = Number(o.stepSeconds);
       if (!Number.isFinite(stepSeconds) || stepSeconds < 0 || stepSeconds > 60)
         throw new UsageError(`--step-seconds: ${JSON.stringify(o.stepSeconds)} is not 0-60`);
+      const { runDemo } = await import('../demo/run.js');
       const summary = await runDemo({ deps, run, stepSeconds });
       run.out.result(summary, () => undefined);
     });
