@@ -109,6 +109,19 @@ describe('bgctl migrations on a real NGINX', () => {
     expect(s).toMatchObject({ stable: 'blue', weights: { blue: 100, green: 0 }, drift: null });
     expect(s.migration).toMatchObject({ status: 'rolled_back' });
   });
+
+  it('SIGTERM (a CI job cancelled) also returns traffic to the stable color and exits 130', async () => {
+    const child = box.spawn(['canary', 'green', '30']);
+    expect((await child).exitCode).toBe(0);
+    const run = box.spawn(['gradual', 'green', '2.1.0', '--steps', '60,100', '--step-seconds', '30']);
+    const { waitForOutput } = await import('../helpers/cli.js');
+    await waitForOutput(run, /step 1 +observe/);
+    expect((await box.status()).weights).toEqual({ blue: 40, green: 60 });
+    run.kill('SIGTERM');
+    const r = await run;
+    expect(r.exitCode).toBe(130);
+    expect(await box.status()).toMatchObject({ stable: 'blue', weights: { blue: 100, green: 0 }, drift: null });
+  });
 });
 
 describe('automatic rollback of a failing target', () => {
