@@ -1,3 +1,5 @@
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForOutput } from '../helpers/cli.js';
 import { makeSandbox, type Sandbox } from '../helpers/sandbox.js';
@@ -90,5 +92,22 @@ describe('two commands at once', () => {
     const r = await child;
     expect(r.exitCode).toBe(0);
     expect((await box.status()).weights).toEqual({ blue: 0, green: 100 });
+  });
+  it('a corrupt state.json is refused with exit 4 and the way back from the backup, never overwritten', async () => {
+    const file = path.join(box.dir, 'state', 'state.json');
+    const good = await readFile(file, 'utf8');
+    await writeFile(file, good.slice(0, good.length / 2)); // a torn write, as a full disk could leave
+    for (const args of [['status'], ['rollback'], ['gradual', 'blue', '1.0.0']]) {
+      const r = await box.cli(args);
+      expect(r.exitCode, `${args.join(' ')}: ${r.stderr}`).toBe(4);
+      expect(r.stderr).toMatch(/state\.json/);
+      expect(r.stderr).toMatch(/cp .*state\.json\.bak .*state\.json/);
+    }
+    expect(await readFile(file, 'utf8')).toBe(good.slice(0, good.length / 2));
+    await copyFile(`${file}.bak`, file);
+    const s = await box.cli(['status', '--json']);
+    expect(s.exitCode, s.stderr).toBe(0);
+    // the site kept running on what NGINX served all along
+    expect((await box.get()).status).toBe(200);
   });
 });
