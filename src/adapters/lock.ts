@@ -81,6 +81,16 @@ export class FileLock implements Lock {
     return { pid, host, command, startedAt, alive: this.isAlive(seen.info) };
   }
 
+  interrupt(holder: LockInfo): Promise<boolean> {
+    if (holder.host !== this.host || holder.pid <= 0 || holder.pid === this.pid) return Promise.resolve(false);
+    try {
+      process.kill(holder.pid, 'SIGTERM');
+      return Promise.resolve(true);
+    } catch {
+      return Promise.resolve(false); // gone already, or not ours to signal
+    }
+  }
+
   /** Removes the lock only if it is still ours: a reclaimed-and-retaken lock belongs to someone else now. */
   private async release(token: string): Promise<void> {
     const seen = await this.read();

@@ -91,6 +91,11 @@ export interface Lock {
   acquire(command: string): Promise<LockHandle>;
   /** Who holds it now, if anyone (and whether that process is alive). */
   holder(): Promise<(LockInfo & { alive: boolean }) | null>;
+  /**
+   * Asks the holder to stop (SIGTERM), only if it is alive on this host. A migration that receives it
+   * returns traffic to its stable color and releases the lock. Returns whether a signal was sent.
+   */
+  interrupt(holder: LockInfo): Promise<boolean>;
 }
 
 export interface LockHandle {

@@ -12,6 +12,8 @@ export interface RollbackResult {
   readonly migration: Migration | null;
   readonly state: State;
   readonly applyMs: number;
+  /** a migration in progress that this rollback stopped first */
+  readonly preempted?: { readonly pid: number; readonly command: string } | null;
 }
 
 /**
@@ -19,19 +21,46 @@ export interface RollbackResult {
  * completed, is reverted so the color stable before it gets 100%. A migration already reverted is never
  * reverted again (no flip-flop): a repeated rollback re-asserts the stable color and succeeds.
  */
+/** Commands that move traffic: a rollback may stop them, since they return traffic on SIGTERM. */
+const MIGRATING = /^(gradual|deploy|canary|switch) /;
+const PREEMPT_WAIT_MS = 30_000;
+
 export async function rollback(ctx: AppContext): Promise<RollbackResult> {
+  const preempted = await preemptMigration(ctx);
   try {
-    return await rollbackLocked(ctx);
+    return { ...(await rollbackLocked(ctx)), preempted };
   } catch (e) {
     if (!(e instanceof LockHeldError)) throw e;
-    // A migration in progress owns the traffic; it returns it to the stable color on SIGTERM/SIGINT.
-    const holder = e.details?.['holder'] as { pid?: number; command?: string } | undefined;
     throw new LockHeldError(`rollback: ${e.message}`, {
       details: e.details,
-      hint: holder?.pid
-        ? `a running \`${holder.command ?? 'bgctl'}\` rolls back by itself when stopped: press Ctrl-C in its terminal or run \`kill -TERM ${holder.pid}\` (it exits 130 with traffic on the stable color), then \`bgctl rollback\` reverts what is left`
-        : e.hint,
+      hint: 'a migration on another host, or another kind of operation, holds the lock: stop it there, then run `bgctl rollback` again',
     });
+  }
+}
+
+/**
+ * "Reverts the latest migration, in progress or completed": a migration in progress on this host is
+ * asked to stop (SIGTERM). It returns traffic to its stable color itself, saves that and exits 130;
+ * once its lock is free, this rollback re-asserts the stable color.
+ */
+async function preemptMigration(ctx: AppContext): Promise<RollbackResult['preempted']> {
+  const holder = await ctx.lock.holder();
+  if (!holder?.alive || holder.host !== ctx.host || !MIGRATING.test(holder.command)) return null;
+  ctx.logger.warn('stopping the migration in progress; it returns traffic to the stable color', {
+    pid: holder.pid,
+    command: holder.command,
+  });
+  if (!(await ctx.lock.interrupt(holder))) return null;
+  const deadline = ctx.clock.now() + PREEMPT_WAIT_MS;
+  for (;;) {
+    const now = await ctx.lock.holder();
+    if (!now || now.pid !== holder.pid || !now.alive) return { pid: holder.pid, command: holder.command };
+    if (ctx.clock.now() >= deadline) {
+      throw new UnknownStateError(`rollback: \`${holder.command}\` (pid ${holder.pid}) did not stop within ${PREEMPT_WAIT_MS / 1000} s`, {
+        hint: `run \`bgctl status\`; if it hangs, \`kill -9 ${holder.pid}\` and run \`bgctl rollback\` again`,
+      });
+    }
+    await ctx.clock.sleep(100);
   }
 }
 

@@ -129,13 +129,26 @@ export function registerMigrations(program: Command, deps: CliDeps): void {
       const run = makeRun(cmd, deps);
       const r = await rollback(await run.context());
       run.out.result(
-        { action: r.action, color: r.color, weights: r.state.weights, migration: r.migration, applyMs: Math.round(r.applyMs) },
-        () =>
+        {
+          action: r.action,
+          color: r.color,
+          weights: r.state.weights,
+          migration: r.migration,
+          applyMs: Math.round(r.applyMs),
+          preempted: r.preempted ?? null,
+        },
+        () => {
+          if (r.preempted) {
+            run.out.line(
+              `stopped the migration in progress (\`${r.preempted.command}\`, pid ${r.preempted.pid}); it returned traffic to ${r.color}`,
+            );
+          }
           run.out.line(
             r.action === 'reverted'
               ? `rolled back: ${r.color} has 100% of traffic (migration ${r.migration?.id ?? ''} ${r.migration?.from ?? ''} → ${r.migration?.to ?? ''} reverted, applied in ${Math.round(r.applyMs)} ms)`
-              : `nothing to revert: ${r.color} has 100% of traffic${r.applyMs > 0 ? ` (re-applied in ${Math.round(r.applyMs)} ms)` : ''}`,
-          ),
+              : `${r.preempted ? 'confirmed' : 'nothing to revert'}: ${r.color} has 100% of traffic${r.applyMs > 0 ? ` (re-applied in ${Math.round(r.applyMs)} ms)` : ''}`,
+          );
+        },
       );
     });
 }

@@ -70,4 +70,17 @@ export class MemoryLock implements Lock {
     await io();
     return this.mine ?? this.other;
   }
+
+  interrupted: number[] = [];
+  /** What a real holder does on SIGTERM: (optionally) its own work, then it lets the lock go. */
+  onInterrupt: (() => void) | null = null;
+
+  async interrupt(holder: { pid: number }): Promise<boolean> {
+    await io();
+    if (!this.other?.alive || this.other.pid !== holder.pid) return false;
+    this.interrupted.push(holder.pid);
+    this.onInterrupt?.();
+    this.other = null;
+    return true;
+  }
 }

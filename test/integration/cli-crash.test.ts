@@ -79,7 +79,7 @@ describe('two commands at once', () => {
     const child = box.spawn(['gradual', 'green', '2.1.0', '--steps', '50,100', '--step-seconds', '4']);
     await waitForOutput(child, /step 1 +observe/);
     const before = await box.stateText();
-    for (const args of [['canary', 'green', '10'], ['switch', 'blue'], ['gradual', 'green', '2.1.0'], ['rollback'], ['stop']]) {
+    for (const args of [['canary', 'green', '10'], ['switch', 'blue'], ['gradual', 'green', '2.1.0'], ['stop']]) {
       const r = await box.cli(args);
       expect(r.exitCode, `${args.join(' ')}: ${r.stderr}`).toBe(5);
       expect(r.stderr).toMatch(/gradual green 2\.1\.0.*pid \d+/);
@@ -93,6 +93,23 @@ describe('two commands at once', () => {
     expect(r.exitCode).toBe(0);
     expect((await box.status()).weights).toEqual({ blue: 0, green: 100 });
   });
+  it('rollback during a migration stops it first: traffic back on the stable color at once, exit 0', async () => {
+    const s0 = await box.status();
+    const target = s0.stable === 'blue' ? 'green' : 'blue';
+    const child = box.spawn(['gradual', target, target === 'green' ? '2.1.0' : '1.0.0', '--steps', '50,100', '--step-seconds', '30']);
+    await waitForOutput(child, /step 1 +observe/);
+    const r = await box.cli(['rollback', '--json']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ color: s0.stable, preempted: { pid: child.pid } });
+    expect((await child).exitCode).toBe(130);
+    const s = await box.status();
+    expect(s).toMatchObject({ stable: s0.stable, weights: s0.weights, drift: null });
+    expect(s.migration?.status).toBe('rolled_back');
+    const again = await box.cli(['rollback']);
+    expect(again.exitCode).toBe(0);
+    expect(again.stdout).toMatch(/nothing to revert/);
+  });
+
   it('a corrupt state.json is refused with exit 4 and the way back from the backup, never overwritten', async () => {
     const file = path.join(box.dir, 'state', 'state.json');
     const good = await readFile(file, 'utf8');

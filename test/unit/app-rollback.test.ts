@@ -134,15 +134,30 @@ describe('rollback', () => {
     expect(e.exitCode).toBe(ExitCode.UNKNOWN_STATE);
   });
 
-  it('refuses while another bgctl holds the lock (5) and changes nothing', async () => {
+  for (const holder of [
+    { what: 'a migration on another host', host: 'other-host', command: 'gradual green 2.1.0' },
+    { what: 'a non-migration operation', host: 'test-host', command: 'start' },
+  ]) {
+    it(`refuses while ${holder.what} holds the lock (5) and changes nothing`, async () => {
+      const w = await afterGradual();
+      const saves = w.store.saves.length;
+      w.lock.holdBy({ pid: 77, host: holder.host, command: holder.command, startedAt: '2025-01-01T00:00:00.000Z', alive: true });
+      const e = await failure(rollback(w.ctx));
+      expect(e).toBeInstanceOf(LockHeldError);
+      expect(e.exitCode).toBe(ExitCode.LOCKED);
+      expect(w.lock.interrupted).toEqual([]);
+      expect(w.store.saves.length).toBe(saves);
+      expect(w.nginx.current?.weights).toEqual(green(100));
+    });
+  }
+
+  it('stops a migration in progress on this host first, then reverts what is left', async () => {
     const w = await afterGradual();
-    const saves = w.store.saves.length;
-    w.lock.holdBy({ pid: 77, host: 'test-host', command: 'gradual green 2.1.0', startedAt: '2025-01-01T00:00:00.000Z', alive: true });
-    const e = await failure(rollback(w.ctx));
-    expect(e).toBeInstanceOf(LockHeldError);
-    expect(e.exitCode).toBe(ExitCode.LOCKED);
-    expect(w.store.saves.length).toBe(saves);
-    expect(w.nginx.current?.weights).toEqual(green(100));
+    w.lock.holdBy({ pid: 77, host: 'test-host', command: 'canary blue 30', startedAt: '2025-01-01T00:00:00.000Z', alive: true });
+    const r = await rollback(w.ctx);
+    expect(w.lock.interrupted).toEqual([77]);
+    expect(r).toMatchObject({ preempted: { pid: 77, command: 'canary blue 30' }, color: 'blue' });
+    expect(w.lock.held).toBe(false);
   });
 
   it('reclaims the lock of a dead holder', async () => {
