@@ -81,13 +81,16 @@ export class FileLock implements Lock {
     return { pid, host, command, startedAt, alive: this.isAlive(seen.info) };
   }
 
-  interrupt(holder: LockInfo): Promise<boolean> {
-    if (holder.host !== this.host || holder.pid <= 0 || holder.pid === this.pid) return Promise.resolve(false);
+  async interrupt(holder: LockInfo): Promise<boolean> {
+    if (holder.host !== this.host || holder.pid <= 0 || holder.pid === this.pid) return false;
+    // a pid can be reused after a crash: only ever signal a process that is bgctl
+    const cmdline = await readFile(`/proc/${holder.pid}/cmdline`, 'utf8').catch(() => '');
+    if (!cmdline.includes('bgctl')) return false;
     try {
       process.kill(holder.pid, 'SIGTERM');
-      return Promise.resolve(true);
+      return true;
     } catch {
-      return Promise.resolve(false); // gone already, or not ours to signal
+      return false; // gone already, or not ours to signal
     }
   }
 
