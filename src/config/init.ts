@@ -103,7 +103,7 @@ export function renderInitConfig(opts: InitOptions): string {
     entry(2, 'failuresBeforeRollback', '1', 'failed rounds in a row that trigger a rollback (count)', true),
     entry(2, 'waitHealthySeconds', '60', 'deploy: wait this long for the new color to be healthy (s)', true),
     '',
-    entry(0, 'thresholds', '', 'when real traffic says the new color misbehaves'),
+    entry(0, 'thresholds', '', 'when real traffic says the new color misbehaves (validated; not enforced yet)'),
     entry(2, 'errorRate', '0.05', 'share of 5xx answers from the new color (0-1) that is too many'),
     entry(2, 'errorRateForSeconds', '60', 'how long the error-rate breach must last (seconds; 0 = at once)'),
     entry(2, 'p95LatencyMs', '1000', 'p95 upstream latency of the new color that is too slow (ms)'),
