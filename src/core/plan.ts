@@ -1,5 +1,4 @@
 import type { Color } from './color.js';
-import { otherColor } from './color.js';
 import { weightsFor, type Weights } from './weights.js';
 
 /** One stage of a migration: the growing color gets `percent`, the other the rest. */
@@ -17,9 +16,6 @@ export function planSteps(current: Weights, to: Color, steps: readonly number[])
   const now = current[to];
   return steps.filter((p) => p > now).map((percent, index) => ({ index, percent, weights: weightsFor(to, percent) }));
 }
-
-/** The color stable before a migration to `to` is simply the other one. */
-export const fromColor = (to: Color): Color => otherColor(to);
 
 /** Parses `--steps 25,50,75,100`; returns an error message instead of throwing (pure, for the CLI). */
 export function parseSteps(text: string): { steps: number[] } | { error: string } {

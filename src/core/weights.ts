@@ -1,5 +1,4 @@
 import type { Color } from './color.js';
-import { otherColor } from './color.js';
 
 /** Share of traffic per color, whole percent, always summing to 100. */
 export type Weights = Readonly<Record<Color, number>>;
@@ -15,15 +14,6 @@ export function sameWeights(a: Weights, b: Weights): boolean {
   return a.blue === b.blue && a.green === b.green;
 }
 
-/** The color carrying all traffic, or null while traffic is split. */
-export function soleColor(w: Weights): Color | null {
-  if (w.blue === 100) return 'blue';
-  if (w.green === 100) return 'green';
-  return null;
-}
-
 export function formatWeights(w: Weights): string {
   return `blue ${w.blue}% / green ${w.green}%`;
 }
-
-export { otherColor };

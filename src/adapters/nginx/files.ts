@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { copyFile, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../atomic-file.js';
 
@@ -78,28 +78,12 @@ export async function promoteCandidate(l: NginxLayout): Promise<void> {
   await fsyncDir(dirname(l.candidateMain));
 }
 
-/** backupLive then promoteCandidate. */
-export async function swapCandidate(l: NginxLayout): Promise<void> {
-  await backupLive(l);
-  await promoteCandidate(l);
-}
-
 /** Puts the `.prev` files back (they stay, so a restore can be repeated). */
 export async function restorePrevious(l: NginxLayout): Promise<void> {
   for (const p of pairs(l)) {
     if (await exists(p.prev)) await copyDurable(p.prev, p.live);
     else await rm(p.live, { force: true });
     await fsyncDir(dirname(p.live));
-  }
-}
-
-/** The live files as nginx would read them on the next reload, or null if none are there. */
-export async function readLive(l: NginxLayout): Promise<{ main: string; site: string } | null> {
-  try {
-    return { main: await readFile(l.main, 'utf8'), site: await readFile(l.site, 'utf8') };
-  } catch (error) {
-    if (isNotFound(error)) return null;
-    throw error;
   }
 }
 
