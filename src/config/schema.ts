@@ -51,6 +51,10 @@ const percentSteps = z
   .refine((a) => a.every((v, i) => i === 0 || v > (a[i - 1] ?? 0)), 'steps must be strictly increasing')
   .refine((a) => a[a.length - 1] === 100, 'the last step must be 100');
 
+const headerName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'not an HTTP header name (letters, digits, -)');
+const cookieName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a cookie name (letters, digits, _ and -)');
+const secret = z.string().regex(/^[A-Za-z0-9._~-]{16,128}$/, 'must be 16-128 characters of A-Z a-z 0-9 . _ ~ -');
+
 export const STRATEGIES = ['weighted', 'sticky'] as const;
 
 export const configSchema = z
@@ -102,6 +106,14 @@ export const configSchema = z
         steps: percentSteps.default([25, 50, 75, 100]).describe('Percentages of traffic the new color gets, step by step; ends at 100.'),
         stepSeconds: z.number().min(0).max(86400).default(30).describe('How long each step is observed before the next.'),
         strategy: z.enum(STRATEGIES).default('weighted').describe('weighted (per request) | sticky (split_clients, per client).'),
+        maxExtendSeconds: z
+          .number()
+          .min(0)
+          .max(86400)
+          .default(120)
+          .describe(
+            'A step whose new color saw fewer than thresholds.minRequests requests (or whose access log could not be read) is extended up to this long, then rolled back: never promoted blind.',
+          ),
       })
       .prefault({})
       .describe('How a gradual migration proceeds.'),
@@ -136,10 +148,59 @@ export const configSchema = z
           .describe('How long the error-rate breach must last (0 = act at once).'),
         p95LatencyMs: z.number().min(1).max(600000).default(1000).describe('p95 upstream latency of the new color that is too slow.'),
         latencyForSeconds: z.number().min(0).max(3600).default(30).describe('How long the latency breach must last.'),
-        minRequests: z.number().int().min(0).max(1_000_000).default(20).describe('Fewer requests than this in a window decides nothing.'),
+        minRequests: z
+          .number()
+          .int()
+          .min(0)
+          .max(1_000_000)
+          .default(20)
+          .describe(
+            'Fewer requests than this in a window decides nothing. 0: steps are judged on health probes alone when there is no traffic.',
+          ),
+        windowSeconds: z
+          .number()
+          .min(0.1)
+          .max(3600)
+          .default(10)
+          .describe('Length of the sliding window the error rate and p95 are computed over (never reaching back before the step).'),
+        checkIntervalMs: z
+          .number()
+          .int()
+          .min(50)
+          .max(60000)
+          .default(250)
+          .describe('How often the access log is read and the thresholds checked during a step.'),
+        maxErrorRateRatio: z
+          .number()
+          .min(1)
+          .max(1000)
+          .nullable()
+          .default(null)
+          .describe(
+            "Optional relative check: the new color's error rate may be at most this many times the stable color's in the same window (null = off).",
+          ),
       })
       .prefault({})
       .describe('When real traffic says the new color misbehaves.'),
+    routing: z
+      .strictObject({
+        forceHeader: headerName
+          .nullable()
+          .default('X-Bgctl-Color')
+          .describe('Request header that sends a request to the color it names (blue|green), whatever the weights. null = off.'),
+        forceCookie: cookieName
+          .nullable()
+          .default(null)
+          .describe('Cookie that sends a request to the color it names, like forceHeader. null (the default) = off.'),
+        forceSecret: secret
+          .nullable()
+          .default(null)
+          .describe(
+            'null (the default): forced routes are honoured from loopback only. Set: honoured from anywhere, and the value must be COLOR:SECRET.',
+          ),
+      })
+      .prefault({})
+      .describe("Forced routes for testers and for bgctl's own probes of the idle color."),
     deploy: z
       .strictObject({
         command: z
