@@ -88,9 +88,19 @@ describe('validateConfig', () => {
     expect(c.environments.blue.health).toBe('/health');
     expect(c.environments.green.health).toBe('/health');
     expect(c.nginx).toMatchObject({ driver: 'local', dir: '.bgctl/nginx', container: 'nginx', mode: 'auto' });
-    expect(c.migration).toEqual({ steps: [25, 50, 75, 100], stepSeconds: 30, strategy: 'weighted' });
+    expect(c.migration).toEqual({ steps: [25, 50, 75, 100], stepSeconds: 30, strategy: 'weighted', maxExtendSeconds: 120 });
     expect(c.probe).toMatchObject({ intervalMs: 1000, timeoutMs: 2000 });
-    expect(c.thresholds).toEqual({ errorRate: 0.05, errorRateForSeconds: 60, p95LatencyMs: 1000, latencyForSeconds: 30, minRequests: 20 });
+    expect(c.thresholds).toEqual({
+      errorRate: 0.05,
+      errorRateForSeconds: 60,
+      p95LatencyMs: 1000,
+      latencyForSeconds: 30,
+      minRequests: 20,
+      windowSeconds: 10,
+      checkIntervalMs: 250,
+      maxErrorRateRatio: null,
+    });
+    expect(c.routing).toEqual({ forceHeader: 'X-Bgctl-Color', forceCookie: null, forceSecret: null });
     expect(c.deploy).toBeUndefined();
     expect(c.stateDir).toBe('.bgctl');
   });
