@@ -1,5 +1,6 @@
 import type { Color } from '../core/color.js';
 import type { State } from '../core/state.js';
+import type { TrafficRead } from '../core/metrics.js';
 import type { Weights } from '../core/weights.js';
 
 /** Time is injected everywhere so the engine can be driven tick by tick in tests. */
@@ -117,6 +118,19 @@ export interface TrafficReader {
 export interface TrafficCursor {
   /** Counts what was logged since mark(), cumulative (reads only the bytes appended since the last read). */
   read(): Promise<TrafficSample>;
+}
+
+/**
+ * Real-traffic figures from NGINX's access log (the analysis reads it continuously during a step).
+ * `tail()` starts at the current end of the log; each `read()` returns only what was appended since
+ * the previous read (never re-reads the file; copes with rotation and truncation).
+ */
+export interface TrafficSource {
+  tail(): Promise<TrafficTail>;
+}
+
+export interface TrafficTail {
+  read(): Promise<TrafficRead>;
 }
 
 export interface DeployRunner {
