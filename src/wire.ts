@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { AccessLogReader } from './adapters/access-log.js';
 import { systemClock } from './adapters/clock.js';
 import { ExecDeployRunner } from './adapters/deploy.js';
 import { FileLock } from './adapters/lock.js';
@@ -8,6 +7,7 @@ import { createLogger, type LogLevel } from './adapters/logger.js';
 import { LocalNginxDriver } from './adapters/nginx/local.js';
 import { HttpProber } from './adapters/probe.js';
 import { FileStateStore } from './adapters/state-store.js';
+import { TrafficLog } from './adapters/traffic-log.js';
 import type { AppContext } from './app/context.js';
 import type { ProgressEvent } from './app/ports.js';
 import { createReporter, type Streams } from './cli/output.js';
@@ -46,7 +46,7 @@ export function wireContext(
     }),
     store: new FileStateStore(config.stateDir),
     lock: new FileLock(config.stateDir, { logger }),
-    traffic: new AccessLogReader(nginx.accessLog),
+    traffic: new TrafficLog(nginx.accessLog, { blue: config.environments.blue.servers, green: config.environments.green.servers }),
     deploy: config.deploy ? new ExecDeployRunner({ deploy: config.deploy, cwd: loaded.baseDir }) : null,
     clock: systemClock,
     logger,

@@ -12,7 +12,7 @@ import type {
   RenderedConfig,
   Reporter,
   StateStore,
-  TrafficReader,
+  TrafficSource,
 } from './ports.js';
 
 /** What one step's NGINX config is rendered from. */
@@ -32,7 +32,7 @@ export interface AppContext {
   readonly prober: Prober;
   readonly store: StateStore;
   readonly lock: Lock;
-  readonly traffic: TrafficReader;
+  readonly traffic: TrafficSource;
   readonly deploy: DeployRunner | null;
   readonly clock: Clock;
   readonly logger: Logger;

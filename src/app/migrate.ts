@@ -2,7 +2,7 @@ import type { Color } from '../core/color.js';
 import { otherColor } from '../core/color.js';
 import type { Outcome } from '../core/engine.js';
 import { InterruptedError, PreflightError, RolledBackError, UnknownStateError } from '../core/errors.js';
-import { beginMigration, completed, holding, rollbackFailed, rolledBack } from '../core/migration.js';
+import { beginMigration, completed, holding, rollbackFailed, rolledBack, timelineRecorded } from '../core/migration.js';
 import type { StepPlan } from '../core/plan.js';
 import { isActive, type Migration, type MigrationKind, type State } from '../core/state.js';
 import { withLock } from './apply.js';
@@ -22,6 +22,8 @@ export interface MigrationRequest {
    */
   readonly plan: (state: State) => readonly StepPlan[];
   readonly stepSeconds: number;
+  /** judge every step on real traffic too (thresholds, minRequests, extension); false: health probes only (switch, canary) */
+  readonly judgeTraffic: boolean;
   readonly strategy: 'weighted' | 'sticky';
   readonly dryRun: boolean;
   /** canary: keep the final weight and hold instead of completing */
@@ -155,6 +157,7 @@ async function finish(ctx: AppContext, run: EngineRun, req: MigrationRequest, ch
     case 'interrupted': {
       const reason = run.reason ?? run.outcome;
       state = rolledBack(state, reason, at, run.outcome === 'interrupted' ? 'interrupted, rolled back' : 'rolled back automatically');
+      if (run.timeline) state = timelineRecorded(state, run.timeline, at);
       await ctx.store.save(state);
       ctx.reporter.event({ type: 'done', outcome: run.outcome });
       const details = { migration: state.migration, state };

@@ -1,6 +1,6 @@
 import type { Color } from '../core/color.js';
 import type { State } from '../core/state.js';
-import type { TrafficRead } from '../core/metrics.js';
+import type { TrafficRead, WindowFigures } from '../core/metrics.js';
 import type { Weights } from '../core/weights.js';
 
 /** Time is injected everywhere so the engine can be driven tick by tick in tests. */
@@ -103,23 +103,6 @@ export interface LockHandle {
   release(): Promise<void>;
 }
 
-/** Per-color request counts from NGINX's access log, since a point in time. */
-export interface TrafficSample {
-  readonly requests: Readonly<Record<Color, number>>;
-  readonly errors: Readonly<Record<Color, number>>;
-  readonly readable: boolean;
-}
-
-export interface TrafficReader {
-  /** Starts counting from the current end of the log. */
-  mark(): Promise<TrafficCursor>;
-}
-
-export interface TrafficCursor {
-  /** Counts what was logged since mark(), cumulative (reads only the bytes appended since the last read). */
-  read(): Promise<TrafficSample>;
-}
-
 /**
  * Real-traffic figures from NGINX's access log (the analysis reads it continuously during a step).
  * `tail()` starts at the current end of the log; each `read()` returns only what was appended since
@@ -143,7 +126,20 @@ export type ProgressEvent =
   | { type: 'preflight'; check: string; ok: boolean; detail?: string }
   | { type: 'deploy'; color: Color; version: string; phase: 'start' | 'done' }
   | { type: 'step'; index: number; total: number; weights: Weights; phase: 'applying' | 'applied' | 'observing' | 'passed' }
-  | { type: 'observe'; index: number; elapsedMs: number; totalMs: number; health: boolean; observed: TrafficSample | null }
+  | {
+      type: 'observe';
+      index: number;
+      elapsedMs: number;
+      totalMs: number;
+      /** null: not probed this round */
+      health: boolean | null;
+      /** the sliding window the thresholds were checked on; null: no traffic read yet */
+      figures: WindowFigures | null;
+      verdict: 'ok' | 'watching' | 'insufficient' | 'breach' | null;
+      /** why the window decided nothing, or which breach is being watched */
+      note: string | null;
+    }
+  | { type: 'notice'; message: string }
   | { type: 'rollback'; reason: string; weights: Weights }
   | { type: 'done'; outcome: string };
 

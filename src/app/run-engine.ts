@@ -1,70 +1,111 @@
+import {
+  analyze,
+  beginStep,
+  exposure,
+  judgeStep,
+  policyFromThresholds,
+  startAnalysis,
+  stepFigures,
+  type Analysis,
+} from '../core/analysis.js';
 import { otherColor } from '../core/color.js';
-import { nextTransition, startEngine, type EngineConfig, type EngineEvent, type Outcome } from '../core/engine.js';
+import { nextTransition, startEngine, type EngineConfig, type EngineEvent, type Judgement, type Outcome } from '../core/engine.js';
 import { UnknownStateError } from '../core/errors.js';
+import type { WindowFigures } from '../core/metrics.js';
 import { probeRecorded, stepEnded, stepStarting } from '../core/migration.js';
 import type { StepPlan } from '../core/plan.js';
-import type { State, StepRecord } from '../core/state.js';
-import { allOn } from '../core/weights.js';
+import type { RollbackTimeline, State } from '../core/state.js';
 import { applyWeights } from './apply.js';
-import { nowIso, type AppContext } from './context.js';
+import { isoAt, nowIso, type AppContext } from './context.js';
 import type { MigrationRequest } from './migrate.js';
-import type { TrafficCursor, TrafficSample } from './ports.js';
+import type { TrafficTail } from './ports.js';
 
 /**
  * Drives the pure engine (core/engine.ts): carries out its one command at a time (apply a step,
- * probe, wait, roll back) through the ports and feeds back what happened. Every step is recorded in
- * the state before NGINX is touched and after NGINX confirmed, so a killed process leaves the truth.
+ * observe, wait, roll back) through the ports and feeds back what happened. Observing reads the
+ * access log every `thresholds.checkIntervalMs` and runs the pure analysis (core/analysis.ts) on it,
+ * so a failing color is caught mid-step; health is probed every `probe.intervalMs`. Every step is
+ * recorded in the state before NGINX is touched and after NGINX confirmed, so a killed process
+ * leaves the truth.
  */
 export interface EngineRun {
   readonly state: State;
   readonly outcome: Outcome;
   readonly reason: string | null;
+  /** set when the migration rolled back on its own: how long the failing color served, how fast it was pulled */
+  readonly timeline: RollbackTimeline | null;
 }
 
-const ZERO: TrafficSample = { requests: { blue: 0, green: 0 }, errors: { blue: 0, green: 0 }, readable: true };
-
-const toObserved = (s: TrafficSample): StepRecord['observed'] => ({
-  blue: s.requests.blue,
-  green: s.requests.green,
-  errors: { ...s.errors },
-});
+/** After a rollback, requests already in flight on the failing color still finish: wait this long before the last read. */
+const SETTLE_MS = 300;
 
 export async function runEngine(ctx: AppContext, initial: State, req: MigrationRequest, steps: readonly StepPlan[]): Promise<EngineRun> {
+  const { config } = ctx.loaded;
   const stable = otherColor(req.to);
   const cfg: EngineConfig = {
     steps,
-    stableWeights: allOn(stable),
+    stableWeights: { blue: stable === 'blue' ? 100 : 0, green: stable === 'green' ? 100 : 0 },
     stepMs: req.stepSeconds * 1000,
-    probeIntervalMs: ctx.loaded.config.probe.intervalMs,
-    failuresBeforeRollback: ctx.loaded.config.probe.failuresBeforeRollback,
+    probeIntervalMs: config.probe.intervalMs,
+    failuresBeforeRollback: config.probe.failuresBeforeRollback,
+    checkIntervalMs: config.thresholds.checkIntervalMs,
+    maxExtendMs: req.judgeTraffic ? config.migration.maxExtendSeconds * 1000 : 0,
   };
   let state = initial;
-  let cursor: TrafficCursor | null = null;
-  let observed = ZERO;
+  let tail: TrafficTail | null = null;
+  let analysis: Analysis = startAnalysis(policyFromThresholds(config.thresholds), req.to, ctx.clock.now());
   let stepStartedAt = 0;
+  let firstErrorAt: number | null = null;
+  let lastJudgement: Judgement | null = null;
+  let lastHealthy: boolean | null = null;
   const save = async (s: State): Promise<State> => {
     await ctx.store.save(s);
     return s;
   };
+  /** Reads what the log gained since the last read into the analysis; returns the verdict. */
+  const readTraffic = async () => {
+    if (!tail) return null;
+    const read = await tail.read();
+    const now = ctx.clock.now();
+    if (firstErrorAt === null && read.delta.colors[req.to].errors > 0) firstErrorAt = now;
+    const r = analyze(analysis, now, read);
+    analysis = r.analysis;
+    return r.verdict;
+  };
+  /** false between a step's apply and its confirmation: a step never applied has no traffic of its own */
+  let stepBegun = false;
+  const figuresNow = (): WindowFigures | null => (tail && stepBegun ? stepFigures(analysis, ctx.clock.now()) : null);
+
   for (let t = startEngine(cfg); ;) {
+    if (t.notice) {
+      ctx.logger.warn(t.notice);
+      ctx.reporter.event({ type: 'notice', message: t.notice });
+    }
     if (t.passedStep !== undefined) {
-      state = await save(stepEnded(state, 'passed', null, toObserved(observed), nowIso(ctx)));
+      const decision = lastJudgement?.reason ?? null;
+      state = await save(stepEnded(state, { verdict: 'passed', reason: null, decision, figures: figuresNow() }, nowIso(ctx)));
       const step = steps[t.passedStep];
       if (step) ctx.reporter.event({ type: 'step', index: t.passedStep, total: steps.length, weights: step.weights, phase: 'passed' });
     }
     const cmd = t.command;
-    if (cmd.type === 'finish') return { state, outcome: cmd.outcome, reason: cmd.reason };
+    if (cmd.type === 'finish') {
+      return { state, outcome: cmd.outcome, reason: cmd.reason, timeline: null };
+    }
     let event: EngineEvent;
     switch (cmd.type) {
       case 'apply': {
         state = await save(stepStarting(state, cmd.step, nowIso(ctx)));
-        cursor = null;
-        observed = ZERO;
         ctx.reporter.event({ type: 'step', index: cmd.step.index, total: steps.length, weights: cmd.step.weights, phase: 'applying' });
+        // what was logged under the previous weights belongs to the previous step
+        await readTraffic();
+        stepBegun = false;
         try {
           ({ state } = await applyWeights(ctx, state, cmd.step.weights, req.to));
-          cursor = await ctx.traffic.mark();
+          tail ??= await ctx.traffic.tail();
           stepStartedAt = ctx.clock.now();
+          analysis = beginStep(analysis, stepStartedAt);
+          stepBegun = true;
+          lastJudgement = null;
           ctx.reporter.event({ type: 'step', index: cmd.step.index, total: steps.length, weights: cmd.step.weights, phase: 'applied' });
           event = { type: 'applied', now: ctx.clock.now() };
         } catch (e) {
@@ -73,26 +114,46 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
         }
         break;
       }
-      case 'probe': {
+      case 'observe': {
         // a step that takes all traffic away from the target (a withdrawn canary) has nothing to judge there
-        const health = state.weights[req.to] === 0 ? { healthy: true, servers: [] } : await ctx.prober.color(req.to);
-        if (cursor) observed = await cursor.read(); // cumulative since the step was applied
-        const detail = health.healthy
-          ? 'healthy'
-          : health.servers
-              .filter((s) => !s.healthy)
-              .map((s) => `${s.server}: ${s.error ?? 'unhealthy'}`)
-              .join('; ');
-        state = await save(probeRecorded(state, health.healthy, nowIso(ctx)));
+        const withdrawn = state.weights[req.to] === 0;
+        const verdict = await readTraffic();
+        let health: { healthy: boolean; detail: string } | null = null;
+        if (cmd.probe) {
+          const h = withdrawn ? { healthy: true, servers: [] } : await ctx.prober.color(req.to);
+          const detail = h.healthy
+            ? 'healthy'
+            : h.servers
+                .filter((s) => !s.healthy)
+                .map((s) => `${s.server}: ${s.error ?? 'unhealthy'}`)
+                .join('; ');
+          health = { healthy: h.healthy, detail };
+          lastHealthy = h.healthy;
+          state = await save(probeRecorded(state, h.healthy, nowIso(ctx)));
+        }
+        const now = ctx.clock.now();
+        let judgement: Judgement | null = null;
+        if (cmd.judge) {
+          judgement = !req.judgeTraffic || withdrawn ? { promote: true, reason: 'judged on health probes only' } : judgeStep(analysis, now);
+          lastJudgement = judgement;
+        }
+        const breach = !withdrawn && verdict?.kind === 'breach' ? verdict.breach.explanation : null;
         ctx.reporter.event({
           type: 'observe',
           index: cmd.step,
-          elapsedMs: ctx.clock.now() - stepStartedAt,
+          elapsedMs: now - stepStartedAt,
           totalMs: cfg.stepMs,
-          health: health.healthy,
-          observed: cursor ? observed : null,
+          health: lastHealthy,
+          figures: verdict?.figures ?? null,
+          verdict: verdict?.kind ?? null,
+          note:
+            verdict?.kind === 'insufficient'
+              ? verdict.reason
+              : verdict?.kind === 'watching'
+                ? verdict.breaches.map((b) => b.explanation).join('; ')
+                : null,
         });
-        event = { type: 'probe', now: ctx.clock.now(), healthy: health.healthy, detail };
+        event = { type: 'observed', now, health, breach, judgement };
         break;
       }
       case 'wait':
@@ -100,11 +161,19 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
         event = { type: 'tick', now: ctx.clock.now() };
         break;
       case 'rollback': {
+        const decidedAt = ctx.clock.now();
         ctx.reporter.event({ type: 'rollback', reason: cmd.reason, weights: cmd.weights });
-        state = await save(stepEnded(state, 'failed', cmd.reason, cursor ? toObserved(observed) : null, nowIso(ctx)));
+        state = await save(
+          stepEnded(state, { verdict: 'failed', reason: cmd.reason, decision: cmd.reason, figures: figuresNow() }, nowIso(ctx)),
+        );
         try {
           ({ state } = await applyWeights(ctx, state, cmd.weights, stable));
-          event = { type: 'rolled_back', now: ctx.clock.now() };
+          const restoredAt = ctx.clock.now();
+          const outcome = nextTransition(cfg, t.state, { type: 'rolled_back', now: restoredAt });
+          if (outcome.command.type === 'finish' && outcome.command.outcome === 'rolled_back') {
+            return { state, outcome: 'rolled_back', reason: outcome.command.reason, timeline: await timeline(decidedAt, restoredAt) };
+          }
+          event = { type: 'rolled_back', now: restoredAt };
         } catch (e) {
           event = { type: 'rollback_failed', now: ctx.clock.now(), error: e instanceof Error ? e.message : String(e) };
         }
@@ -115,6 +184,25 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
       event = { type: 'interrupt', now: ctx.clock.now(), signal: signalName(ctx.signal) };
     }
     t = nextTransition(cfg, t.state, event);
+  }
+
+  /** How long the failing color served: one last read once requests in flight have finished. */
+  async function timeline(decidedAt: number, restoredAt: number): Promise<RollbackTimeline> {
+    if (tail) {
+      await ctx.clock.sleep(SETTLE_MS);
+      await readTraffic();
+    }
+    const served = exposure(analysis, req.to);
+    const iso = (ms: number | null): string | null => (ms === null ? null : isoAt(ms));
+    return {
+      color: req.to,
+      firstErrorAt: iso(firstErrorAt),
+      decidedAt: isoAt(decidedAt),
+      restoredAt: isoAt(restoredAt),
+      firstServedAt: iso(served.firstAt),
+      lastServedAt: iso(served.lastAt),
+      servedSeconds: served.firstAt !== null && served.lastAt !== null ? (served.lastAt - served.firstAt) / 1000 : null,
+    };
   }
 }
 

@@ -8,6 +8,9 @@ import { status, type StatusReport } from '../app/status.js';
 import { parseColor, parsePercent } from '../core/color.js';
 import { BgctlError, UsageError } from '../core/errors.js';
 import { formatWeights } from '../core/weights.js';
+import { COLORS } from '../core/color.js';
+import { TrafficWatch, type LiveTraffic } from '../app/traffic-watch.js';
+import { formatFigures } from './output.js';
 import { makeRun, type CliDeps, type Run } from './program.js';
 
 export function registerInspect(program: Command, deps: CliDeps): void {
@@ -23,10 +26,17 @@ export function registerInspect(program: Command, deps: CliDeps): void {
       const interval = Number(o.interval);
       if (!Number.isFinite(interval) || interval < 0.2 || interval > 3600)
         throw new UsageError(`--interval: ${JSON.stringify(o.interval)} is not a number of seconds (0.2-3600)`);
+      // --watch also follows the access log: live rates, error rates and p95 per color
+      const watch = o.watch ? await TrafficWatch.start(ctx, ctx.loaded.config.thresholds.windowSeconds * 1000) : null;
       for (;;) {
         const report = await status(ctx);
+        const traffic = watch ? await watch.sample() : null;
+        const shown = traffic ? { ...report, traffic } : report;
         if (run.out.tty && o.watch) deps.streams.stdout.write('\x1b[H\x1b[2J');
-        run.out.result(report, () => printStatus(run, report, ctx.loaded.file));
+        run.out.result(shown, () => {
+          printStatus(run, report, ctx.loaded.file);
+          if (traffic) printTraffic(run, traffic);
+        });
         if (!o.watch || ctx.signal.aborted) return;
         await ctx.clock.sleep(interval * 1000, ctx.signal);
         if (ctx.signal.aborted) return;
@@ -95,16 +105,42 @@ export function registerInspect(program: Command, deps: CliDeps): void {
           );
           for (const s of m.steps) {
             const took = s.appliedAt && s.endedAt ? ` ${((Date.parse(s.endedAt) - Date.parse(s.appliedAt)) / 1000).toFixed(1)} s` : '';
-            const seen = s.observed
-              ? `, observed blue ${s.observed.blue} / green ${s.observed.green}, 5xx ${s.observed.errors.blue}/${s.observed.errors.green}`
-              : '';
+            const seen = s.figures
+              ? `, ${formatFigures(s.figures).replace(/ \(last .*\)$/, '')}`
+              : s.observed
+                ? `, observed blue ${s.observed.blue} / green ${s.observed.green}, 5xx ${s.observed.errors.blue}/${s.observed.errors.green}`
+                : '';
             run.out.line(
               `    step ${s.index + 1}: ${formatWeights(s.weights)}  ${s.verdict}${took}, probes ${s.probes.healthy}/${s.probes.rounds} healthy${seen}${s.reason ? ` — ${s.reason}` : ''}`,
+            );
+            if (s.verdict === 'passed' && s.decision) run.out.line(`        promoted: ${s.decision}`);
+          }
+          const t = m.timeline;
+          if (t) {
+            const secs = (a: string | null, b: string | null): string =>
+              a && b ? `${((Date.parse(b) - Date.parse(a)) / 1000).toFixed(2)} s` : '?';
+            run.out.line(
+              `    ${t.color} served from ${t.firstServedAt ?? '?'} to ${t.lastServedAt ?? '?'} (${t.servedSeconds?.toFixed(2) ?? '?'} s); ` +
+                `first failure seen → rollback decided ${secs(t.firstErrorAt, t.decidedAt)}, decided → traffic back ${secs(t.decidedAt, t.restoredAt)}`,
             );
           }
         }
       });
     });
+}
+
+function printTraffic(run: Run, t: LiveTraffic): void {
+  const span = (t.figures.spanMs / 1000).toFixed(1);
+  if (!t.readable) {
+    run.out.line(`  ${'traffic'.padEnd(10)}access log unreadable: ${t.problem ?? 'unknown error'}`);
+    return;
+  }
+  for (const c of COLORS) {
+    const f = t.figures.colors[c];
+    const rate = f.errorRate === null ? '–' : `${(f.errorRate * 100).toFixed(1)}%`;
+    const p95 = f.p95 === null ? '–' : `${Math.round(f.p95)} ms`;
+    run.out.line(`  ${`${c} now`.padEnd(10)}${t.rps[c].toFixed(1)} req/s, 5xx ${rate}, p95 ${p95} (last ${span} s)`);
+  }
 }
 
 function printChecks(run: Run, checks: readonly CheckResult[]): void {

@@ -1,4 +1,6 @@
 import type { ProgressEvent, Reporter } from '../app/ports.js';
+import type { Color } from '../core/color.js';
+import type { WindowFigures } from '../core/metrics.js';
 import { formatWeights } from '../core/weights.js';
 
 /** Where results go: stdout, as human text or as one JSON document (--json). */
@@ -38,6 +40,8 @@ export function createReporter(streams: Streams, json: boolean, events: Progress
   const out = json ? streams.stderr : streams.stdout;
   const live = !json && Boolean(streams.stdout.isTTY);
   let redraw = false;
+  // without a terminal to redraw in, observation lines are kept to one a second (CI logs stay readable)
+  let lastObserveLine = 0;
   const write = (text: string, inPlace = false): void => {
     // a redrawn line is replaced by the next redraw, and kept (finished) before any other line
     if (live && redraw) out.write(inPlace ? '\r\x1b[K' : '\n');
@@ -48,6 +52,11 @@ export function createReporter(streams: Streams, json: boolean, events: Progress
     event(e) {
       events.push(e);
       if (json) return; // --json: the final document carries everything; logs stay on stderr
+      if (e.type === 'observe' && !live && e.verdict !== 'breach') {
+        const now = Date.now();
+        if (now - lastObserveLine < 1000) return;
+        lastObserveLine = now;
+      }
       const text = formatEvent(e);
       if (text) write(text, e.type === 'observe');
     },
@@ -66,14 +75,13 @@ export function formatEvent(e: ProgressEvent): string | null {
       return `${pad(`step ${e.index + 1}/${e.total}`, 12)}${pad(e.phase, 10)}${formatWeights(e.weights)}`;
     case 'observe': {
       const s = (ms: number): string => (ms / 1000).toFixed(1);
-      const seen = e.observed
-        ? !e.observed.readable
-          ? 'access log unreadable'
-          : `observed blue ${e.observed.requests.blue} / green ${e.observed.requests.green} req` +
-            `${share(e.observed.requests.blue, e.observed.requests.green)}, 5xx blue ${e.observed.errors.blue} / green ${e.observed.errors.green}`
-        : '';
-      return `${pad(`step ${e.index + 1}`, 12)}${pad('observe', 10)}${s(Math.min(e.elapsedMs, e.totalMs))}/${s(e.totalMs)} s  health ${e.health ? 'ok' : 'FAILING'}  ${seen}`;
+      const health = e.health === null ? 'health …' : `health ${e.health ? 'ok' : 'FAILING'}`;
+      const traffic = e.figures ? formatFigures(e.figures) : '';
+      const note = e.note ? `  [${e.verdict === 'watching' ? 'watching' : 'undecided'}: ${e.note}]` : '';
+      return `${pad(`step ${e.index + 1}`, 12)}${pad('observe', 10)}${s(Math.min(e.elapsedMs, e.totalMs))}/${s(e.totalMs)} s  ${health}  ${traffic}${note}`;
     }
+    case 'notice':
+      return `${pad('note', 12)}${e.message}`;
     case 'rollback':
       return `${pad('ROLLBACK', 12)}→ ${formatWeights(e.weights)}: ${e.reason}`;
     case 'done':
@@ -81,7 +89,14 @@ export function formatEvent(e: ProgressEvent): string | null {
   }
 }
 
-function share(blue: number, green: number): string {
-  const total = blue + green;
-  return total === 0 ? '' : ` (green ${((100 * green) / total).toFixed(1)}%)`;
+const pct = (rate: number | null): string => (rate === null ? '–' : `${(rate * 100).toFixed(rate > 0 && rate < 0.001 ? 2 : 1)}%`);
+const ms = (v: number | null): string => (v === null ? '–' : `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`);
+
+/** `green 214 req 5xx 31.0% p95 12 ms · blue 640 req 5xx 0.0% p95 9 ms (last 10.0 s)` */
+export function formatFigures(f: WindowFigures): string {
+  const one = (c: Color): string => {
+    const x = f.colors[c];
+    return `${c} ${x.requests} req 5xx ${pct(x.errorRate)} p95 ${ms(x.p95)}`;
+  };
+  return `${one('blue')} · ${one('green')} (last ${(f.spanMs / 1000).toFixed(1)} s)`;
 }

@@ -14,6 +14,10 @@ export interface EngineConfig {
   readonly probeIntervalMs: number;
   /** consecutive unhealthy probe rounds that trigger a rollback */
   readonly failuresBeforeRollback: number;
+  /** how often real traffic is checked against the thresholds during a step */
+  readonly checkIntervalMs: number;
+  /** how long a step that cannot be promoted yet (too little traffic, a breach in progress) is extended before rolling back */
+  readonly maxExtendMs: number;
 }
 
 export interface Observation {
@@ -21,9 +25,12 @@ export interface Observation {
   readonly startedAt: number;
   readonly until: number;
   readonly nextProbeAt: number;
+  readonly nextCheckAt: number;
   readonly consecutiveFailures: number;
   readonly rounds: number;
   readonly unhealthy: number;
+  /** set once the step ran past `until` because it could not be promoted yet */
+  readonly extended: boolean;
 }
 
 export type Outcome = 'completed' | 'rolled_back' | 'interrupted' | 'rollback_failed';
@@ -34,10 +41,25 @@ export type EngineState =
   | { readonly phase: 'rolling_back'; readonly reason: string; readonly outcome: 'rolled_back' | 'interrupted' }
   | { readonly phase: 'done'; readonly outcome: Outcome; readonly reason: string | null };
 
+/** Whether the step as a whole may be promoted (from the traffic analysis); asked for once the step's time is up. */
+export interface Judgement {
+  readonly promote: boolean;
+  readonly reason: string;
+}
+
 export type EngineEvent =
   | { readonly type: 'applied'; readonly now: number }
   | { readonly type: 'apply_failed'; readonly now: number; readonly error: string }
-  | { readonly type: 'probe'; readonly now: number; readonly healthy: boolean; readonly detail: string }
+  | {
+      readonly type: 'observed';
+      readonly now: number;
+      /** null when this round did not probe */
+      readonly health: { readonly healthy: boolean; readonly detail: string } | null;
+      /** a sustained threshold breach, explained ("error rate 0.31 > 0.05 for 0.0 s over 214 requests"); null: none */
+      readonly breach: string | null;
+      /** null when not asked for (`judge: false`) */
+      readonly judgement: Judgement | null;
+    }
   | { readonly type: 'tick'; readonly now: number }
   | { readonly type: 'interrupt'; readonly now: number; readonly signal: string }
   | { readonly type: 'rolled_back'; readonly now: number }
@@ -45,7 +67,8 @@ export type EngineEvent =
 
 export type EngineCommand =
   | { readonly type: 'apply'; readonly step: StepPlan }
-  | { readonly type: 'probe'; readonly step: number }
+  /** read the traffic and check thresholds; also probe health when `probe`; judge the whole step when `judge` */
+  | { readonly type: 'observe'; readonly step: number; readonly probe: boolean; readonly judge: boolean }
   | { readonly type: 'wait'; readonly until: number }
   | { readonly type: 'rollback'; readonly weights: Weights; readonly reason: string }
   | { readonly type: 'finish'; readonly outcome: Outcome; readonly reason: string | null };
@@ -55,6 +78,8 @@ export interface Transition {
   readonly command: EngineCommand;
   /** set when this transition closed a step that held for its whole window */
   readonly passedStep?: number;
+  /** something the operator should be told (a step extended, and why) */
+  readonly notice?: string;
 }
 
 export function startEngine(cfg: EngineConfig): Transition {
@@ -76,11 +101,8 @@ export function nextTransition(cfg: EngineConfig, state: EngineState, event: Eng
       if (event.type === 'apply_failed') return rollback(cfg, `step ${state.step + 1} could not be applied: ${event.error}`, 'rolled_back');
       return unexpected(state, event);
     case 'observing':
-      if (event.type === 'probe') return afterProbe(cfg, state, event);
-      if (event.type === 'tick') {
-        if (event.now >= state.nextProbeAt || event.now >= state.until) return { state, command: { type: 'probe', step: state.step } };
-        return { state, command: { type: 'wait', until: Math.min(state.nextProbeAt, state.until) } };
-      }
+      if (event.type === 'observed') return afterObserved(cfg, state, event);
+      if (event.type === 'tick') return due(state, event.now) ?? waitNext(state);
       return unexpected(state, event);
     case 'rolling_back':
       if (event.type === 'rolled_back') return done(state.outcome, state.reason);
@@ -95,34 +117,72 @@ function observe(cfg: EngineConfig, step: number, now: number): Transition {
     startedAt: now,
     until: now + cfg.stepMs,
     nextProbeAt: now,
+    nextCheckAt: now,
     consecutiveFailures: 0,
     rounds: 0,
     unhealthy: 0,
+    extended: false,
   };
-  return { state: { phase: 'observing', ...obs }, command: { type: 'probe', step } };
+  return { state: { phase: 'observing', ...obs }, command: observeCommand(obs, now) };
 }
 
-function afterProbe(cfg: EngineConfig, obs: Observation, event: Extract<EngineEvent, { type: 'probe' }>): Transition {
-  const consecutiveFailures = event.healthy ? 0 : obs.consecutiveFailures + 1;
-  const next: Observation = {
-    ...obs,
-    consecutiveFailures,
-    rounds: obs.rounds + 1,
-    unhealthy: obs.unhealthy + (event.healthy ? 0 : 1),
-    nextProbeAt: event.now + cfg.probeIntervalMs,
-  };
-  if (consecutiveFailures >= cfg.failuresBeforeRollback) {
-    return rollback(cfg, `step ${obs.step + 1}: target failed its health checks (${event.detail})`, 'rolled_back');
+const observeCommand = (obs: Observation, now: number): EngineCommand => ({
+  type: 'observe',
+  step: obs.step,
+  probe: now >= obs.nextProbeAt,
+  judge: now >= obs.until,
+});
+
+/** The observe command when something is due at `now`, else null. */
+function due(obs: Observation, now: number): Transition | null {
+  if (now >= obs.nextProbeAt || now >= obs.nextCheckAt || (now >= obs.until && !obs.extended)) {
+    return { state: { phase: 'observing', ...obs }, command: observeCommand(obs, now) };
   }
-  if (event.now < next.until) {
-    return { state: { phase: 'observing', ...next }, command: { type: 'wait', until: Math.min(next.nextProbeAt, next.until) } };
+  return null;
+}
+
+function waitNext(obs: Observation): Transition {
+  const until = Math.min(obs.nextProbeAt, obs.nextCheckAt, obs.extended ? Infinity : obs.until);
+  return { state: { phase: 'observing', ...obs }, command: { type: 'wait', until } };
+}
+
+const seconds = (ms: number): string => `${Number((ms / 1000).toFixed(1))} s`;
+
+function afterObserved(cfg: EngineConfig, obs: Observation, event: Extract<EngineEvent, { type: 'observed' }>): Transition {
+  const label = `step ${obs.step + 1}`;
+  let next: Observation = { ...obs, nextCheckAt: event.now + cfg.checkIntervalMs };
+  if (event.health) {
+    const consecutiveFailures = event.health.healthy ? 0 : obs.consecutiveFailures + 1;
+    next = {
+      ...next,
+      consecutiveFailures,
+      rounds: obs.rounds + 1,
+      unhealthy: obs.unhealthy + (event.health.healthy ? 0 : 1),
+      nextProbeAt: event.now + cfg.probeIntervalMs,
+    };
+    if (consecutiveFailures >= cfg.failuresBeforeRollback) {
+      return rollback(cfg, `${label}: target failed its health checks (${event.health.detail})`, 'rolled_back');
+    }
   }
-  // The step held for its whole window: move on, or finish after the last step.
-  const following = cfg.steps[obs.step + 1];
-  const moved = following
-    ? { state: { phase: 'applying', step: obs.step + 1 } as const, command: { type: 'apply', step: following } as const }
-    : done('completed', null);
-  return { ...moved, passedStep: obs.step };
+  if (event.breach !== null) return rollback(cfg, `${label}: ${event.breach}`, 'rolled_back');
+  if (event.now < obs.until || event.judgement === null) return waitNext(next);
+
+  if (event.judgement.promote) {
+    // The step held for its whole window: move on, or finish after the last step.
+    const following = cfg.steps[obs.step + 1];
+    const moved = following
+      ? { state: { phase: 'applying', step: obs.step + 1 } as const, command: { type: 'apply', step: following } as const }
+      : done('completed', null);
+    return { ...moved, passedStep: obs.step };
+  }
+  if (event.now >= obs.until + cfg.maxExtendMs) {
+    const extra = cfg.maxExtendMs > 0 ? ` after ${seconds(event.now - obs.until)} of extra time` : '';
+    return rollback(cfg, `${label} could not be judged${extra}: ${event.judgement.reason}`, 'rolled_back');
+  }
+  // Not promoted blind: keep observing (judging at every check) until it can be, or time runs out.
+  const notice = obs.extended ? undefined : `${label} extended (up to ${seconds(cfg.maxExtendMs)}): ${event.judgement.reason}`;
+  const t = waitNext({ ...next, extended: true });
+  return notice === undefined ? t : { ...t, notice };
 }
 
 function rollback(cfg: EngineConfig, reason: string, outcome: 'rolled_back' | 'interrupted'): Transition {

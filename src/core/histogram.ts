@@ -14,7 +14,7 @@ const BOUNDS: readonly number[] = (() => {
   const b: number[] = [];
   for (let v = LINEAR_STEP; v <= LINEAR_UNTIL; v += LINEAR_STEP) b.push(Math.round(v * 10) / 10);
   for (let v = LINEAR_UNTIL * RATIO; v < CEILING; v *= RATIO) b.push(Math.round(v * 10) / 10);
-  b.push(Number.POSITIVE_INFINITY);
+  b.push(CEILING, Number.POSITIVE_INFINITY);
   return b;
 })();
 

@@ -2,7 +2,7 @@ import type { Color } from './color.js';
 
 /**
  * Real-traffic figures read from NGINX's JSON access log. Pure data shared by the log reader
- * (adapters/access-log.ts), the threshold analysis (core/analysis.ts) and the reports.
+ * (adapters/traffic-log.ts), the threshold analysis (core/analysis.ts) and the reports.
  *
  * One client request can be several upstream *attempts* (NGINX retried another server, or the
  * other color). Each attempt is counted for the color of the server it went to, so a dying color

@@ -1,6 +1,6 @@
 import type { Color } from './color.js';
 import type { StepPlan } from './plan.js';
-import { archive, type Migration, type MigrationKind, type State, type StepRecord } from './state.js';
+import { archive, type Migration, type MigrationKind, type RollbackTimeline, type State, type StepRecord } from './state.js';
 import { allOn, sameWeights, type Weights } from './weights.js';
 
 /**
@@ -111,16 +111,42 @@ export function probeRecorded(state: State, healthy: boolean, nowIso: string): S
   );
 }
 
-export function stepEnded(
-  state: State,
-  verdict: 'passed' | 'failed',
-  reason: string | null,
-  observed: StepRecord['observed'],
-  nowIso: string,
-): State {
+export interface StepOutcome {
+  readonly verdict: 'passed' | 'failed';
+  /** why it failed; null for a passed step */
+  readonly reason: string | null;
+  /** why it was promoted (or the figures at the time it failed) */
+  readonly decision: string | null;
+  readonly figures: StepRecord['figures'];
+}
+
+export function stepEnded(state: State, o: StepOutcome, nowIso: string): State {
+  const observed = (f: NonNullable<StepRecord['figures']>): StepRecord['observed'] => ({
+    blue: f.colors.blue.requests,
+    green: f.colors.green.requests,
+    errors: { blue: f.colors.blue.errors, green: f.colors.green.errors },
+  });
   return mapMigration(state, nowIso, (m) =>
-    mapLastStep(m, (s) => ({ ...s, verdict, reason, observed: observed ?? s.observed, endedAt: nowIso })),
+    mapLastStep(m, (s) => ({
+      ...s,
+      verdict: o.verdict,
+      reason: o.reason,
+      decision: o.decision,
+      figures: o.figures ?? s.figures ?? null,
+      observed: o.figures ? observed(o.figures) : s.observed,
+      endedAt: nowIso,
+    })),
   );
+}
+
+/** How long the failing color served traffic and how fast it was pulled. */
+export function timelineRecorded(state: State, timeline: RollbackTimeline, nowIso: string): State {
+  const m = state.migration;
+  if (!m) return state;
+  const withTimeline: Migration = { ...m, timeline };
+  // rolledBack() already archived the migration: keep the history copy in step
+  const history = state.history.map((h) => (h.id === m.id ? withTimeline : h));
+  return { ...state, migration: withTimeline, history, updatedAt: nowIso };
 }
 
 /** The migration reached its last step: the growing color is now the stable one. */

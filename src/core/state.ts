@@ -22,6 +22,36 @@ export type MigrationStatus = (typeof MIGRATION_STATUSES)[number];
 const probeTally = z.strictObject({ rounds: z.number(), healthy: z.number(), unhealthy: z.number() });
 const observed = z.strictObject({ blue: z.number(), green: z.number(), errors: z.strictObject({ blue: z.number(), green: z.number() }) });
 
+const colorFigures = z.strictObject({
+  requests: z.number(),
+  errors: z.number(),
+  errorRate: z.number().nullable(),
+  availability: z.number().nullable(),
+  p50: z.number().nullable(),
+  p95: z.number().nullable(),
+  p99: z.number().nullable(),
+});
+/** Real-traffic figures of a step, from the access log (see core/metrics.ts WindowFigures). */
+const figures = z.strictObject({
+  colors: z.strictObject({ blue: colorFigures, green: colorFigures }),
+  client: z.strictObject({ requests: z.number(), failures: z.number() }),
+  spanMs: z.number(),
+});
+
+/** How long a failing color served traffic, and how fast it was pulled (recorded when a migration rolls back on its own). */
+const rollbackTimeline = z.strictObject({
+  color,
+  /** the first read of the log that showed the target failing */
+  firstErrorAt: z.string().nullable(),
+  decidedAt: z.string(),
+  restoredAt: z.string().nullable(),
+  /** first and last request the failing color served during this migration (from the log's msec) */
+  firstServedAt: z.string().nullable(),
+  lastServedAt: z.string().nullable(),
+  servedSeconds: z.number().nullable(),
+});
+export type RollbackTimeline = z.infer<typeof rollbackTimeline>;
+
 export const stepRecordSchema = z.strictObject({
   index: z.number().int(),
   percent: z.number(),
@@ -34,6 +64,10 @@ export const stepRecordSchema = z.strictObject({
   reason: z.string().nullable(),
   probes: probeTally,
   observed: observed.nullable(),
+  /** per-color requests, error rate, availability, p50/p95/p99 over the whole step (absent in older records) */
+  figures: figures.nullable().optional(),
+  /** why the step was promoted or not, with the figures that decided it */
+  decision: z.string().nullable().optional(),
 });
 export type StepRecord = z.infer<typeof stepRecordSchema>;
 
@@ -56,6 +90,7 @@ export const migrationSchema = z.strictObject({
   host: z.string(),
   steps: z.array(stepRecordSchema),
   rolledBackAt: z.string().nullable(),
+  timeline: rollbackTimeline.nullable().optional(),
 });
 export type Migration = z.infer<typeof migrationSchema>;
 

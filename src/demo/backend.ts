@@ -4,10 +4,14 @@ import { parseColor, parseVersion, type Color } from '../core/color.js';
 
 /**
  * A tiny HTTP app standing in for one color in `bgctl demo` and the integration tests.
- * A version containing "broken" models a bad release: healthy at first (so pre-flight passes),
- * then, after BROKEN_AFTER ordinary requests, every answer (health too) is a 500.
+ * Versions can model bad releases, all healthy at first (so pre-flight passes); after BROKEN_AFTER
+ * ordinary requests:
+ * - "broken": every answer, health too, is a 500;
+ * - "flaky": health stays fine, but every other ordinary request is a 500 (only real traffic shows it);
+ * - "slow": health stays fine, ordinary requests take SLOW_MS longer.
  */
 export const BROKEN_AFTER = 15;
+export const SLOW_MS = 1500;
 
 export interface DemoBackendOptions {
   /** checked at start: anything but blue or green is refused */
@@ -72,6 +76,7 @@ export async function startDemoBackend(options: DemoBackendOptions): Promise<Dem
   const timers = new Set<NodeJS.Timeout>();
 
   const failing = (): boolean => version.includes('broken') && served >= BROKEN_AFTER;
+  const degraded = (kind: 'flaky' | 'slow'): boolean => version.includes(kind) && served >= BROKEN_AFTER;
 
   function setVersion(next: string): void {
     version = parseVersion(next, 'version');
@@ -102,12 +107,14 @@ export async function startDemoBackend(options: DemoBackendOptions): Promise<Dem
     if (failing()) return send(res, 500, { status: 'error', color, version, error: 'broken release' });
     if (health) return send(res, 200, { status: 'ok', color, version });
     served++;
+    if (degraded('flaky') && served % 2 === 0) return send(res, 500, { status: 'error', color, version, error: 'flaky release' });
     const answer = { color, version, path: url.pathname };
-    if (latencyMs === 0) return send(res, 200, answer);
+    const delay = latencyMs + (degraded('slow') ? SLOW_MS : 0);
+    if (delay === 0) return send(res, 200, answer);
     const timer = setTimeout(() => {
       timers.delete(timer);
       send(res, 200, answer);
-    }, latencyMs);
+    }, delay);
     timers.add(timer);
   }
 

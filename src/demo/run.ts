@@ -72,6 +72,8 @@ export async function runDemo(o: { deps: CliDeps; run: Run; stepSeconds: number 
         nginx: { driver: 'local', dir: 'nginx' },
         migration: { steps: [25, 50, 75, 100], stepSeconds: o.stepSeconds, strategy: 'weighted' },
         probe: { intervalMs: 250, timeoutMs: 1000 },
+        // judged on the live traffic below: act on the first 2 s window where a color fails more than 5%
+        thresholds: { errorRate: 0.05, errorRateForSeconds: 0, minRequests: 10, windowSeconds: 2 },
         deploy: {
           command: [process.execPath, hook, '{{color}}', '{{version}}'],
           env: { [DEMO_PORTS_ENV]: formatDemoPorts({ blue: bluePort, green: greenPort }) },
@@ -99,10 +101,10 @@ export async function runDemo(o: { deps: CliDeps; run: Run; stepSeconds: number 
     await gradual(ctx, { color: 'green', version: '2.1.0' });
     say(`   green carries all traffic. Clients so far: ${describe(traffic.stats())}\n`);
 
-    say('2) gradual blue 1.1.0-broken: a release that starts failing under real traffic');
+    say('2) gradual blue 1.1.0-flaky: a release whose health checks pass but that fails every other real request');
     traffic.reset();
     try {
-      await gradual(ctx, { color: 'blue', version: '1.1.0-broken' });
+      await gradual(ctx, { color: 'blue', version: '1.1.0-flaky' });
       throw new Error('demo: the broken release was not rolled back');
     } catch (e) {
       if (!(e instanceof RolledBackError)) throw e;
@@ -112,7 +114,7 @@ export async function runDemo(o: { deps: CliDeps; run: Run; stepSeconds: number 
     const stats = await traffic.stop();
     traffic = null;
     const migrations = (await ctx.store.load()).history.slice(-2);
-    say('done: green 2.1.0 keeps 100% of traffic; the broken blue release never got past its first step.');
+    say('done: green 2.1.0 keeps 100% of traffic; the flaky blue release was caught from the access log in its first step.');
     return { migrations, traffic: stats };
   } finally {
     if (traffic) await traffic.stop();

@@ -1,4 +1,6 @@
-import type { DeployRunner, Logger, ProgressEvent, Reporter, TrafficCursor, TrafficReader, TrafficSample } from '../../src/app/ports.js';
+import { DeltaBuilder, emptyDelta } from '../../src/core/traffic.js';
+import type { TrafficRead } from '../../src/core/metrics.js';
+import type { DeployRunner, Logger, ProgressEvent, Reporter, TrafficSource, TrafficTail } from '../../src/app/ports.js';
 import type { Color } from '../../src/core/color.js';
 import type { FakeProber } from './prober.js';
 import { io } from './io.js';
@@ -38,28 +40,47 @@ export class RecordingLogger implements Logger {
   }
 }
 
+/** What one fake read of the access log says: requests and 5xx per color, all at `latencyMs`. */
+export interface FakeTrafficSpec {
+  readonly blue?: readonly [requests: number, errors: number];
+  readonly green?: readonly [requests: number, errors: number];
+  readonly latencyMs?: number;
+  readonly unreadable?: string;
+  /** when these requests were logged (epoch ms); default: unknown */
+  readonly atMs?: number;
+}
+
+export function fakeRead(spec: FakeTrafficSpec, atMs: number | null = null): TrafficRead {
+  const b = new DeltaBuilder();
+  for (const color of ['blue', 'green'] as const) {
+    const [requests, errors] = spec[color] ?? [0, 0];
+    for (let i = 0; i < requests; i++) {
+      b.attempt(color, i < errors, spec.latencyMs ?? 5, spec.atMs ?? atMs);
+      b.request(i < errors);
+    }
+  }
+  return spec.unreadable
+    ? { delta: emptyDelta(), readable: false, problem: spec.unreadable }
+    : { delta: b.take(), readable: true, problem: null };
+}
+
 /**
- * The access log as counts: every cursor answers `sample(markIndex)` (0-based: which step marked it).
- * Default: some healthy traffic on both colors.
+ * The access log as a script: every read of every tail answers `perRead(tail, read)` (0-based: which
+ * tail, which read of it). Default: some healthy traffic on both colors at every read (each check).
  */
-export class FakeTraffic implements TrafficReader {
-  marks = 0;
+export class FakeTraffic implements TrafficSource {
+  tails = 0;
   reads = 0;
-  constructor(
-    public sample: (mark: number) => TrafficSample = () => ({
-      requests: { blue: 30, green: 10 },
-      errors: { blue: 0, green: 0 },
-      readable: true,
-    }),
-  ) {}
-  async mark(): Promise<TrafficCursor> {
+  constructor(public perRead: (tail: number, read: number) => FakeTrafficSpec = () => ({ blue: [30, 0], green: [10, 0] })) {}
+  async tail(): Promise<TrafficTail> {
     await io();
-    const mark = this.marks++;
+    const tail = this.tails++;
+    let n = 0;
     return {
       read: async () => {
         await io();
         this.reads++;
-        return this.sample(mark);
+        return fakeRead(this.perRead(tail, n++));
       },
     };
   }

@@ -33,7 +33,7 @@ export function interruptedState(o: { to?: Color; passed: number[]; pending?: nu
     const weights = weightsFor(to, percent);
     s = stepStarting(s, { index: s.migration?.steps.length ?? 0, percent, weights }, AT);
     s = applied(s, weights, s.revision + 1, AT);
-    s = stepEnded(s, 'passed', null, null, AT);
+    s = stepEnded(s, { verdict: 'passed', reason: null, decision: null, figures: null }, AT);
   }
   if (o.pending !== undefined) s = stepStarting(s, { index: o.passed.length, percent: o.pending, weights: weightsFor(to, o.pending) }, AT);
   return s;

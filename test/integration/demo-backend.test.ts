@@ -4,7 +4,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BROKEN_AFTER, formatDemoPorts, parseDemoPorts, startDemoBackend, type DemoBackend } from '../../src/demo/backend.js';
+import { BROKEN_AFTER, SLOW_MS, formatDemoPorts, parseDemoPorts, startDemoBackend, type DemoBackend } from '../../src/demo/backend.js';
 import { startTraffic, type TrafficGenerator } from '../../src/demo/traffic.js';
 import { startBackendProcess, stopAllBackends } from '../helpers/backends.js';
 import { REPO_ROOT } from '../helpers/cli.js';
@@ -48,6 +48,26 @@ describe('startDemoBackend', () => {
     }
     expect(await get(`${b.url}/`)).toMatchObject({ status: 500, body: { color: 'green', version: '2.0.0-broken' } });
     expect((await get(`${b.url}/health`)).status).toBe(500);
+  });
+
+  it(`models a flaky release: after ${BROKEN_AFTER} requests every other request fails, health stays fine`, async () => {
+    const b = await backend('green', '2.0.0-flaky');
+    const statuses: number[] = [];
+    for (let i = 0; i < BROKEN_AFTER + 10; i++) statuses.push((await get(`${b.url}/x`)).status);
+    expect(statuses.slice(0, BROKEN_AFTER).every((s) => s === 200)).toBe(true);
+    expect(statuses.slice(BROKEN_AFTER).filter((s) => s === 500)).toHaveLength(5);
+    expect((await get(`${b.url}/health`)).status).toBe(200);
+  });
+
+  it(`models a slow release: after ${BROKEN_AFTER} requests answers take ${SLOW_MS} ms longer, health stays fast`, async () => {
+    const b = await backend('green', '2.0.0-slow');
+    for (let i = 0; i < BROKEN_AFTER; i++) await get(`${b.url}/x`);
+    let t = Date.now();
+    expect((await get(`${b.url}/x`)).status).toBe(200);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(SLOW_MS - 50);
+    t = Date.now();
+    expect((await get(`${b.url}/health`)).status).toBe(200);
+    expect(Date.now() - t).toBeLessThan(SLOW_MS);
   });
 
   it('changes version through POST /__demo/deploy, resetting the broken counter', async () => {

@@ -70,7 +70,7 @@ describe('gradual', () => {
     const broken = makeContext({ config: { probe: { failuresBeforeRollback: 2 } } });
     broken.prober.setHealth('green', healthyUntil(4500));
     expect(await failure(gradual(broken.ctx, { color: 'green', version: '2.1.0' }))).toBeInstanceOf(RolledBackError);
-    expect(broken.clock.elapsed).toBe(6000); // failures at 5 s and 6 s
+    expect(broken.clock.elapsed).toBe(6000 + 300); // failures at 5 s and 6 s, then 0.3 s for requests in flight before the last log read
   });
 
   it('rolls back when step 2 cannot be applied: exit 3, traffic back on blue', async () => {
@@ -94,7 +94,7 @@ describe('gradual', () => {
 
   it('a step that could not be applied records no observed traffic', async () => {
     const w = makeContext();
-    w.traffic.sample = () => ({ requests: { blue: 70, green: 23 }, errors: { blue: 0, green: 0 }, readable: true });
+    w.traffic.perRead = (_tail, read) => (read === 0 ? { blue: [70, 0], green: [23, 0] } : {});
     w.nginx.failNext('apply', 'rejected', 2);
     await failure(gradual(w.ctx, { color: 'green', version: '2.1.0' }));
     expect(w.store.state.migration?.steps[0]?.observed).toMatchObject({ green: 23 });
@@ -399,5 +399,80 @@ describe('fakes', () => {
     await clock.sleep(5000, ac.signal);
     expect(clock.elapsed).toBe(0);
     expect(await new FakeProber(clock).color('green')).toMatchObject({ healthy: true, version: '2.1.0' });
+  });
+});
+
+describe('gradual judged on real traffic', () => {
+  // the fake log gains one read's worth of requests at every check (every 250 ms)
+  const immediate = { thresholds: { errorRate: 0.05, errorRateForSeconds: 0, minRequests: 20, windowSeconds: 10 } };
+
+  it('rolls back mid-step at the first window where green fails half its requests, explaining the figures', async () => {
+    const w = makeContext({ config: immediate });
+    w.traffic.perRead = () => ({ blue: [30, 0], green: w.clock.elapsed >= 4000 ? [20, 10] : [10, 0], atMs: w.clock.now() });
+    const e = await failure(gradual(w.ctx, { color: 'green', version: '2.1.0' }));
+    expect(e).toBeInstanceOf(RolledBackError);
+    // the first failing read comes at 4.0 s, during step 2 (applied at 3 s); acted on at once
+    expect(e.message).toMatch(/step 2: error rate 0\.\d+ > 0\.05 for 0\.0 s over \d+ requests; traffic is back on blue/);
+    expect(appliedGreen(w)).toEqual([25, 50, 0]);
+    const m = last(w.store.state.history);
+    expect(m?.steps[1]).toMatchObject({ verdict: 'failed', decision: expect.stringMatching(/^step 2: error rate/) });
+    expect(m?.steps[1]?.figures?.colors.green.errors).toBe(10);
+    expect(m?.steps[0]).toMatchObject({ verdict: 'passed', figures: { colors: { green: { requests: 130, errors: 0 } } } });
+    // how long green served and how fast it was pulled
+    expect(m?.timeline).toMatchObject({ color: 'green', firstErrorAt: '2025-01-01T00:00:04.000Z', decidedAt: '2025-01-01T00:00:04.000Z' });
+    expect(m?.timeline?.firstServedAt).toBe('2025-01-01T00:00:00.000Z');
+    expect(m?.timeline?.servedSeconds).toBeGreaterThanOrEqual(4);
+  });
+
+  it('waits out errorRateForSeconds: a breach that clears in time rolls nothing back', async () => {
+    const w = makeContext({ config: { thresholds: { errorRateForSeconds: 2, minRequests: 20, windowSeconds: 1 } } });
+    // a 1 s burst of errors at 4-5 s: the 1 s window sees it for about 1 s < 2 s
+    w.traffic.perRead = () => ({ green: [20, w.clock.elapsed >= 4000 && w.clock.elapsed < 5000 ? 10 : 0] });
+    expect((await gradual(w.ctx, { color: 'green', version: '2.1.0' })).outcome).toBe('completed');
+    const w2 = makeContext({ config: { thresholds: { errorRateForSeconds: 2, minRequests: 20, windowSeconds: 1 } } });
+    w2.traffic.perRead = () => ({ green: [20, w2.clock.elapsed >= 4000 ? 10 : 0] });
+    const e = await failure(gradual(w2.ctx, { color: 'green', version: '2.1.0' }));
+    expect(e.message).toMatch(/error rate 0\.50 > 0\.05 for 2\.0 s over \d+ requests/);
+  });
+
+  it('never promotes a step blind: too little traffic extends it, then rolls back with the reason', async () => {
+    const w = makeContext({ config: { thresholds: { minRequests: 20 }, migration: { maxExtendSeconds: 5 } } });
+    w.traffic.perRead = () => ({ blue: [5, 0] }); // green gets nothing
+    const e = await failure(gradual(w.ctx, { color: 'green', version: '2.1.0' }));
+    expect(e).toBeInstanceOf(RolledBackError);
+    expect(e.message).toMatch(/step 1 could not be judged after 5 s of extra time: .*0 requests/);
+    expect(w.reporter.events).toContainEqual({ type: 'notice', message: expect.stringMatching(/^step 1 extended \(up to 5 s\): /) });
+    expect(appliedGreen(w)).toEqual([25, 0]);
+    expect(w.clock.elapsed).toBe(3000 + 5000 + 300);
+  });
+
+  it('a quiet step that gets traffic during its extension is promoted', async () => {
+    const w = makeContext({ config: { thresholds: { minRequests: 20 }, migration: { maxExtendSeconds: 30 } } });
+    w.traffic.perRead = () => ({ green: [w.clock.elapsed >= 4000 ? 10 : 0, 0] });
+    expect((await gradual(w.ctx, { color: 'green', version: '2.1.0' })).outcome).toBe('completed');
+    const steps = last(w.store.state.history)?.steps ?? [];
+    expect(steps.map((s) => s.verdict)).toEqual(['passed', 'passed', 'passed', 'passed']);
+  });
+
+  it('says so when the access log cannot be read, and does not pass the step', async () => {
+    const w = makeContext({ config: { migration: { maxExtendSeconds: 1 } } });
+    w.traffic.perRead = () => ({ unreadable: '/var/log/access.json.log: EACCES' });
+    const e = await failure(gradual(w.ctx, { color: 'green', version: '2.1.0' }));
+    expect(e.message).toMatch(/step 1 could not be judged .*access log.*EACCES/);
+  });
+
+  it('with minRequests 0 a step without traffic is judged on health alone', async () => {
+    const w = makeContext({ config: { thresholds: { minRequests: 0 } } });
+    w.traffic.perRead = () => ({});
+    expect((await gradual(w.ctx, { color: 'green', version: '2.1.0' })).outcome).toBe('completed');
+  });
+
+  it('switch and canary need no traffic: they are judged on health probes', async () => {
+    const w = makeContext();
+    w.traffic.perRead = () => ({});
+    expect((await canary(w.ctx, { color: 'green', percent: 10 })).outcome).toBe('holding');
+    const w2 = makeContext();
+    w2.traffic.perRead = () => ({});
+    expect((await switchTo(w2.ctx, { color: 'green' })).outcome).toBe('completed');
   });
 });

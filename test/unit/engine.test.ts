@@ -5,6 +5,7 @@ import {
   type EngineConfig,
   type EngineEvent,
   type EngineState,
+  type Judgement,
   type Transition,
 } from '../../src/core/engine.js';
 import { planSteps, parseSteps } from '../../src/core/plan.js';
@@ -16,35 +17,56 @@ const cfg = (over: Partial<EngineConfig> = {}): EngineConfig => ({
   stepMs: 3000,
   probeIntervalMs: 1000,
   failuresBeforeRollback: 1,
+  checkIntervalMs: 1000,
+  maxExtendMs: 0,
   ...over,
 });
 
-/** Plays the machine like the app does, with a fake clock and a scripted health function. */
-function play(
-  c: EngineConfig,
-  healthyAt: (now: number, step: number) => boolean,
-  opts: { interruptAt?: number; applyFailsAt?: number } = {},
-) {
+interface Script {
+  healthyAt?: (now: number, step: number) => boolean;
+  /** a sustained breach seen at this time (the app's analysis says so) */
+  breachAt?: (now: number, step: number) => string | null;
+  /** whether the whole step may be promoted when asked */
+  promote?: (now: number, step: number) => Judgement;
+  interruptAt?: number;
+  applyFailsAt?: number;
+}
+
+/** Plays the machine like the app does, with a fake clock and scripted health, breaches and judgements. */
+function play(c: EngineConfig, script: Script = {}) {
+  const healthyAt = script.healthyAt ?? (() => true);
+  const breachAt = script.breachAt ?? (() => null);
+  const promote = script.promote ?? (() => ({ promote: true, reason: 'enough traffic, no breach' }));
   let now = 0;
+  let interruptAt = script.interruptAt;
   const log: string[] = [];
+  const notices: string[] = [];
   let t: Transition = startEngine(c);
-  for (let guard = 0; guard < 1000; guard++) {
+  for (let guard = 0; guard < 5000; guard++) {
     const cmd = t.command;
     if (t.passedStep !== undefined) log.push(`passed ${t.passedStep}`);
+    if (t.notice) notices.push(t.notice);
     let event: EngineEvent;
-    if (opts.interruptAt !== undefined && now >= opts.interruptAt && t.state.phase !== 'rolling_back' && cmd.type !== 'finish') {
+    if (interruptAt !== undefined && now >= interruptAt && t.state.phase !== 'rolling_back' && cmd.type !== 'finish') {
       event = { type: 'interrupt', now, signal: 'SIGINT' };
-      opts.interruptAt = undefined;
+      interruptAt = undefined;
     } else if (cmd.type === 'finish') {
       log.push(`finish ${cmd.outcome}`);
-      return { log, now, reason: cmd.reason };
+      return { log, now, reason: cmd.reason, notices };
     } else if (cmd.type === 'apply') {
       log.push(`apply ${cmd.step.weights.green}`);
-      event = opts.applyFailsAt === cmd.step.index ? { type: 'apply_failed', now, error: 'nginx -t failed' } : { type: 'applied', now };
-    } else if (cmd.type === 'probe') {
-      const h = healthyAt(now, cmd.step);
-      log.push(`probe@${now}${h ? '' : ' bad'}`);
-      event = { type: 'probe', now, healthy: h, detail: h ? 'ok' : 'HTTP 500' };
+      event = script.applyFailsAt === cmd.step.index ? { type: 'apply_failed', now, error: 'nginx -t failed' } : { type: 'applied', now };
+    } else if (cmd.type === 'observe') {
+      const h = cmd.probe ? healthyAt(now, cmd.step) : null;
+      if (h !== null) log.push(`probe@${now}${h ? '' : ' bad'}`);
+      if (cmd.judge) log.push(`judge@${now}`);
+      event = {
+        type: 'observed',
+        now,
+        health: h === null ? null : { healthy: h, detail: h ? 'ok' : 'HTTP 500' },
+        breach: breachAt(now, cmd.step),
+        judgement: cmd.judge ? promote(now, cmd.step) : null,
+      };
     } else if (cmd.type === 'wait') {
       now = cmd.until;
       event = { type: 'tick', now };
@@ -58,17 +80,17 @@ function play(
 }
 
 describe('migration engine', () => {
-  it('walks 25 → 50 → 75 → 100, probing every interval for the whole step', () => {
-    const { log, now } = play(cfg(), () => true);
+  it('walks 25 → 50 → 75 → 100, probing every interval and judging each step when its time is up', () => {
+    const { log, now } = play(cfg());
     expect(log.filter((l) => l.startsWith('apply'))).toEqual(['apply 25', 'apply 50', 'apply 75', 'apply 100']);
-    // each 3 s step is probed at 0, 1, 2 and 3 s after it was applied
-    expect(log.slice(0, 6)).toEqual(['apply 25', 'probe@0', 'probe@1000', 'probe@2000', 'probe@3000', 'passed 0']);
+    // each 3 s step is probed at 0, 1, 2 and 3 s after it was applied, and judged at 3 s
+    expect(log.slice(0, 7)).toEqual(['apply 25', 'probe@0', 'probe@1000', 'probe@2000', 'probe@3000', 'judge@3000', 'passed 0']);
     expect(log.at(-1)).toBe('finish completed');
     expect(now).toBe(12000);
   });
 
   it('rolls back at once when the target fails a probe mid-step', () => {
-    const { log, reason } = play(cfg(), (now) => now < 4000);
+    const { log, reason } = play(cfg(), { healthyAt: (now) => now < 4000 });
     expect(log).toContain('rollback 100');
     expect(log.at(-1)).toBe('finish rolled_back');
     expect(log.filter((l) => l.startsWith('apply'))).toEqual(['apply 25', 'apply 50']);
@@ -77,29 +99,82 @@ describe('migration engine', () => {
 
   it('waits for consecutive failures when told to', () => {
     const flaky = (now: number) => now !== 2000; // one bad round only
-    const { log } = play(cfg({ failuresBeforeRollback: 2 }), flaky);
+    const { log } = play(cfg({ failuresBeforeRollback: 2 }), { healthyAt: flaky });
     expect(log.at(-1)).toBe('finish completed');
-    const { log: log2 } = play(cfg({ failuresBeforeRollback: 2 }), (now) => now < 2000);
+    const { log: log2 } = play(cfg({ failuresBeforeRollback: 2 }), { healthyAt: (now) => now < 2000 });
     expect(log2.at(-1)).toBe('finish rolled_back');
     expect(log2.filter((l) => l.includes('bad'))).toHaveLength(2);
   });
 
+  it('checks traffic between probes and rolls back at the first sustained breach, mid-step', () => {
+    const c = cfg({ checkIntervalMs: 250, probeIntervalMs: 1000 });
+    let checks = 0;
+    const { log, reason, now } = play(c, {
+      breachAt: (at, step) => {
+        if (step === 1) checks++;
+        return step === 1 && at >= 3750 ? 'error rate 0.50 > 0.05 for 0.0 s over 40 requests' : null;
+      },
+    });
+    expect(reason).toBe('step 2: error rate 0.50 > 0.05 for 0.0 s over 40 requests');
+    expect(log.at(-1)).toBe('finish rolled_back');
+    // step 2 began at 3000: checks at 3000, 3250, 3500, 3750, and the rollback came with the 4th
+    expect(now).toBe(3750);
+    expect(checks).toBe(4);
+  });
+
+  it('extends a step that cannot be promoted yet, then promotes it once it can', () => {
+    const c = cfg({ maxExtendMs: 5000 });
+    const { log, notices } = play(c, {
+      promote: (now) =>
+        now >= 4000 ? { promote: true, reason: 'ok' } : { promote: false, reason: 'only 3 requests reached green (minRequests 20)' },
+    });
+    expect(notices).toEqual(['step 1 extended (up to 5 s): only 3 requests reached green (minRequests 20)']);
+    expect(log.slice(0, 9)).toEqual([
+      'apply 25',
+      'probe@0',
+      'probe@1000',
+      'probe@2000',
+      'probe@3000',
+      'judge@3000',
+      'probe@4000',
+      'judge@4000',
+      'passed 0',
+    ]);
+    expect(log.at(-1)).toBe('finish completed');
+  });
+
+  it('rolls back a step that stays unjudgeable past the extension: never promoted blind', () => {
+    const { log, reason } = play(cfg({ maxExtendMs: 2000 }), {
+      promote: () => ({ promote: false, reason: 'access log unreadable: ENOENT' }),
+    });
+    expect(log.filter((l) => l.startsWith('apply'))).toEqual(['apply 25']);
+    expect(log.filter((l) => l.startsWith('judge'))).toEqual(['judge@3000', 'judge@4000', 'judge@5000']);
+    expect(reason).toBe('step 1 could not be judged after 2 s of extra time: access log unreadable: ENOENT');
+    expect(log.at(-1)).toBe('finish rolled_back');
+  });
+
+  it('with no extension allowed, an unjudgeable step rolls back when its time is up', () => {
+    const { reason } = play(cfg({ maxExtendMs: 0 }), { promote: () => ({ promote: false, reason: 'only 0 requests reached green' }) });
+    expect(reason).toBe('step 1 could not be judged: only 0 requests reached green');
+  });
+
   it('rolls back when a step cannot be applied', () => {
-    const { log, reason } = play(cfg(), () => true, { applyFailsAt: 2 });
+    const { log, reason } = play(cfg(), { applyFailsAt: 2 });
     expect(log.at(-1)).toBe('finish rolled_back');
     expect(reason).toMatch(/step 3 could not be applied: nginx -t failed/);
   });
 
   it('returns traffic to the stable color on interrupt and reports it as interrupted', () => {
-    const { log, reason } = play(cfg(), () => true, { interruptAt: 5000 });
+    const { log, reason } = play(cfg(), { interruptAt: 5000 });
     expect(log).toContain('rollback 100');
     expect(log.at(-1)).toBe('finish interrupted');
     expect(reason).toBe('interrupted by SIGINT');
   });
 
-  it('with stepSeconds 0 probes each step once', () => {
-    const { log } = play(cfg({ stepMs: 0 }), () => true);
+  it('with stepSeconds 0 probes and judges each step once', () => {
+    const { log } = play(cfg({ stepMs: 0 }));
     expect(log.filter((l) => l.startsWith('probe'))).toHaveLength(4);
+    expect(log.filter((l) => l.startsWith('judge'))).toHaveLength(4);
     expect(log.at(-1)).toBe('finish completed');
   });
 
@@ -107,7 +182,13 @@ describe('migration engine', () => {
     const c = cfg();
     let t = startEngine(c);
     t = nextTransition(c, t.state, { type: 'applied', now: 0 });
-    t = nextTransition(c, t.state, { type: 'probe', now: 0, healthy: false, detail: 'refused' });
+    t = nextTransition(c, t.state, {
+      type: 'observed',
+      now: 0,
+      health: { healthy: false, detail: 'refused' },
+      breach: null,
+      judgement: null,
+    });
     expect(t.command.type).toBe('rollback');
     t = nextTransition(c, t.state, { type: 'rollback_failed', now: 1, error: 'reload failed' });
     expect(t.command).toEqual({

@@ -1,0 +1,44 @@
+import { COLORS, type Color } from '../core/color.js';
+import type { TrafficDelta, WindowFigures } from '../core/metrics.js';
+import { figuresOf, sumDeltas } from '../core/traffic.js';
+import type { AppContext } from './context.js';
+import type { TrafficTail } from './ports.js';
+
+/** Live per-color traffic over the last `windowMs`, for `status --watch` (rates from the access log). */
+export interface LiveTraffic {
+  readonly figures: WindowFigures;
+  /** requests per second each color served in the window */
+  readonly rps: Readonly<Record<Color, number>>;
+  readonly readable: boolean;
+  readonly problem: string | null;
+}
+
+/**
+ * Follows the access log from now on and keeps what it read for the last `windowMs` (older reads are
+ * dropped, so memory stays bounded however long it runs).
+ */
+export class TrafficWatch {
+  private readonly recent: { at: number; delta: TrafficDelta }[] = [];
+
+  private constructor(
+    private readonly ctx: Pick<AppContext, 'clock'>,
+    private readonly tail: TrafficTail,
+    private readonly windowMs: number,
+    private readonly startedAt: number,
+  ) {}
+
+  static async start(ctx: Pick<AppContext, 'clock' | 'traffic'>, windowMs: number): Promise<TrafficWatch> {
+    return new TrafficWatch(ctx, await ctx.traffic.tail(), windowMs, ctx.clock.now());
+  }
+
+  async sample(): Promise<LiveTraffic> {
+    const read = await this.tail.read();
+    const now = this.ctx.clock.now();
+    this.recent.push({ at: now, delta: read.delta });
+    while (this.recent.length > 0 && (this.recent[0]?.at ?? now) <= now - this.windowMs) this.recent.shift();
+    const spanMs = Math.max(1, Math.min(this.windowMs, now - this.startedAt));
+    const figures = figuresOf(sumDeltas(this.recent.map((r) => r.delta)), spanMs);
+    const rps = Object.fromEntries(COLORS.map((c) => [c, (figures.colors[c].requests * 1000) / spanMs])) as Record<Color, number>;
+    return { figures, rps, readable: read.readable, problem: read.problem };
+  }
+}
