@@ -71,7 +71,7 @@ const toNumber = (v: unknown): number | null => {
 };
 const is5xx = (status: number | null): boolean => status !== null && status >= 500 && status <= 599;
 /** NGINX separates attempts with ", " (next server of one upstream) and " : " (internal redirect). */
-const items = (v: unknown): string[] => (typeof v === 'string' || typeof v === 'number' ? String(v).split(/, /) : []);
+const items = (v: unknown): string[] => (typeof v === 'string' || typeof v === 'number' ? String(v).split(/, | : /) : []);
 
 /** Pure: one log line, or null for a blank line or one that is not a JSON object with a status. */
 export function parseLogLine(line: string, addrColors: AddressColors): ParsedLine | null {

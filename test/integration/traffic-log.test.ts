@@ -85,9 +85,9 @@ describe('TrafficLog reading a file', () => {
     expect(gap.readable).toBe(false);
     expect(gap.problem).toBe(`cannot read the access log ${log}: ENOENT`);
 
-    // longer than the old position: only the inode tells it is another file
-    await writeFile(log, entries('green', 3, 504));
-    expect(summary((await tail.read()).delta)).toEqual({ blue: [0, 0], green: [3, 3], client: [3, 3], unattributed: 0 });
+    // longer than the old position and starting with the same bytes: only the inode tells it is another file
+    await writeFile(log, entries('blue', 2) + entries('green', 3, 504));
+    expect(summary((await tail.read()).delta)).toEqual({ blue: [2, 0], green: [3, 3], client: [5, 3], unattributed: 0 });
     await appendFile(log, entries('blue', 1));
     expect(summary((await tail.read()).delta).client).toEqual([1, 0]);
   });
