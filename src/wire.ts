@@ -43,6 +43,7 @@ export function wireContext(
       environments: config.environments,
       timeoutMs: config.probe.timeoutMs,
       nginx: { host: listenHost, port: config.listen },
+      routing: config.routing,
     }),
     store: new FileStateStore(config.stateDir),
     lock: new FileLock(config.stateDir, { logger }),

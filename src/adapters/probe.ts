@@ -13,6 +13,12 @@ export interface HttpProberOptions {
   readonly timeoutMs: number;
   /** Where NGINX listens: the config's listenAddress (`*`, 0.0.0.0 and [::] mean loopback) and listen port. */
   readonly nginx: { readonly host: string; readonly port: number };
+  /**
+   * The config's forced routes (`routing`): throughNginx asks NGINX for the color's health path with
+   * `forceHeader: COLOR` (`COLOR:SECRET` when forceSecret is set). forceHeader null: it asks the
+   * loopback-only `/__bgctl/health/COLOR` location instead.
+   */
+  readonly routing: { readonly forceHeader: string | null; readonly forceSecret: string | null };
 }
 
 /** Enough for any health JSON; a bigger body is cut off rather than read forever. */
@@ -37,12 +43,21 @@ export class HttpProber implements Prober {
     return summarizeColor(color, servers);
   }
 
+  /**
+   * The color's health path through NGINX's traffic route, so the answer proves NGINX can route to
+   * the color at all; healthy only when NGINX says (X-Bgctl-Color) that color served it.
+   */
   throughNginx(color: Color): Promise<ServerHealth> {
     const { host, port } = this.options.nginx;
-    // a wildcard listen address is reached through loopback (the location only allows loopback anyway)
+    const { forceHeader, forceSecret } = this.options.routing;
+    // a wildcard listen address is reached through loopback (forced routes without a secret and the
+    // health locations only serve loopback anyway)
     const loop = host === '*' || host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' || host === '::' ? '::1' : host;
     const h = loop.includes(':') && !loop.startsWith('[') ? `[${loop}]` : loop;
-    return this.probe(`${h}:${port}`, `http://${h}:${port}/__bgctl/health/${color}`);
+    if (forceHeader === null) return this.probe(`${h}:${port}`, `http://${h}:${port}/__bgctl/health/${color}`, {}, color);
+    const value = forceSecret === null ? color : `${color}:${forceSecret}`;
+    const path = this.options.environments[color].health;
+    return this.probe(`${h}:${port}`, `http://${h}:${port}${path}`, { [forceHeader]: value }, color);
   }
 
   /** Closes the connection pool; call once when done probing (tests, `serve` shutdown). */
@@ -50,7 +65,8 @@ export class HttpProber implements Prober {
     return this.agent.close();
   }
 
-  private async probe(server: string, url: string): Promise<ServerHealth> {
+  /** `servedBy`: through NGINX, the color its X-Bgctl-Color must name. */
+  private async probe(server: string, url: string, headers: Record<string, string> = {}, servedBy?: Color): Promise<ServerHealth> {
     const { timeoutMs } = this.options;
     const started = performance.now();
     const latency = (): number => Math.round(performance.now() - started);
@@ -58,21 +74,19 @@ export class HttpProber implements Prober {
       const res = await request(url, {
         dispatcher: this.agent,
         method: 'GET',
-        headers: { accept: 'application/json', 'user-agent': 'bgctl-probe' },
+        headers: { ...headers, accept: 'application/json', 'user-agent': 'bgctl-probe' },
         signal: AbortSignal.timeout(timeoutMs),
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
       const body = await readCapped(res.body);
-      const ok = res.statusCode >= 200 && res.statusCode < 300;
-      return {
-        server,
-        healthy: ok,
-        status: res.statusCode,
-        version: ok ? versionOf(body) : null,
-        latencyMs: latency(),
-        error: ok ? null : `HTTP ${res.statusCode}`,
-      };
+      const served = res.headers['x-bgctl-color'];
+      const wrong = servedBy !== undefined && served !== servedBy;
+      const ok = res.statusCode >= 200 && res.statusCode < 300 && !wrong;
+      let error: string | null = null;
+      if (res.statusCode < 200 || res.statusCode >= 300) error = `HTTP ${res.statusCode}`;
+      else if (wrong) error = typeof served === 'string' && served !== '' ? `served by ${served.slice(0, 16)}` : 'no X-Bgctl-Color';
+      return { server, healthy: ok, status: res.statusCode, version: ok ? versionOf(body) : null, latencyMs: latency(), error };
     } catch (e) {
       return { server, healthy: false, status: null, version: null, latencyMs: latency(), error: describeError(e, timeoutMs) };
     }

@@ -1,8 +1,13 @@
-import { COLORS, otherColor } from '../core/color.js';
+import { COLORS } from '../core/color.js';
 import type { Color } from '../core/color.js';
 import type { Weights } from '../core/weights.js';
 import { STRATEGIES, isHostPort } from '../config/schema.js';
 import type { Config } from '../config/schema.js';
+import { forceView, type ForceView } from './force.js';
+import { checkColor, exactSplit, servedByAddress, splitPlan, stickyBuckets } from './routing.js';
+import type { PatternEntry, SplitEntry, StickyBuckets, WeightedServer } from './routing.js';
+
+export { splitPlan, type SplitEntry } from './routing.js';
 
 /**
  * Pure: Config + what a step wants → the values the NGINX templates print. Nothing else reaches a
@@ -19,14 +24,8 @@ export interface RenderOptions {
   readonly revision: number;
   readonly strategy: Strategy;
   readonly stable: Color;
-  /** the color listed first in split_clients; see splitPlan */
+  /** the color whose share grows: first in split_clients, owner of the low sticky buckets */
   readonly growing: Color;
-}
-
-/** One split_clients entry: `25% green;` or `* blue;`. */
-export interface SplitEntry {
-  readonly color: Color;
-  readonly percent: string;
 }
 
 export interface UpstreamView {
@@ -35,13 +34,43 @@ export interface UpstreamView {
   readonly health: string;
 }
 
+/** weighted, every server an IP literal: one upstream of both colors, exact shares. */
+export interface ExactView {
+  /** the servers of bgctl_split with their weights; null at 100/0 (no split needed) */
+  readonly split: readonly WeightedServer[] | null;
+  /** the upstream ordinary traffic goes to: bgctl_split, or the color at 100% */
+  readonly target: string;
+  /** what proxy_pass names: `$bgctl_upstream` when forced routes exist, else the target */
+  readonly proxy: string;
+  /** `$upstream_addr` → the color that served */
+  readonly served: readonly PatternEntry[];
+}
+
+/** sticky, or a host name among the servers: pick a color (per request or per client), then its upstream. */
+export interface PickView {
+  /** the split_clients $request_id entries (weighted only) */
+  readonly split: readonly SplitEntry[];
+  /** the variable holding the color to proxy to: `bgctl_route` (forced routes on) or `bgctl_pick` */
+  readonly route: string;
+  /** the source of the may-fail-over map: a forced request never fails over */
+  readonly failoverKey: string;
+}
+
 export interface SiteView {
   readonly revision: number;
   readonly listens: readonly string[];
-  readonly sticky: boolean;
-  readonly split: readonly SplitEntry[];
-  /** error_page retry on the other color: only while both colors carry traffic */
+  readonly exact: ExactView | null;
+  readonly pick: PickView | null;
+  readonly sticky: StickyBuckets | null;
+  /** error_page retry on the other color: pick mode, only while both colors carry traffic */
   readonly failover: boolean;
+  readonly force: ForceView | null;
+  /** the forced-route header, cleared before proxying (it may carry the secret) */
+  readonly stripHeader: string | null;
+  /** the forced-route cookie, taken out of the Cookie header before proxying */
+  readonly stripCookie: string | null;
+  /** the access log's `forced` field: `$bgctl_force` (a color or empty), or empty when forcing is off */
+  readonly forcedLog: string;
   readonly upstreams: readonly UpstreamView[];
   readonly maxFails: number;
   readonly failTimeout: number;
@@ -69,36 +98,6 @@ function int(what: string, value: unknown, min: number, max: number): number {
   return value;
 }
 
-function color(what: string, value: unknown): Color {
-  if (!(COLORS as readonly unknown[]).includes(value)) fail(what, value);
-  return value as Color;
-}
-
-function checkWeights(weights: Weights): void {
-  const blue = int('weight of blue', weights.blue, 0, 100);
-  const green = int('weight of green', weights.green, 0, 100);
-  if (blue + green !== 100) fail('weights (must total 100)', weights);
-}
-
-/**
- * The split_clients entries, growing color first. Its bucket is the start of the hash range, so as it
- * grows from 25% to 50% the clients it already had stay on it (sticky moves only new clients over).
- * `0%` never appears (an empty bucket is pointless) and `*` always closes the list, so the shares
- * total exactly 100% whatever the rounding: a color at 0% gets nothing, at 100% everything.
- */
-export function splitPlan(weights: Weights, growing: Color): SplitEntry[] {
-  checkWeights(weights);
-  const first = color('growing color', growing);
-  const rest = otherColor(first);
-  const share = weights[first];
-  if (share === 0) return [{ color: rest, percent: '*' }];
-  if (share === 100) return [{ color: first, percent: '*' }];
-  return [
-    { color: first, percent: `${share}%` },
-    { color: rest, percent: '*' },
-  ];
-}
-
 /**
  * The listen directives. bgctl itself talks to NGINX on 127.0.0.1 (status location, through-NGINX
  * probes), so an address that is neither loopback nor `*` also gets a loopback listener.
@@ -120,9 +119,17 @@ function upstreamOf(config: Config, c: Color): UpstreamView {
   return { color: c, servers: [...env.servers], health: env.health };
 }
 
+function exactView(weights: Weights, servers: Readonly<Record<Color, readonly string[]>>, forced: boolean): ExactView | null {
+  const served = servedByAddress(servers);
+  if (served === null) return null;
+  const both = weights.blue > 0 && weights.green > 0;
+  const target = both ? 'bgctl_split' : `bgctl_${weights.blue > 0 ? 'blue' : 'green'}`;
+  return { split: both ? exactSplit(weights, servers) : null, target, proxy: forced ? '$bgctl_upstream' : target, served };
+}
+
 export function siteView(config: Config, opts: RenderOptions): SiteView {
   const revision = int('revision', opts.revision, 0, Number.MAX_SAFE_INTEGER);
-  const stable = color('stable color', opts.stable);
+  const stable = checkColor('stable color', opts.stable);
   const strategy = opts.strategy;
   if (!(STRATEGIES as readonly unknown[]).includes(strategy)) fail('strategy', strategy);
   const split = splitPlan(opts.weights, opts.growing);
@@ -132,13 +139,29 @@ export function siteView(config: Config, opts: RenderOptions): SiteView {
   // Only numbers and enum words go in, so the JSON holds no quote, backslash or `$` of its own.
   const statusJson = JSON.stringify({ revision, blue, green, strategy, stable });
   if (!/^[{}":,a-z0-9]+$/.test(statusJson)) fail('status JSON', statusJson);
+  const upstreams = { blue: upstreamOf(config, 'blue'), green: upstreamOf(config, 'green') };
+  const force = forceView(config.routing);
+  const sticky = strategy === 'sticky';
+  const servers = { blue: upstreams.blue.servers, green: upstreams.green.servers };
+  const exact = sticky ? null : exactView(opts.weights, servers, force !== null);
   return {
     revision,
     listens: listensOf(config),
-    sticky: strategy === 'sticky',
-    split,
-    failover: blue > 0 && green > 0,
-    upstreams: COLORS.map((c) => upstreamOf(config, c)),
+    exact,
+    pick: exact
+      ? null
+      : {
+          split: sticky ? [] : split,
+          route: force ? 'bgctl_route' : 'bgctl_pick',
+          failoverKey: force ? '$bgctl_force$request_method' : '$request_method',
+        },
+    sticky: sticky ? stickyBuckets(opts.weights, opts.growing) : null,
+    failover: !exact && blue > 0 && green > 0,
+    force,
+    stripHeader: force?.strip ?? null,
+    stripCookie: force?.stripCookie ?? null,
+    forcedLog: force ? '$bgctl_force' : '',
+    upstreams: COLORS.map((c) => upstreams[c]),
     maxFails: int('nginx.maxFails', n.maxFails, 0, 100),
     failTimeout: int('nginx.failTimeout', n.failTimeout, 1, 3600),
     keepalive: keepalive === 0 ? null : keepalive,

@@ -88,7 +88,8 @@ describe('bgctl migrations on a real NGINX', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/dry run: nothing was changed/);
     expect(r.stdout).toMatch(/step 1: blue 50% \/ green 50%/);
-    expect(r.stdout).toMatch(/split_clients/);
+    // IP-literal servers: an exact weighted round-robin upstream holding both colors at 50/50
+    expect(r.stdout).toMatch(/upstream bgctl_split \{/);
     expect(await box.stateText()).toBe(before);
     expect((await box.get()).color).toBe('green');
   });

@@ -61,11 +61,19 @@ beforeAll(async () => {
 });
 afterAll(closeAll);
 
-function prober(blue: string[], green: string[], nginx = { host: '127.0.0.1', port: 1 }): HttpProber {
+type Routing = ConstructorParameters<typeof HttpProber>[0]['routing'];
+
+function prober(
+  blue: string[],
+  green: string[],
+  nginx = { host: '127.0.0.1', port: 1 },
+  routing: Routing = { forceHeader: 'X-Bgctl-Color', forceSecret: null },
+): HttpProber {
   return new HttpProber({
     environments: { blue: { servers: blue, health: '/health' }, green: { servers: green, health: '/healthz' } },
     timeoutMs: TIMEOUT,
     nginx,
+    routing,
   });
 }
 
@@ -127,13 +135,44 @@ describe('HttpProber', () => {
     expect(h).toMatchObject({ healthy: true, version: '6.0.0' });
   });
 
-  it('throughNginx asks the loopback-only health location of the color', async () => {
-    const [host, port] = ok1.split(':') as [string, string];
-    const h = await withProber(prober([ok1], [ok1], { host, port: Number(port) }), (p) => p.throughNginx('green'));
-    expect(h).toMatchObject({ server: ok1, healthy: true, status: 200, version: '2.1.0' });
-    // the json() backend echoes the path it was asked for
-    const res = await fetch(`http://${ok1}/__bgctl/health/green`);
-    expect(await res.json()).toMatchObject({ path: '/__bgctl/health/green' });
+  // What the probe asks and how it reads the answer. That real NGINX routes it: routing-force.test.ts.
+  it('throughNginx asks for the color health path with the forced header (COLOR:SECRET with a secret)', async () => {
+    const seen: string[] = [];
+    const front = await backend((req, res) => {
+      const forced = req.headers['x-route'];
+      seen.push(`${req.url} ${forced === undefined ? '-' : String(forced)}`);
+      const color = typeof forced === 'string' ? forced.split(':')[0] : /\/__bgctl\/health\/(\w+)/.exec(req.url ?? '')?.[1];
+      res.writeHead(200, { 'x-bgctl-color': color ?? '' });
+      res.end('{"version":"2.1.0"}');
+    });
+    const [host, port] = front.split(':') as [string, string];
+    const nginx = { host, port: Number(port) };
+    const secret = 'S3cret-token_0123.4567~89';
+    for (const routing of [
+      { forceHeader: 'X-Route', forceSecret: null },
+      { forceHeader: 'X-Route', forceSecret: secret },
+      { forceHeader: null, forceSecret: secret },
+    ]) {
+      const h = await withProber(prober([ok1], [ok1], nginx, routing), (p) => p.throughNginx('green'));
+      expect(h).toMatchObject({ server: front, healthy: true, status: 200, version: '2.1.0', error: null });
+    }
+    // forceHeader null: the loopback-only health location of the color
+    expect(seen).toEqual(['/healthz green', `/healthz green:${secret}`, '/__bgctl/health/green -']);
+  });
+
+  it('throughNginx is unhealthy when NGINX says another color (or none) answered', async () => {
+    for (const [served, error] of [
+      ['blue', 'served by blue'],
+      [null, 'no X-Bgctl-Color'],
+    ] as const) {
+      const front = await backend((_req, res) => {
+        res.writeHead(200, served === null ? {} : { 'x-bgctl-color': served });
+        res.end('{"version":"2.1.0"}');
+      });
+      const [host, port] = front.split(':') as [string, string];
+      const h = await withProber(prober([ok1], [ok1], { host, port: Number(port) }), (p) => p.throughNginx('green'));
+      expect(h).toMatchObject({ healthy: false, status: 200, version: null, error });
+    }
   });
 });
 

@@ -57,7 +57,22 @@ const ENVIRONMENTS = {
     blue: { servers: ['localhost:8081', '127.0.0.1:8083'] },
     green: { servers: ['localhost:8082', '[::1]:8084', '127.0.0.2:8085'], health: '/status/ready' },
   },
+  // the exact split over 3 + 3 servers, IPv6 written the long way (NGINX prints it short)
+  mixed: {
+    blue: { servers: ['127.0.0.1:8081', '[0:0:0:0:0:0:0:1]:8083', '127.0.0.3:8085'] },
+    green: { servers: ['[::ffff:127.0.0.1]:8082', '127.0.0.2:8084', '[::1]:8086'] },
+  },
 } satisfies Record<string, Environments>;
+
+const SECRET = 'S3cret-token_0123.4567~89';
+const ROUTINGS = {
+  'default header': {},
+  'header and cookie': { forceCookie: 'bgctl-force' },
+  'header and cookie with a secret': { forceCookie: 'bgctl_force', forceSecret: SECRET },
+  'cookie only with a secret': { forceHeader: null, forceCookie: 'Route-To', forceSecret: SECRET },
+  'no forced routes': { forceHeader: null },
+  'a header bgctl sets itself': { forceHeader: 'X-Request-Id' },
+} satisfies Record<string, ConfigInput['routing']>;
 
 describe('rendered configs pass nginx -t', () => {
   const cases = (Object.keys(ENVIRONMENTS) as (keyof typeof ENVIRONMENTS)[]).flatMap((servers) =>
@@ -81,6 +96,27 @@ describe('rendered configs pass nginx -t', () => {
     { nginx: { keepalive: 0, maxFails: 0, failTimeout: 1, keepaliveTimeoutSeconds: 1 } },
   ])('with %o', async (extra) => {
     const result = await nginxTest(ENVIRONMENTS.ipv4, 'sticky', 'green', 25, extra);
+    expect(result.exitCode, result.all).toBe(0);
+  });
+
+  const routed = (['ipv4', 'hostname', 'mixed'] as const).flatMap((servers) =>
+    (['weighted', 'sticky'] as const).flatMap((strategy) =>
+      (Object.keys(ROUTINGS) as (keyof typeof ROUTINGS)[]).map((routing) => ({ servers, strategy, routing })),
+    ),
+  );
+  it.each(routed)('forced routes ($routing): $servers servers, $strategy, green at 50%', async ({ servers, strategy, routing }) => {
+    const result = await nginxTest(ENVIRONMENTS[servers], strategy, 'green', 50, { routing: ROUTINGS[routing] });
+    expect(result.exitCode, result.all).toBe(0);
+  });
+
+  it.each([
+    { strategy: 'weighted', percent: 1 },
+    { strategy: 'weighted', percent: 33 },
+    { strategy: 'weighted', percent: 99 },
+    { strategy: 'sticky', percent: 1 },
+    { strategy: 'sticky', percent: 99 },
+  ] as const)('mixed servers, $strategy, green at $percent%', async ({ strategy, percent }) => {
+    const result = await nginxTest(ENVIRONMENTS.mixed, strategy, 'green', percent);
     expect(result.exitCode, result.all).toBe(0);
   });
 

@@ -41,14 +41,18 @@ function tokenize(text: string): string[] {
   return tokens;
 }
 
-/** The shape: `name/argc;`, `name/argc {`, `}`. */
+/**
+ * The shape: `name/argc;`, `name/argc {`, `}`. A quoted directive name is a map key (a regex built
+ * from a server address or a secret): its text is masked, its being one token is what counts.
+ */
 function structure(text: string): string[] {
   const out: string[] = [];
   let words: string[] = [];
   let depth = 0;
   for (const token of tokenize(text)) {
     if (token === ';' || token === '{') {
-      const [name = '(none)', ...args] = words;
+      const [first = '(none)', ...args] = words;
+      const name = first.startsWith('q:') ? 'q:…' : first;
       out.push(`${'  '.repeat(depth)}${name}/${args.length}${token}`);
       if (token === '{') depth++;
       words = [];
@@ -94,6 +98,16 @@ const server = mix(
 );
 const health = mix(fc.constantFrom('/health', '/', '/a/b.c~d-e_f', '/healthz/'));
 const text = mix(fc.constantFrom('nginx', '.bgctl', 'bin/nginx', 'app_1'));
+const nullable = (a: fc.Arbitrary<string>): fc.Arbitrary<string | null> => fc.oneof(fc.constant(null), a);
+const forceHeader = mix(
+  fc.constantFrom('X-Bgctl-Color', 'X-Force', 'Route-To-1', 'host', 'X-Request-Id'),
+  fc.constantFrom('X_Force', 'X:1'),
+);
+const forceCookie = mix(fc.constantFrom('bgctl-force', 'bgctl_force', 'Route', 'a-b_c'), fc.constantFrom('a=b', 'a b'));
+const forceSecret = mix(
+  fc.constantFrom('0123456789abcdef', 'S3cret-token_0123.4567~89', 'a.b.c.d.e.f.g.h.i', `x${'~'.repeat(127)}`),
+  fc.constantFrom('short', 'secret with spaces', 'secret:with:colons'),
+);
 
 const rawConfig = fc.record(
   {
@@ -124,22 +138,43 @@ const rawConfig = fc.record(
       command: fc.array(text, { minLength: 1, maxLength: 3 }),
       env: fc.dictionary(fc.constantFrom('APP_VERSION', 'A'), text),
     }),
+    routing: fc.record(
+      { forceHeader: nullable(forceHeader), forceCookie: nullable(forceCookie), forceSecret: nullable(forceSecret) },
+      { requiredKeys: [] },
+    ),
     stateDir: text,
   },
   { requiredKeys: ['environments'] },
 );
 
-/** The same config with every string that reaches the template replaced by a plain one. */
+const SET_BY_BGCTL = ['connection', 'host', 'x-real-ip', 'x-forwarded-for', 'x-forwarded-proto', 'x-request-id'];
+
+/**
+ * The same config with every string that reaches the template replaced by a plain one of the same
+ * kind: an IP literal by an IP literal, a host name by a host name (they are routed differently),
+ * equal servers by equal servers.
+ */
 function benign(config: Config): Config {
   const copy = structuredClone(config);
   // a non-loopback address legitimately adds a loopback listener for bgctl itself; keep the class
   const loopback = config.listenAddress === '*' || config.listenAddress.startsWith('127.') || config.listenAddress === '[::1]';
   copy.listenAddress = loopback ? '127.0.0.1' : '192.0.2.1';
+  const plain = new Map<string, string>();
   for (const [c, color] of COLORS.entries()) {
     const env = copy.environments[color];
-    env.servers = env.servers.map((_, i) => `10.0.${c}.${i + 1}:80`);
+    env.servers = env.servers.map((server, i) => {
+      const ip = /^(\d|\[)/.test(server);
+      const got = plain.get(server) ?? (ip ? `10.0.${c}.${i + 1}:80` : `host-${c}-${i}.internal:80`);
+      plain.set(server, got);
+      return got;
+    });
     env.health = '/health';
   }
+  const { forceHeader, forceCookie, forceSecret } = config.routing;
+  // a header bgctl sets itself is not stripped before proxying: keep that class too
+  copy.routing.forceHeader = forceHeader === null ? null : SET_BY_BGCTL.includes(forceHeader.toLowerCase()) ? 'Host' : 'X-Plain';
+  copy.routing.forceCookie = forceCookie === null ? null : 'plain';
+  copy.routing.forceSecret = forceSecret === null ? null : 'a'.repeat(16);
   return copy;
 }
 
@@ -160,6 +195,13 @@ describe('no value the schema accepts changes the NGINX config structure', () =>
     const { site } = renderConfig(config, opts);
     for (const evil of ['10.0.0.1:80 backup', '10.0.0.1:80; server 6.6.6.6:80', '10.0.0.1:80 #', '"10.0.0.1:80']) {
       expect(() => expect(structure(site.replace('10.0.0.1:80', evil))).toEqual(structure(site))).toThrow();
+    }
+    // the map keys carrying a secret are masked, but a quote smuggled into one still shows
+    const secret = 'a-secret-of-16-chars';
+    const forced = renderConfig(configSchema.parse({ ...config, routing: { forceSecret: secret, forceCookie: 'force' } }), opts).site;
+    expect(forced).toContain(secret);
+    for (const evil of ['x" default "y', 'x"; evil "', 'x" "y']) {
+      expect(() => expect(structure(forced.replaceAll(secret, evil))).toEqual(structure(forced))).toThrow();
     }
   });
 

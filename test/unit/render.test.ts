@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { Color } from '../../src/core/color.js';
 import { weightsFor } from '../../src/core/weights.js';
 import { configSchema, type Config, type ConfigInput } from '../../src/config/schema.js';
+import { upstreamAddrText } from '../../src/render/address.js';
 import { renderConfig, splitPlan, type RenderOptions } from '../../src/render/render.js';
+import { exactSplit } from '../../src/render/routing.js';
 
 function config(over: Partial<ConfigInput> = {}): Config {
   return configSchema.parse({
@@ -97,7 +99,7 @@ describe('splitPlan', () => {
 });
 
 describe('renderConfig', () => {
-  it.each(PERCENTS)('at %i%% keeps both upstreams and every server, never weight=0 or 0%%', (percent) => {
+  it.each(PERCENTS)('at %i percent keeps both upstreams and every server, never weight=0 or 0%%', (percent) => {
     const { site, main, revision, weights } = renderConfig(config(), step(percent));
     expect(revision).toBe(12);
     expect(weights).toEqual(weightsFor('green', percent));
@@ -107,41 +109,12 @@ describe('renderConfig', () => {
     for (const server of ['127.0.0.1:8081', '127.0.0.1:8083', '127.0.0.1:8082', '[::1]:8084', 'app-green.internal:8080']) {
       expect(site).toContain(`    server ${server} max_fails=3 fail_timeout=10s;`);
     }
-    expect(site).not.toMatch(/weight=/);
+    expect(site).not.toMatch(/weight=0/);
     expect(site).not.toMatch(/(^|\D)0%/m);
     expect(site).toMatch(/^ {4}\* (blue|green);$/m);
     expect(site).toContain('add_header X-Bgctl-Color $bgctl_served always;');
-    expect(site).toContain('proxy_pass http://bgctl_$bgctl_pick;');
     const status = /return 200 '(.*)';/.exec(site)?.[1] ?? '';
     expect(JSON.parse(status)).toEqual({ revision: 12, ...weightsFor('green', percent), strategy: 'weighted', stable: 'blue' });
-  });
-
-  it('sends a color at 0% nothing and a color at 100% everything', () => {
-    expect(renderConfig(config(), step(0)).site).toMatch(/split_clients \$request_id \$bgctl_pick \{\n {4}\* blue;\n\}/);
-    expect(renderConfig(config(), step(100)).site).toMatch(/split_clients \$request_id \$bgctl_pick \{\n {4}\* green;\n\}/);
-  });
-
-  it('fails over to the other color only while both carry traffic', () => {
-    for (const percent of PERCENTS) {
-      const { site } = renderConfig(config(), step(percent));
-      const both = percent > 0 && percent < 100;
-      expect(site.includes('error_page 502 504 = @bgctl_other;')).toBe(both);
-      expect(site.includes('location @bgctl_other {')).toBe(both);
-    }
-  });
-
-  it('splits per client and hands out the cookie in sticky mode', () => {
-    const { site } = renderConfig(config(), step(25, { strategy: 'sticky' }));
-    expect(site).toContain('split_clients $bgctl_client_key $bgctl_pick {');
-    expect(site).toContain('""      $remote_addr$http_user_agent;');
-    expect(site).toContain('add_header Set-Cookie $bgctl_set_cookie always;');
-    expect(site).not.toContain('split_clients $request_id');
-  });
-
-  it('listens where the config says', () => {
-    expect(renderConfig(config({ listen: 9000 }), step(0)).site).toContain('listen 127.0.0.1:9000;');
-    expect(renderConfig(config({ listenAddress: '*' }), step(0)).site).toContain('listen *:8080;');
-    expect(renderConfig(config({ listenAddress: '[::1]' }), step(0)).site).toContain('listen [::1]:8080;');
   });
 
   it('proxies the loopback health locations to each color at its health path', () => {
@@ -162,12 +135,395 @@ describe('renderConfig', () => {
     bad.environments.blue.servers[0] = '127.0.0.1:80; evil';
     expect(() => renderConfig(bad, step(0))).toThrow(/impossible server of blue/);
     expect(() => renderConfig(config(), step(0, { revision: 1.5 }))).toThrow(/impossible revision/);
+    const header = structuredClone(config());
+    header.routing.forceHeader = 'X-A: b';
+    expect(() => renderConfig(header, step(0))).toThrow(/impossible routing.forceHeader/);
+    const cookie = structuredClone(config());
+    cookie.routing.forceCookie = 'a=b';
+    expect(() => renderConfig(cookie, step(0))).toThrow(/impossible routing.forceCookie/);
+    const secret = structuredClone(config());
+    secret.routing.forceSecret = 'a-long-secret-that-has";-in-it';
+    expect(() => renderConfig(secret, step(0))).toThrow(/^render: impossible routing.forceSecret$/);
   });
 
-  it('renders a typical config', () => {
+  it('renders a typical config (a host name among the servers)', () => {
     const { main, site } = renderConfig(config(), step(25));
     expect(main).toMatchSnapshot('nginx.conf');
     expect(site).toMatchSnapshot('conf.d/bgctl.conf');
+  });
+
+  it('renders a typical config (IP literals only: the exact split)', () => {
+    expect(renderConfig(ips(2, 3), step(25)).site).toMatchSnapshot('conf.d/bgctl.conf');
+  });
+});
+
+/** n IP-literal servers, IPv4 and IPv6 in turn, from port `base` on. */
+const serverList = (n: number, base: number): string[] =>
+  Array.from({ length: n }, (_, i) => (i % 2 ? `[::1]:${base + i}` : `127.0.0.1:${base + i}`));
+
+/** A config whose servers are all IP literals: `blue` servers of blue, `green` of green. */
+function ips(blue: number, green: number, over: Partial<ConfigInput> = {}): Config {
+  return config({
+    environments: { blue: { servers: serverList(blue, 8100) }, green: { servers: serverList(green, 8200), health: '/healthz' } },
+    ...over,
+  });
+}
+
+/** The entries of the `map`/`split_clients` block whose header line starts with `head`. */
+function block(site: string, head: string): [string, string][] {
+  const start = site.indexOf(`${head} {\n`);
+  if (start < 0) throw new Error(`no block ${head}`);
+  const body = site.slice(start + head.length + 3, site.indexOf('\n}', start));
+  return body
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#') && l !== 'volatile;')
+    .map((l) => {
+      const m = /^("[^"]*"|\S+)\s+(.*);$/.exec(l);
+      if (!m) throw new Error(`not an entry: ${l}`);
+      return [(m[1] ?? '').replace(/^"(.*)"$/, '$1'), (m[2] ?? '').replace(/^"(.*)"$/, '$1')];
+    });
+}
+
+/** What an NGINX `map` gives for `input`: exact keys first (case-insensitive), then regexes in order. */
+function lookup(entries: [string, string][], input: string): string | undefined {
+  const exact = entries.find(([k]) => !k.startsWith('~') && k !== 'default' && k.toLowerCase() === input.toLowerCase());
+  if (exact) return exact[1];
+  const regex = entries.find(([k]) => k.startsWith('~') && new RegExp(k.slice(1)).test(input));
+  return (regex ?? entries.find(([k]) => k === 'default'))?.[1];
+}
+
+describe('exactSplit: the color shares are exactly the weights', () => {
+  const counts = [1, 2, 3];
+  const cases = counts.flatMap((blue) => counts.flatMap((green) => [1, 25, 33, 50, 75, 99].map((percent) => ({ blue, green, percent }))));
+
+  it.each(cases)('$blue blue and $green green servers, green at $percent%', ({ blue, green, percent }) => {
+    const servers = { blue: serverList(blue, 8100), green: serverList(green, 8200) };
+    const split = exactSplit(weightsFor('green', percent), servers);
+    expect(split.map((s) => s.server)).toEqual([...servers.blue, ...servers.green]);
+    const total = split.reduce((n, s) => n + s.weight, 0);
+    const of = (c: Color) => split.filter((s) => s.color === c);
+    expect((of('green').reduce((n, s) => n + s.weight, 0) * 100) / total).toBe(percent);
+    for (const c of ['blue', 'green'] as const) expect(new Set(of(c).map((s) => s.weight)).size).toBe(1);
+    expect(split.every((s) => Number.isInteger(s.weight) && s.weight >= 1)).toBe(true);
+    // reduced: no common divisor left, so NGINX's round-robin cycle is as short as it can be
+    const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+    expect(split.reduce((d, s) => gcd(s.weight, d), 0)).toBe(1);
+  });
+
+  it('leaves a color at 0% out (NGINX rejects weight=0)', () => {
+    const servers = { blue: ['127.0.0.1:1', '127.0.0.1:2'], green: ['127.0.0.1:3'] };
+    expect(exactSplit({ blue: 100, green: 0 }, servers)).toEqual([
+      { color: 'blue', server: '127.0.0.1:1', weight: 1 },
+      { color: 'blue', server: '127.0.0.1:2', weight: 1 },
+    ]);
+    expect(exactSplit({ blue: 0, green: 100 }, servers)).toEqual([{ color: 'green', server: '127.0.0.1:3', weight: 1 }]);
+    expect(exactSplit({ blue: 25, green: 75 }, servers)).toEqual([
+      { color: 'blue', server: '127.0.0.1:1', weight: 1 },
+      { color: 'blue', server: '127.0.0.1:2', weight: 1 },
+      { color: 'green', server: '127.0.0.1:3', weight: 6 },
+    ]);
+  });
+
+  it('renders the servers of both colors with their weights into one upstream with a zone', () => {
+    const { site } = renderConfig(ips(1, 2), step(25));
+    expect(site).toContain(
+      [
+        'upstream bgctl_split {',
+        '    zone bgctl_split 256k;',
+        '    server 127.0.0.1:8100 weight=6 max_fails=3 fail_timeout=10s; # blue',
+        '    server 127.0.0.1:8200 weight=1 max_fails=3 fail_timeout=10s; # green',
+        '    server [::1]:8201 weight=1 max_fails=3 fail_timeout=10s; # green',
+        '    keepalive 32;',
+        '    keepalive_timeout 4s;',
+        '}',
+      ].join('\n'),
+    );
+    expect(site).toContain('proxy_pass http://$bgctl_upstream;');
+    expect(lookup(block(site, 'map $bgctl_force $bgctl_upstream'), '')).toBe('bgctl_split');
+    // NGINX fails over between servers of both colors itself; a POST already sent is never repeated
+    expect(site).toContain('proxy_next_upstream error timeout http_502 http_503 http_504;');
+    expect(site).not.toContain('non_idempotent');
+    expect(site).not.toContain('split_clients');
+    expect(site).not.toContain('error_page');
+    // the per-color upstreams stay, without weights
+    expect(site).toContain('upstream bgctl_blue {\n    server 127.0.0.1:8100 max_fails=3 fail_timeout=10s;\n');
+  });
+
+  it('needs no split upstream at 0% and 100%', () => {
+    for (const [percent, only] of [
+      [0, 'bgctl_blue'],
+      [100, 'bgctl_green'],
+    ] as const) {
+      const { site } = renderConfig(ips(2, 2), step(percent));
+      expect(site).not.toContain('bgctl_split');
+      expect(lookup(block(site, 'map $bgctl_force $bgctl_upstream'), '')).toBe(only);
+      const off = renderConfig(ips(2, 2, { routing: { forceHeader: null } }), step(percent)).site;
+      expect(off).toContain(`proxy_pass http://${only};`);
+    }
+  });
+
+  it('names the color that served from the last address in $upstream_addr', () => {
+    const { site } = renderConfig(ips(2, 2), step(50));
+    expect(site).toMatch(/map \$upstream_addr \$bgctl_served \{\n {4}volatile;\n/);
+    const served = block(site, 'map $upstream_addr $bgctl_served');
+    expect(
+      [
+        '127.0.0.1:8100',
+        '[::1]:8101',
+        '127.0.0.1:8200',
+        '[::1]:8201',
+        '127.0.0.1:8200, 127.0.0.1:8100',
+        '127.0.0.1:8100, [::1]:8201',
+        '127.0.0.1:8100 : [::1]:8101',
+        'bgctl_green',
+        'bgctl_split',
+        '127.0.0.1:82001',
+        '127.0.0.1:8200x',
+        '',
+      ].map((addr) => lookup(served, addr)),
+    ).toEqual(['blue', 'blue', 'green', 'green', 'blue', 'green', 'blue', 'green', '', '', '', '']);
+    expect(site).toContain('add_header X-Bgctl-Color $bgctl_served always;');
+    expect(site).toContain('"color":"$bgctl_served"');
+  });
+
+  it('matches the address NGINX prints, not the one written (IPv6 is normalized)', () => {
+    const { site } = renderConfig(
+      config({ environments: { blue: { servers: ['[0:0::1]:80'] }, green: { servers: ['[::FFFF:7f00:1]:81'] } } }),
+      step(50),
+    );
+    const served = block(site, 'map $upstream_addr $bgctl_served');
+    expect([lookup(served, '[::1]:80'), lookup(served, '[::ffff:127.0.0.1]:81')]).toEqual(['blue', 'green']);
+  });
+});
+
+describe('upstreamAddrText: what NGINX 1.22 writes into $upstream_addr', () => {
+  // measured: upstreams with these servers, $upstream_addr logged by /usr/sbin/nginx 1.22.1
+  it.each([
+    ['127.0.0.1:8081', '127.0.0.1:8081'],
+    ['[::1]:1', '[::1]:1'],
+    ['[0:0:0:0:0:0:0:1]:1', '[::1]:1'],
+    ['[::ffff:127.0.0.1]:1', '[::ffff:127.0.0.1]:1'],
+    ['[::FFFF:7f00:1]:1', '[::ffff:127.0.0.1]:1'],
+    ['[0::ffff:0:1]:1', '[::ffff:0.0.0.1]:1'],
+    ['[::7f00:1]:1', '[::127.0.0.1]:1'],
+    ['[1:0:0:2:0:0:0:3]:1', '[1:0:0:2::3]:1'],
+    ['[1:0:0:2:0:0:3:4]:1', '[1::2:0:0:3:4]:1'],
+    ['[::0.0.0.2]:1', '[::2]:1'],
+    ['[::0.1.0.2]:1', '[::0.1.0.2]:1'],
+    ['[1::]:1', '[1::]:1'],
+    ['[1:0:2:3:4:5:6:7]:1', '[1:0:2:3:4:5:6:7]:1'],
+    ['[ABCD::EF]:1', '[abcd::ef]:1'],
+    ['[::]:1', '[::]:1'],
+    ['[::ffff:0:0]:1', '[::ffff:0.0.0.0]:1'],
+    ['[0:0:0:0:0:ffff:1.2.3.4]:1', '[::ffff:1.2.3.4]:1'],
+    ['[1:2:3:4:5:6:0:0]:1', '[1:2:3:4:5:6::]:1'],
+    ['[::0:0:1:0]:1', '[::0.1.0.0]:1'],
+    ['[64:ff9b::1.2.3.4]:1', '[64:ff9b::102:304]:1'],
+  ])('%s → %s', (server, printed) => {
+    expect(upstreamAddrText(server)).toBe(printed);
+  });
+
+  it.each(['app-blue:80', 'localhost:8080', '[:::1]:80', '[1::2::3]:80', '[1:2:3:4:5:6:7:8:9]:80', '[1.2.3.4::]:80'])(
+    '%s has no address before NGINX resolves it (or is none): null',
+    (server) => {
+      expect(upstreamAddrText(server)).toBeNull();
+    },
+  );
+});
+
+describe('host names: split_clients per request, error_page fail-over', () => {
+  it('keeps the random split and the fail-over location, and says why', () => {
+    const { site } = renderConfig(config(), step(25));
+    expect(block(site, 'split_clients $request_id $bgctl_pick')).toEqual([
+      ['25%', 'green'],
+      ['*', 'blue'],
+    ]);
+    expect(site).toContain('# weighted, with a host name among the servers');
+    expect(site).toContain('proxy_pass http://bgctl_$bgctl_route;');
+    expect(site).toContain('error_page 502 504 = @bgctl_other;');
+    expect(site).not.toContain('bgctl_split');
+    expect(site).not.toContain('$upstream_addr $bgctl_served');
+  });
+
+  it('sends a color at 0% nothing and a color at 100% everything', () => {
+    expect(block(renderConfig(config(), step(0)).site, 'split_clients $request_id $bgctl_pick')).toEqual([['*', 'blue']]);
+    expect(block(renderConfig(config(), step(100)).site, 'split_clients $request_id $bgctl_pick')).toEqual([['*', 'green']]);
+  });
+
+  it('fails over to the other color only while both carry traffic', () => {
+    for (const percent of PERCENTS) {
+      const { site } = renderConfig(config(), step(percent));
+      const both = percent > 0 && percent < 100;
+      expect(site.includes('error_page 502 504 = @bgctl_other;')).toBe(both);
+      expect(site.includes('location @bgctl_other {')).toBe(both);
+    }
+  });
+
+  it('tries the other color only for an idempotent request that was not forced', () => {
+    const failover = block(renderConfig(config(), step(50)).site, 'map "$bgctl_force$request_method" $bgctl_may_fail_over');
+    expect(['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'greenGET', 'blueHEAD'].map((k) => lookup(failover, k))).toEqual([
+      '1',
+      '1',
+      '1',
+      '0',
+      '0',
+      '0',
+      '0',
+    ]);
+    const off = renderConfig(config({ routing: { forceHeader: null } }), step(50)).site;
+    expect(lookup(block(off, 'map "$request_method" $bgctl_may_fail_over'), 'GET')).toBe('1');
+    expect(off).not.toContain('$bgctl_force');
+  });
+
+  it('is also chosen when two colors name the same address (the served color would be ambiguous)', () => {
+    const { site } = renderConfig(
+      config({ environments: { blue: { servers: ['[::1]:80'] }, green: { servers: ['[0::1]:80'] } } }),
+      step(50),
+    );
+    expect(site).toContain('split_clients $request_id $bgctl_pick');
+  });
+});
+
+describe('sticky: a client keeps its bucket, the growing color owns the low buckets', () => {
+  const sticky = (percent: number, growing: Color = 'green') =>
+    renderConfig(ips(1, 1), step(percent, { strategy: 'sticky', growing, weights: weightsFor(growing, percent) })).site;
+
+  it('gives a new client one of 100 buckets of 1%: * closes, never 0%, 100% in all', () => {
+    const entries = block(sticky(25), 'split_clients "${remote_addr}${http_user_agent}" $bgctl_bucket_new');
+    expect(entries).toHaveLength(100);
+    expect(entries.map(([, bucket]) => bucket)).toEqual(Array.from({ length: 100 }, (_, i) => String(i)));
+    expect(entries.slice(0, 99).every(([p]) => p === '1%')).toBe(true);
+    expect(entries[99]).toEqual(['*', '99']);
+  });
+
+  it.each([1, 25, 50, 99, 100])('green at %i percent: buckets 0 to share-1 are green, the rest blue', (percent) => {
+    const pick = block(sticky(percent), 'map $bgctl_bucket $bgctl_pick');
+    const colors = Array.from({ length: 100 }, (_, b) => lookup(pick, String(b)));
+    expect(colors).toEqual(Array.from({ length: 100 }, (_, b) => (b < percent ? 'green' : 'blue')));
+  });
+
+  it('growing blue back owns the low buckets too', () => {
+    const pick = block(sticky(25, 'blue'), 'map $bgctl_bucket $bgctl_pick');
+    expect(lookup(pick, '24')).toBe('blue');
+    expect(lookup(pick, '25')).toBe('green');
+  });
+
+  it('routes by a valid bgctl_bucket cookie, else hands one out', () => {
+    const site = sticky(25);
+    const kept = block(site, 'map $cookie_bgctl_bucket $bgctl_bucket_kept');
+    expect(['0', '7', '42', '99', '100', '07', '-1', 'x', ''].map((v) => lookup(kept, v))).toEqual([
+      '$cookie_bgctl_bucket',
+      '$cookie_bgctl_bucket',
+      '$cookie_bgctl_bucket',
+      '$cookie_bgctl_bucket',
+      '',
+      '',
+      '',
+      '',
+      '',
+    ]);
+    expect(block(site, 'map $bgctl_bucket_kept $bgctl_set_cookie')).toEqual([
+      ['', 'bgctl_bucket=$bgctl_bucket_new; Path=/; Max-Age=2592000; HttpOnly; SameSite=Lax'],
+      ['default', ''],
+    ]);
+    expect(site).toContain('add_header Set-Cookie $bgctl_set_cookie always;');
+    // sticky never uses the exact split: a client must not move, whatever server answers
+    expect(site).not.toContain('bgctl_split');
+    expect(site).toContain('error_page 502 504 = @bgctl_other;');
+  });
+});
+
+describe('forced routes', () => {
+  const SECRET = 'S3cret-token_0123.4567~89';
+  const forced = (routing: ConfigInput['routing'], servers = ips(1, 1)) =>
+    renderConfig(configSchema.parse({ ...servers, routing }), step(50)).site;
+
+  it('without a secret: the header from loopback only, exactly a color', () => {
+    const site = forced({});
+    const header = block(site, 'map "$bgctl_loopback:$http_x_bgctl_color" $bgctl_force');
+    const keys = ['1:green', '1:blue', '0:green', '1:Green', '1:green:x', '1:', '1:greenish'];
+    expect(keys.map((k) => lookup(header, k))).toEqual(['green', 'blue', '', '', '', '', '']);
+    expect(site).not.toContain('$http_cookie');
+    // the header never reaches the backends
+    expect(site).toContain('proxy_set_header X-Bgctl-Color "";');
+  });
+
+  it('with a secret: from anywhere, only COLOR:SECRET', () => {
+    const site = forced({ forceHeader: 'X-Route', forceSecret: SECRET });
+    const header = block(site, 'map "$bgctl_loopback:$http_x_route" $bgctl_force');
+    const keys = [
+      `1:green:${SECRET}`,
+      `0:green:${SECRET}`,
+      `0:blue:${SECRET}`,
+      '1:green',
+      `0:green:${SECRET}x`,
+      `0:green:${SECRET.toUpperCase()}`,
+    ];
+    expect(keys.map((k) => lookup(header, k))).toEqual(['green', 'green', 'blue', '', '', '']);
+    // `.` in the secret is a literal dot, not any character
+    expect(lookup(header, `0:green:${SECRET.replace('.', 'x')}`)).toBe('');
+    expect(site).toContain('proxy_set_header X-Route "";');
+    expect(site.slice(site.indexOf('log_format'))).not.toContain(SECRET);
+  });
+
+  it('the cookie, found among others; the header wins over it', () => {
+    const site = forced({ forceCookie: 'bgctl-force', forceSecret: SECRET });
+    const cookie = block(site, 'map "$bgctl_loopback:$http_cookie" $bgctl_force_cookie');
+    const jar = (v: string) => `0:a=1; bgctl-force=${v}; b=2`;
+    expect(
+      [
+        jar(`green:${SECRET}`),
+        `1:bgctl-force=blue:${SECRET}`,
+        jar('green'),
+        `0:xbgctl-force=green:${SECRET}`,
+        `0:bgctl-force=green:${SECRET}x`,
+      ].map((k) => lookup(cookie, k)),
+    ).toEqual(['green', 'blue', '', '', '']);
+    expect(block(site, 'map $bgctl_force_header $bgctl_force')).toEqual([
+      ['', '$bgctl_force_cookie'],
+      ['default', '$bgctl_force_header'],
+    ]);
+    // the forcing cookie is taken out of what the backends get
+    const strip = block(site, 'map $http_cookie $bgctl_cookie');
+    const rest = (input: string): string | undefined => {
+      const hit = strip.find(([k]) => k.startsWith('~') && new RegExp(k.slice(1)).test(input));
+      if (!hit) return input;
+      const groups = new RegExp(hit[0].slice(1)).exec(input)?.groups ?? {};
+      return hit[1].replace(/\$(bgctl_cookie_\w+)/g, (_, name: string) => groups[name] ?? '');
+    };
+    expect(
+      ['bgctl-force=x', 'bgctl-force=x; b=2', 'a=1; bgctl-force=x', 'a=1; bgctl-force=x; b=2', 'a=1', 'xbgctl-force=1'].map(rest),
+    ).toEqual(['', 'b=2', 'a=1', 'a=1; b=2', 'a=1', 'xbgctl-force=1']);
+    expect(site).toContain('proxy_set_header Cookie $bgctl_cookie;');
+  });
+
+  it('sends a forced request to its color whatever the weights: per-color upstream (exact) or route (host names)', () => {
+    expect(block(forced({}), 'map $bgctl_force $bgctl_upstream')).toEqual([
+      ['blue', 'bgctl_blue'],
+      ['green', 'bgctl_green'],
+      ['default', 'bgctl_split'],
+    ]);
+    const names = forced({}, config());
+    expect(block(names, 'map $bgctl_force $bgctl_route')).toEqual([
+      ['blue', 'blue'],
+      ['green', 'green'],
+      ['default', '$bgctl_pick'],
+    ]);
+  });
+
+  it('is absent when neither header nor cookie is configured; the log says so', () => {
+    const site = forced({ forceHeader: null, forceCookie: null, forceSecret: SECRET });
+    expect(site).not.toContain('bgctl_force');
+    expect(site).not.toContain(SECRET);
+    expect(site).toContain('"forced":""');
+    expect(forced({})).toContain('"forced":"$bgctl_force"');
+  });
+
+  it('does not clear a header bgctl sets itself', () => {
+    const site = forced({ forceHeader: 'X-Request-Id' });
+    expect(site).not.toContain('proxy_set_header X-Request-Id "";');
+    expect(site).toContain('proxy_set_header X-Request-Id $request_id;');
   });
 });
 

@@ -1,0 +1,73 @@
+import { COLORS } from '../core/color.js';
+import type { Config } from '../config/schema.js';
+import { regexLiteral } from './address.js';
+import type { PatternEntry } from './routing.js';
+
+/**
+ * Pure: forced routes (config `routing`) as `map` blocks. A request whose header or cookie names a
+ * color goes to that color's upstream whatever the weights, and never fails over to the other one.
+ * Without a secret only loopback clients may force (`$bgctl_loopback` is 1); with one, anybody may,
+ * but only with the exact value `COLOR:SECRET`. Regexes (`~`) match case-sensitively, and every map
+ * key is prefixed with `$bgctl_loopback:` so one shape serves both cases.
+ */
+
+export interface ForceMap {
+  /** the map's source, e.g. `$bgctl_loopback:$http_x_bgctl_color` */
+  readonly source: string;
+  /** the variable set, without `$` */
+  readonly output: string;
+  readonly patterns: readonly PatternEntry[];
+}
+
+export interface ForceView {
+  readonly maps: readonly ForceMap[];
+  /** both a header and a cookie: a last map prefers the header */
+  readonly combine: boolean;
+  /** the request header to drop before proxying (it may carry the secret); null when bgctl sets it anyway */
+  readonly strip: string | null;
+  /** the cookie to take out of the Cookie header before proxying (it may carry the secret) */
+  readonly stripCookie: string | null;
+}
+
+const HEADER = /^[A-Za-z0-9-]{1,64}$/;
+const COOKIE = /^[A-Za-z0-9_-]{1,64}$/;
+const SECRET = /^[A-Za-z0-9._~-]{16,128}$/;
+/** request headers the site config sets itself: a second proxy_set_header would fight it */
+const SET_BY_BGCTL = ['connection', 'host', 'x-real-ip', 'x-forwarded-for', 'x-forwarded-proto', 'x-request-id'];
+
+function checked(what: string, value: string | null, re: RegExp): string | null {
+  if (value !== null && (typeof value !== 'string' || !re.test(value))) {
+    // never print a secret, even one that failed validation
+    throw new Error(`render: impossible ${what}${what === 'routing.forceSecret' ? '' : `: ${JSON.stringify(value)}`}`);
+  }
+  return value;
+}
+
+export function forceView(routing: Config['routing']): ForceView | null {
+  const header = checked('routing.forceHeader', routing.forceHeader, HEADER);
+  const cookie = checked('routing.forceCookie', routing.forceCookie, COOKIE);
+  const secret = checked('routing.forceSecret', routing.forceSecret, SECRET);
+  if (header === null && cookie === null) return null;
+  // the key is `1:blue` from loopback, `0:blue` from elsewhere: without a secret only `1:` counts
+  const from = secret === null ? '1' : '[01]';
+  const value = (color: string): string => (secret === null ? color : `${color}:${regexLiteral(secret)}`);
+  const both = header !== null && cookie !== null;
+  const maps: ForceMap[] = [];
+  if (header !== null) {
+    maps.push({
+      source: `$bgctl_loopback:$http_${header.toLowerCase().replace(/-/g, '_')}`,
+      output: both ? 'bgctl_force_header' : 'bgctl_force',
+      patterns: COLORS.map((color) => ({ pattern: `~^${from}:${value(color)}$`, color })),
+    });
+  }
+  if (cookie !== null) {
+    // read from the Cookie header itself: `$cookie_NAME` cannot name a cookie with `-` in it
+    maps.push({
+      source: '$bgctl_loopback:$http_cookie',
+      output: both ? 'bgctl_force_cookie' : 'bgctl_force',
+      patterns: COLORS.map((color) => ({ pattern: `~^${from}:(?:.*;\\s*)?${cookie}=${value(color)}\\s*(?:;|$)`, color })),
+    });
+  }
+  const strip = header !== null && !SET_BY_BGCTL.includes(header.toLowerCase()) ? header : null;
+  return { maps, combine: both, strip, stripCookie: cookie };
+}

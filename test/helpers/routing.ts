@@ -1,0 +1,215 @@
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import path from 'node:path';
+import { Agent, request, type Dispatcher } from 'undici';
+import { LocalNginxDriver } from '../../src/adapters/nginx/local.js';
+import type { Color } from '../../src/core/color.js';
+import { weightsFor } from '../../src/core/weights.js';
+import { configSchema, type ConfigInput } from '../../src/config/schema.js';
+import { renderConfig } from '../../src/render/render.js';
+import { freePorts } from './ports.js';
+import { makeTmpDir } from './tmp.js';
+
+/**
+ * Real NGINX (the rendered config, started and reloaded by the real driver) in front of real HTTP
+ * backends that record every request they get. Nothing is mocked: these tests check what a user sees.
+ */
+
+export interface Seen {
+  readonly method: string;
+  readonly url: string;
+  /** NGINX's $request_id, passed as X-Request-Id */
+  readonly id: string;
+  readonly headers: IncomingMessage['headers'];
+}
+
+/**
+ * One backend server of a color. `ok` answers `{"color","name"}`; `crash` reads the request and
+ * drops the connection without answering (a process dying mid-request); close() makes it refuse
+ * connections, open() brings it back on the same port.
+ */
+export class Backend {
+  readonly seen: Seen[] = [];
+  mode: 'ok' | 'crash' = 'ok';
+  port = 0;
+  private server: Server | null = null;
+
+  constructor(
+    readonly color: Color,
+    readonly name: string,
+  ) {}
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  async open(): Promise<this> {
+    if (this.server) return this;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        this.seen.push({ method: req.method ?? '', url: req.url ?? '', id: String(req.headers['x-request-id']), headers: req.headers });
+        if (this.mode === 'crash') {
+          req.socket.destroy();
+          return;
+        }
+        const body = JSON.stringify({ color: this.color, name: this.name, version: '1.0.0' });
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', resolve);
+    });
+    this.port = (server.address() as AddressInfo).port;
+    this.server = server;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+export interface Answer {
+  readonly status: number;
+  /** X-Bgctl-Color */
+  readonly color: string | undefined;
+  /** the backend that answered (from its body), or null when NGINX answered itself */
+  readonly backend: { color: string; name: string } | null;
+  readonly setCookie: string | undefined;
+}
+
+export interface HitOptions {
+  readonly method?: 'GET' | 'POST';
+  readonly headers?: Record<string, string>;
+  readonly body?: string;
+  readonly path?: string;
+  readonly dispatcher?: Dispatcher;
+  /** ask this host instead of 127.0.0.1 */
+  readonly host?: string;
+}
+
+const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
+
+export async function hit(port: number, o: HitOptions = {}): Promise<Answer> {
+  const res = await request(`http://${o.host ?? '127.0.0.1'}:${port}${o.path ?? '/'}`, {
+    method: o.method ?? 'GET',
+    headers: o.headers ?? {},
+    body: o.body ?? null,
+    headersTimeout: 10_000,
+    bodyTimeout: 10_000,
+    ...(o.dispatcher ? { dispatcher: o.dispatcher } : {}),
+  });
+  const text = await res.body.text();
+  let backend: Answer['backend'] = null;
+  try {
+    const parsed = JSON.parse(text) as { color?: unknown; name?: unknown };
+    if (typeof parsed.color === 'string' && typeof parsed.name === 'string') backend = { color: parsed.color, name: parsed.name };
+  } catch {
+    // NGINX's own error page
+  }
+  return { status: res.statusCode, color: one(res.headers['x-bgctl-color']), backend, setCookie: one(res.headers['set-cookie']) };
+}
+
+/** Runs fn(0..n-1) with at most `concurrency` at a time; results in index order. */
+export async function pool<T>(n: number, concurrency: number, fn: (i: number) => Promise<T>): Promise<T[]> {
+  const out = new Array<T>(n);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < n) {
+      const i = next++;
+      out[i] = await fn(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
+  return out;
+}
+
+export interface SiteStep {
+  readonly percent: number;
+  readonly strategy?: 'weighted' | 'sticky';
+  /** the growing color (default green) */
+  readonly growing?: Color;
+}
+
+/** An NGINX front rendered by bgctl from `config`, started and re-rendered through the real driver. */
+export interface Site {
+  readonly port: number;
+  readonly dir: string;
+  readonly accessLog: string;
+  apply(step: SiteStep): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startSite(name: string, config: Omit<ConfigInput, 'listen'>, first: SiteStep): Promise<Site> {
+  const dir = await makeTmpDir(name);
+  const [port = 0] = await freePorts(1);
+  const parsed = configSchema.parse({ ...config, listen: port, nginx: { ...config.nginx, dir: path.join(dir, 'nginx') } });
+  const driver = new LocalNginxDriver({
+    dir: parsed.nginx.dir,
+    binary: process.env['BGCTL_TEST_NGINX'] ?? '/usr/sbin/nginx',
+    listenHost: '127.0.0.1',
+    listenPort: port,
+    confirmTimeoutMs: 10_000,
+  });
+  let revision = 0;
+  const rendered = (step: SiteStep) => {
+    const growing = step.growing ?? 'green';
+    return renderConfig(parsed, {
+      weights: weightsFor(growing, step.percent),
+      revision: ++revision,
+      strategy: step.strategy ?? parsed.migration.strategy,
+      stable: growing === 'green' ? 'blue' : 'green',
+      growing,
+    });
+  };
+  await driver.start(rendered(first));
+  return {
+    port,
+    dir: parsed.nginx.dir,
+    accessLog: driver.accessLog,
+    async apply(step) {
+      await driver.apply(rendered(step));
+    },
+    stop: () => driver.stop(),
+  };
+}
+
+/**
+ * A way to reach NGINX from an address it does not count as loopback: a non-loopback address of this
+ * machine when it has one (NGINX then also listens there), else the source address 127.0.0.2 (NGINX's
+ * `$bgctl_loopback` lists 127.0.0.1 and ::1 only).
+ */
+export function outsider(): { listenAddress: string; host: string; agent: Agent; label: string } {
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal);
+  if (external) return { listenAddress: external.address, host: external.address, agent: new Agent(), label: external.address };
+  return {
+    listenAddress: '127.0.0.1',
+    host: '127.0.0.1',
+    agent: new Agent({ connect: { localAddress: '127.0.0.2' } }),
+    label: '127.0.0.2',
+  };
+}
+
+/** The access log's JSON lines. */
+export async function accessLines(file: string): Promise<Record<string, unknown>[]> {
+  const text = await readFile(file, 'utf8');
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+export function share(values: readonly (string | undefined)[], of: string): number {
+  return (100 * values.filter((v) => v === of).length) / values.length;
+}
