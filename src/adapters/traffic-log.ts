@@ -30,6 +30,8 @@ export interface ParsedLine {
   /** the color that finally served (`color`), null when empty */
   readonly color: Color | null;
   readonly attempts: readonly Attempt[];
+  /** sent to a color by a forced route (a tester, or bgctl's own through-NGINX probe), not by the weights */
+  readonly forced: boolean;
 }
 
 /** NGINX logs the group's name instead of an address when none of its servers was live. */
@@ -101,11 +103,14 @@ export function parseLogLine(line: string, addrColors: AddressColors): ParsedLin
       latencyMs: seconds === null ? null : Math.round(seconds * 1_000_000) / 1000,
     };
   });
-  return { atMs: msec === null ? null : Math.round(msec * 1000), status, color, attempts };
+  const forced = typeof r['forced'] === 'string' && r['forced'] !== '';
+  return { atMs: msec === null ? null : Math.round(msec * 1000), status, color, attempts, forced };
 }
 
 /** Pure: adds one parsed line: each attempt to its color (or unknown), then the request as the client saw it. */
 export function addLine(parsed: ParsedLine, into: DeltaBuilder): void {
+  // forced requests did not follow the weights: they would skew the split and could make up minRequests
+  if (parsed.forced) return;
   for (const a of parsed.attempts) {
     if (a.color === null) into.unknown();
     else into.attempt(a.color, a.failed, a.latencyMs, parsed.atMs);

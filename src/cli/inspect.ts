@@ -11,6 +11,7 @@ import { formatWeights } from '../core/weights.js';
 import { COLORS } from '../core/color.js';
 import { TrafficWatch, type LiveTraffic } from '../app/traffic-watch.js';
 import { formatFigures } from './output.js';
+import { redactSecret } from '../render/render.js';
 import { makeRun, type CliDeps, type Run } from './program.js';
 
 export function registerInspect(program: Command, deps: CliDeps): void {
@@ -86,7 +87,10 @@ export function registerInspect(program: Command, deps: CliDeps): void {
         );
         return;
       }
-      run.out.result({ revision: cfg.revision, weights: cfg.weights, main: cfg.main, site: cfg.site }, () => run.out.line(cfg.site));
+      // printed configs end up in terminals and CI logs: never with the forced-route secret in them
+      const secret = (await run.context()).loaded.config.routing.forceSecret;
+      const site = redactSecret(cfg.site, secret);
+      run.out.result({ revision: cfg.revision, weights: cfg.weights, main: cfg.main, site }, () => run.out.line(site));
     });
 
   program

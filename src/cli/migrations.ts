@@ -1,3 +1,4 @@
+import { redactSecret } from '../render/render.js';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { MigrationResult } from '../app/migrate.js';
@@ -23,7 +24,10 @@ function secondsOption(text: string | undefined): number | undefined {
   return Number(text);
 }
 
-function printMigration(run: Run, r: MigrationResult): void {
+async function printMigration(run: Run, r: MigrationResult): Promise<void> {
+  // a dry run's configs end up in terminals and CI logs: never with the forced-route secret in them
+  const secret = r.plan ? (await run.context()).loaded.config.routing.forceSecret : null;
+  const shown = (text: string): string => redactSecret(text, secret);
   run.out.result(
     {
       outcome: r.outcome,
@@ -32,14 +36,19 @@ function printMigration(run: Run, r: MigrationResult): void {
       stable: r.state.stable,
       checks: r.checks,
       events: run.events,
-      plan: r.plan?.map((p) => ({ percent: p.step.percent, weights: p.step.weights, revision: p.config.revision, site: p.config.site })),
+      plan: r.plan?.map((p) => ({
+        percent: p.step.percent,
+        weights: p.step.weights,
+        revision: p.config.revision,
+        site: shown(p.config.site),
+      })),
     },
     () => {
       if (r.plan) {
         run.out.line('dry run: nothing was changed. Configs that would be applied:');
         for (const p of r.plan) {
           run.out.line(`\n# ---- step ${p.step.index + 1}: ${formatWeights(p.step.weights)} (revision ${p.config.revision}) ----`);
-          run.out.line(p.config.site);
+          run.out.line(shown(p.config.site));
         }
         return;
       }
@@ -79,7 +88,7 @@ export function registerMigrations(program: Command, deps: CliDeps): void {
           strategy: o.strategy,
           dryRun: o.dryRun,
         };
-        printMigration(run, await gradual(await run.context(), req));
+        await printMigration(run, await gradual(await run.context(), req));
       },
     );
 
@@ -93,7 +102,7 @@ export function registerMigrations(program: Command, deps: CliDeps): void {
     .action(async (color: string, version: string, o: { dryRun: boolean }, cmd: Command) => {
       const run = makeRun(cmd, deps);
       const req = { color: parseColor(color), version: parseVersion(version), dryRun: o.dryRun };
-      printMigration(run, await deploy(await run.context(), req));
+      await printMigration(run, await deploy(await run.context(), req));
     });
 
   program
@@ -105,7 +114,7 @@ export function registerMigrations(program: Command, deps: CliDeps): void {
     .action(async (color: string, percent: string, _o: unknown, cmd: Command) => {
       const run = makeRun(cmd, deps);
       const req = { color: parseColor(color), percent: parsePercent(percent) };
-      printMigration(run, await canary(await run.context(), req));
+      await printMigration(run, await canary(await run.context(), req));
     });
 
   program
@@ -115,7 +124,7 @@ export function registerMigrations(program: Command, deps: CliDeps): void {
     .action(async (color: string, _o: unknown, cmd: Command) => {
       const run = makeRun(cmd, deps);
       const c = parseColor(color);
-      printMigration(run, await switchTo(await run.context(), { color: c }));
+      await printMigration(run, await switchTo(await run.context(), { color: c }));
     });
 
   program

@@ -51,7 +51,21 @@ const percentSteps = z
   .refine((a) => a.every((v, i) => i === 0 || v > (a[i - 1] ?? 0)), 'steps must be strictly increasing')
   .refine((a) => a[a.length - 1] === 100, 'the last step must be 100');
 
-const headerName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'not an HTTP header name (letters, digits, -)');
+/** Headers NGINX sets itself on the way to the backends (or that HTTP needs): a forced route cannot use them. */
+const RESERVED_HEADERS = [
+  'host',
+  'connection',
+  'cookie',
+  'x-real-ip',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-request-id',
+  'content-length',
+];
+const headerName = z
+  .string()
+  .regex(/^[A-Za-z0-9-]{1,64}$/, 'not an HTTP header name (letters, digits, -)')
+  .refine((h) => !RESERVED_HEADERS.includes(h.toLowerCase()), 'is a header bgctl or HTTP itself sets; pick another name');
 const cookieName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a cookie name (letters, digits, _ and -)');
 const secret = z.string().regex(/^[A-Za-z0-9._~-]{16,128}$/, 'must be 16-128 characters of A-Z a-z 0-9 . _ ~ -');
 
@@ -105,7 +119,10 @@ export const configSchema = z
       .strictObject({
         steps: percentSteps.default([25, 50, 75, 100]).describe('Percentages of traffic the new color gets, step by step; ends at 100.'),
         stepSeconds: z.number().min(0).max(86400).default(30).describe('How long each step is observed before the next.'),
-        strategy: z.enum(STRATEGIES).default('weighted').describe('weighted (per request) | sticky (split_clients, per client).'),
+        strategy: z
+          .enum(STRATEGIES)
+          .default('weighted')
+          .describe('weighted (per request, exact shares) | sticky (per client: a cookie keeps each client on its color).'),
         maxExtendSeconds: z
           .number()
           .min(0)

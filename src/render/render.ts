@@ -44,3 +44,8 @@ export function renderConfig(config: Config, opts: RenderOptions): RenderedConfi
   const main = t.main(mainView(opts));
   return { main, site, revision: opts.revision, weights: { blue: opts.weights.blue, green: opts.weights.green } };
 }
+
+/** The config text with the forced-route secret replaced, for printing (files written for NGINX keep it). */
+export function redactSecret(text: string, secret: string | null): string {
+  return secret ? text.split(secret).join('<routing.forceSecret>') : text;
+}

@@ -92,6 +92,16 @@ describe('bad config files are refused with exit 2 naming the key', () => {
       /migration\.steps: steps must be strictly increasing/,
     ],
     [
+      'a forced-route header bgctl sets itself',
+      `${base('127.0.0.1:18081')}routing:\n  forceHeader: X-Forwarded-For\n`,
+      /routing\.forceHeader: is a header bgctl or HTTP itself sets/,
+    ],
+    [
+      'a forced-route secret too short to guess-proof',
+      `${base('127.0.0.1:18081')}routing:\n  forceSecret: abc\n`,
+      /routing\.forceSecret: must be 16-128 characters/,
+    ],
+    [
       'a health path with a quote',
       base('127.0.0.1:18081').replace('servers: ["127.0.0.1:18081"]', 'servers: ["127.0.0.1:18081"]\n    health: "/h\\"ealth"'),
       /environments\.blue\.health: not a plain URL path/,
@@ -112,6 +122,18 @@ describe('bad config files are refused with exit 2 naming the key', () => {
       await expect(readFile(path.join(dir, 'nginx', 'nginx.conf'))).rejects.toThrow(/ENOENT/);
     });
   }
+
+  it('render prints configs without the forced-route secret (files for NGINX keep it)', async () => {
+    const secret = 'tester-secret-0123456789';
+    await writeFile(path.join(dir, 'bgctl.yaml'), `${base('127.0.0.1:18081')}routing:\n  forceSecret: ${secret}\n`);
+    const printed = await runCli(['render', '--color', 'green', '--percent', '25'], { cwd: dir });
+    expect(printed.exitCode, printed.stderr).toBe(0);
+    expect(printed.stdout).toMatch(/green:<routing\.forceSecret>/);
+    expect(printed.stdout).not.toContain(secret);
+    const written = await runCli(['render', '--out', 'preview'], { cwd: dir });
+    expect(written.exitCode, written.stderr).toBe(0);
+    expect(await readFile(path.join(dir, 'preview', 'conf.d', 'bgctl.conf'), 'utf8')).toContain(secret);
+  });
 
   it('a missing config file says how to create one', async () => {
     const r = await runCli(['status'], { cwd: dir, env: { BGCTL_CONFIG: path.join(dir, 'nope.yaml') } });

@@ -48,6 +48,7 @@ describe('parseLogLine', () => {
       status: 200,
       color: 'blue',
       attempts: [{ color: 'blue', failed: false, latencyMs: 137 }],
+      forced: false,
     });
   });
 
@@ -153,6 +154,14 @@ describe('countLine into a DeltaBuilder', () => {
       }),
     );
     expect(summary(d)).toEqual({ blue: [1, 0], green: [1, 1], client: [1, 0], unattributed: 0 });
+  });
+
+  it('leaves out forced requests (testers, bgctl probes): they did not follow the weights', () => {
+    const forced = line({ upstream_addr: '127.0.0.1:8082', upstream_status: '500', status: 500, color: 'green', forced: 'green' });
+    expect(parseLogLine(forced, addrs)?.forced).toBe(true);
+    expect(summary(deltaOf(forced))).toEqual({ blue: [0, 0], green: [0, 0], client: [0, 0], unattributed: 0 });
+    const routed = line({ upstream_addr: '127.0.0.1:8082', upstream_status: '500', status: 500, color: 'green', forced: '' });
+    expect(summary(deltaOf(routed))).toEqual({ blue: [0, 0], green: [1, 1], client: [1, 1], unattributed: 0 });
   });
 
   it('a 5xx the client got is a failure, and an error of every color that answered it', () => {
