@@ -131,7 +131,7 @@ describe('test fixture (test/helpers/fixture.ts)', () => {
     expect(config.environments.blue.servers).toEqual(['127.0.0.1:18081']);
     expect(config.nginx.dir).toBe(path.join(dir, 'nginx'));
     expect(config.stateDir).toBe(path.join(dir, 'state'));
-    expect(config.migration).toEqual({ steps: [100], stepSeconds: 1, strategy: 'weighted' });
+    expect(config.migration).toEqual({ steps: [100], stepSeconds: 1, strategy: 'weighted', maxExtendSeconds: 5 });
     expect(config.probe.intervalMs).toBe(200);
   });
 });

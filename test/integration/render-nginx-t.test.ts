@@ -71,7 +71,6 @@ const ROUTINGS = {
   'header and cookie with a secret': { forceCookie: 'bgctl_force', forceSecret: SECRET },
   'cookie only with a secret': { forceHeader: null, forceCookie: 'Route-To', forceSecret: SECRET },
   'no forced routes': { forceHeader: null },
-  'a header bgctl sets itself': { forceHeader: 'X-Request-Id' },
 } satisfies Record<string, ConfigInput['routing']>;
 
 describe('rendered configs pass nginx -t', () => {

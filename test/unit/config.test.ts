@@ -141,6 +141,22 @@ describe('validateConfig', () => {
     expect(problemOf({ ...minimal(), listen })).not.toMatch(/is required/);
   });
 
+  it('refuses forced-route settings that would fight headers bgctl sets, or a guessable secret', () => {
+    expect(problemOf({ ...minimal(), routing: { forceHeader: 'X-Request-Id' } })).toMatch(
+      /^bgctl\.yaml: routing\.forceHeader: is a header bgctl or HTTP itself sets/,
+    );
+    expect(problemOf({ ...minimal(), routing: { forceHeader: 'host' } })).toMatch(/routing\.forceHeader: is a header/);
+    expect(problemOf({ ...minimal(), routing: { forceCookie: 'a;b' } })).toMatch(/routing\.forceCookie: not a cookie name/);
+    expect(problemOf({ ...minimal(), routing: { forceSecret: 'short' } })).toMatch(/routing\.forceSecret: must be 16-128 characters/);
+    expect(
+      validateConfig({ ...minimal(), routing: { forceHeader: 'X-Test-Color', forceSecret: 'a'.repeat(16) } }, 'bgctl.yaml').routing,
+    ).toEqual({
+      forceHeader: 'X-Test-Color',
+      forceCookie: null,
+      forceSecret: 'a'.repeat(16),
+    });
+  });
+
   it('refuses a bad driver, naming the key', () => {
     expect(problemOf({ ...minimal(), nginx: { driver: 'kubernetes' } })).toMatch(/^bgctl\.yaml: nginx\.driver: /);
   });

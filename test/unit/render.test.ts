@@ -519,12 +519,6 @@ describe('forced routes', () => {
     expect(site).toContain('"forced":""');
     expect(forced({})).toContain('"forced":"$bgctl_force"');
   });
-
-  it('does not clear a header bgctl sets itself', () => {
-    const site = forced({ forceHeader: 'X-Request-Id' });
-    expect(site).not.toContain('proxy_set_header X-Request-Id "";');
-    expect(site).toContain('proxy_set_header X-Request-Id $request_id;');
-  });
 });
 
 describe('listen addresses', () => {
