@@ -1,0 +1,61 @@
+import type { Command } from 'commander';
+import { parseServeOptions, type ServeFlags } from '../serve/options.js';
+import { makeRun, type CliDeps } from './program.js';
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+export function registerServe(program: Command, deps: CliDeps): void {
+  program
+    .command('serve')
+    .description('control API and monitoring endpoints (metrics, dashboard, alerts), sharing the CLI’s engine, lock and state')
+    .option('--api-port <port>', 'control API port (0: any free port)', '9000')
+    .option('--monitor-port <port>', 'monitoring port: /health /metrics /dashboard /alerts', '8090')
+    .option('--host <address>', 'address both ports bind; anything but loopback needs BGCTL_API_TOKEN', '127.0.0.1')
+    .option('--allow-host <name>', 'another Host header value to accept (repeat; DNS rebinding protection)', collect)
+    .option('--rate-limit <n>', 'calls per second per client address, bursts of twice that (0: no limit)', '10')
+    .option('--alert-webhook <url>', 'POST alerts (firing and resolved) to this URL, e.g. a chat channel (default: $BGCTL_ALERT_WEBHOOK)')
+    .option('--alert-cpu <percent>', 'host CPU alert threshold', '80')
+    .option('--alert-memory <percent>', 'host memory alert threshold', '90')
+    .option('--alert-availability <percent>', 'alert when fewer client requests than this succeed', '99')
+    .option('--alert-for <seconds>', 'how long a host CPU/memory breach must last before it fires', '30')
+    .addHelpText(
+      'after',
+      `
+p95 latency and error-rate alerts use thresholds.p95LatencyMs / thresholds.errorRate of the config.
+Mutating calls (POST) need \`Authorization: Bearer $BGCTL_API_TOKEN\`; without the variable they are refused.
+Every POST, allowed or denied, is appended to stateDir/audit.jsonl. SIGTERM interrupts a running
+migration (traffic returns to the stable color), waits for it, then exits 130.
+
+Examples:
+  $ BGCTL_API_TOKEN=$(openssl rand -hex 24) bgctl serve
+  $ bgctl serve --api-port 9100 --monitor-port 9101
+  $ curl -s localhost:9000/status | jq .weights
+  $ curl -s -X POST -H "Authorization: Bearer $BGCTL_API_TOKEN" -H 'Content-Type: application/json' \\
+      -d '{"version":"2.1.0","steps":[25,50,100]}' localhost:9000/switch/green
+  $ curl -s localhost:8090/metrics | grep bgctl_traffic_weight
+  $ xdg-open http://localhost:8090/dashboard`,
+    )
+    .action(async (flags: ServeFlags, cmd: Command) => {
+      const run = makeRun(cmd, deps);
+      const options = parseServeOptions(flags, deps.env);
+      const ctx = await run.context();
+      // prom-client and the servers load only for this command: other commands stay quick
+      const { runServe } = await import('../serve/main.js');
+      const server = await runServe(ctx, options);
+      run.out.result(
+        { api: server.apiUrl, monitor: server.monitorUrl, pid: ctx.pid, auth: options.token ? 'token' : 'none', audit: server.auditPath },
+        () => {
+          run.out.line(
+            `control API  ${server.apiUrl}  (mutating calls: ${options.token ? 'bearer token' : 'refused, BGCTL_API_TOKEN is not set'})`,
+          );
+          run.out.line(`monitoring   ${server.monitorUrl}  (/health /metrics /alerts /dashboard)`);
+          run.out.line(`audit log    ${server.auditPath}`);
+        },
+      );
+      await new Promise<void>((resolve) => {
+        if (ctx.signal.aborted) resolve();
+        else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      await server.close();
+    });
+}

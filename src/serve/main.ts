@@ -1,0 +1,31 @@
+import { join } from 'node:path';
+import type { AppContext } from '../app/context.js';
+import { UsageError } from '../core/errors.js';
+import { AuditFile } from './adapters/audit-file.js';
+import { systemHost } from './adapters/host.js';
+import { WebhookNotifier } from './adapters/webhook.js';
+import type { ServeOptions } from './options.js';
+import { startServe, type ServeHandle } from './server.js';
+
+/** Wires the real adapters for `bgctl serve`: the audit file, the host, the webhook (the rest is the CLI's context). */
+export async function runServe(ctx: AppContext, o: ServeOptions): Promise<ServeHandle & { auditPath: string }> {
+  const cfg = ctx.loaded.config;
+  const audit = new AuditFile(join(cfg.stateDir, 'audit.jsonl'));
+  try {
+    await audit.check();
+  } catch (e) {
+    throw new UsageError(`serve: cannot write the audit log ${audit.path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  const handle = await startServe(
+    {
+      ctx,
+      // NGINX's access log(s) as wired for the CLI (one TrafficLog, or every target's log for a fleet)
+      traffic: ctx.traffic,
+      host: systemHost(),
+      audit,
+      makeNotifier: (url, onResult) => new WebhookNotifier({ url, clock: ctx.clock, logger: ctx.logger, onResult }),
+    },
+    o,
+  );
+  return { ...handle, close: () => handle.close(), auditPath: audit.path };
+}

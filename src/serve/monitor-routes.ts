@@ -1,0 +1,71 @@
+import type { AppContext } from '../app/context.js';
+import type { Handler } from './http-server.js';
+import { dashboardData } from './dashboard-data.js';
+import { dashboardPage } from './dashboard-page.js';
+import { healthReport } from './health.js';
+import type { ServeMetrics } from './metrics.js';
+import type { Monitor } from './monitor.js';
+import type { Route } from './routes.js';
+
+/** Minutes of traffic the dashboard charts. */
+const CHART_MS = 5 * 60_000;
+
+/** The monitoring port: read-only, served from the monitor's latest sample (scrapes never probe). */
+export function monitorRoutes(ctx: AppContext, monitor: Monitor, metrics: ServeMetrics): Route<Handler>[] {
+  const page = dashboardPage();
+  const get = (path: string, handler: Handler): Route<Handler> => ({ method: 'GET', path, mutating: false, handler });
+  // stale: a loop that has not completed a sample for this long is stuck (probes time out well before)
+  const staleMs = 3 * monitor.o.intervalMs + 2 * ctx.loaded.config.probe.timeoutMs + 1000;
+  return [
+    get('/', () => Promise.resolve({ status: 302, headers: { Location: '/dashboard' }, json: { see: '/dashboard' } })),
+    get('/health', () => {
+      const report = healthReport(monitor.snapshot, ctx.clock.now(), staleMs, ctx.pid);
+      return Promise.resolve({ status: report.status === 'ok' ? 200 : 503, json: report });
+    }),
+    get('/metrics', async () => ({ status: 200, text: await metrics.text(), contentType: metrics.contentType })),
+    get('/alerts', () => {
+      const book = monitor.alerts;
+      const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+      const view = (a: (typeof book.active)[number]) => ({
+        ...a,
+        startedAt: iso(a.startedAt),
+        firedAt: iso(a.firedAt),
+        resolvedAt: iso(a.resolvedAt),
+      });
+      return Promise.resolve({
+        status: 200,
+        json: {
+          firing: book.active.filter((a) => a.state === 'firing').map(view),
+          pending: book.active.filter((a) => a.state === 'pending').map(view),
+          resolved: [...book.resolved].reverse().map(view),
+          rules: monitor.o.rules,
+        },
+      });
+    }),
+    get('/dashboard', () =>
+      Promise.resolve({
+        status: 200,
+        text: page.html,
+        contentType: 'text/html; charset=utf-8',
+        headers: { 'Content-Security-Policy': page.csp },
+      }),
+    ),
+    get('/dashboard.json', async () => {
+      const [state, live, lock] = await Promise.all([ctx.store.load(), ctx.nginx.live(), ctx.lock.holder()]);
+      const now = ctx.clock.now();
+      const json = dashboardData({
+        now,
+        state,
+        live,
+        lock,
+        snapshot: monitor.snapshot,
+        points: monitor.series.chart(now, CHART_MS),
+        window: monitor.series.window(now),
+        alerts: monitor.alerts,
+        chartMs: CHART_MS,
+      });
+      return { status: 200, json, compact: true };
+    }),
+    get('/favicon.ico', () => Promise.resolve({ status: 204, text: '', contentType: 'image/x-icon' })),
+  ];
+}

@@ -1,0 +1,192 @@
+import { z } from 'zod';
+import { parseColor, VERSION_RE } from '../core/color.js';
+import { UsageError } from '../core/errors.js';
+import { parseSteps } from '../core/plan.js';
+import { formatIssues } from '../config/validate.js';
+import type { Color } from '../core/color.js';
+import { DEFAULT_POLICY } from './alerts.js';
+import { isLoopback } from './security.js';
+
+/** Validated options of `bgctl serve` (flags and environment). */
+export interface ServeOptions {
+  readonly host: string;
+  readonly apiPort: number;
+  readonly monitorPort: number;
+  readonly allowHosts: readonly string[];
+  /** null: mutating calls are refused */
+  readonly token: string | null;
+  /** calls per second per source address (burst: twice that); 0 = no limit */
+  readonly rateLimit: number;
+  readonly maxBodyBytes: number;
+  readonly bodyTimeoutMs: number;
+  readonly webhook: string | null;
+  readonly alerts: {
+    readonly cpuPercent: number;
+    readonly memoryPercent: number;
+    readonly availability: number;
+    readonly hostForSeconds: number;
+  };
+}
+
+/** What commander hands over (strings) plus the environment. */
+export interface ServeFlags {
+  readonly apiPort?: string;
+  readonly monitorPort?: string;
+  readonly host?: string;
+  readonly allowHost?: readonly string[];
+  readonly rateLimit?: string;
+  readonly alertWebhook?: string;
+  readonly alertCpu?: string;
+  readonly alertMemory?: string;
+  readonly alertAvailability?: string;
+  readonly alertFor?: string;
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const IPV6 = /^\[?[0-9A-Fa-f:.]{2,45}\]?$/;
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+const num = (what: string, min: number, max: number, int = false) =>
+  z
+    .string()
+    .regex(int ? /^\d{1,5}$/ : /^\d+(\.\d+)?$/, `${what}: not a ${int ? 'whole ' : ''}number`)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `${what}: must be ${min}-${max}`);
+
+const bindAddress = z
+  .string()
+  .refine((s) => IPV4.test(s) || (IPV6.test(s) && s.includes(':')), '--host: not an IP address (e.g. 127.0.0.1, ::1, 0.0.0.0)')
+  .transform((s) => s.replace(/^\[(.*)\]$/, '$1'));
+
+const hostName = z
+  .string()
+  .refine((s) => IPV4.test(s) || HOSTNAME.test(s) || (IPV6.test(s) && s.includes(':')), '--allow-host: not a host name or IP address');
+
+const webhookUrl = z
+  .string()
+  .max(2048, '--alert-webhook: at most 2048 characters')
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.username === '' && u.password === '';
+    } catch {
+      return false;
+    }
+  }, '--alert-webhook: not an http:// or https:// URL (credentials belong in the path or query, not user:pass@)');
+
+const token = z.string().regex(/^[\x21-\x7e]{16,512}$/, 'BGCTL_API_TOKEN: must be 16-512 printable characters without spaces');
+
+const flagsSchema = z.object({
+  apiPort: num('--api-port', 0, 65535, true).default(9000),
+  monitorPort: num('--monitor-port', 0, 65535, true).default(8090),
+  host: bindAddress.default('127.0.0.1'),
+  allowHost: z.array(hostName).max(32).default([]),
+  rateLimit: num('--rate-limit', 0, 100_000).default(10),
+  alertWebhook: webhookUrl.optional(),
+  alertCpu: num('--alert-cpu', 1, 100).default(DEFAULT_POLICY.cpuPercent),
+  alertMemory: num('--alert-memory', 1, 100).default(DEFAULT_POLICY.memoryPercent),
+  alertAvailability: num('--alert-availability', 0, 100).default(DEFAULT_POLICY.availability * 100),
+  alertFor: num('--alert-for', 0, 3600).default(DEFAULT_POLICY.hostForSeconds),
+});
+
+function usage(issues: readonly z.core.$ZodIssue[]): UsageError {
+  const lines = issues.map((i) => i.message);
+  return new UsageError(`serve: ${lines[0] ?? formatIssues(issues)[0] ?? 'invalid options'}`, { details: { problems: lines } });
+}
+
+/** Pure: flags + environment → options, or a UsageError (exit 2) saying what is wrong. */
+export function parseServeOptions(flags: ServeFlags, env: NodeJS.ProcessEnv): ServeOptions {
+  const parsed = flagsSchema.safeParse({ ...flags, alertWebhook: flags.alertWebhook ?? (env['BGCTL_ALERT_WEBHOOK'] || undefined) });
+  if (!parsed.success) throw usage(parsed.error.issues);
+  const f = parsed.data;
+  const raw = env['BGCTL_API_TOKEN'];
+  let apiToken: string | null = null;
+  if (raw !== undefined && raw !== '') {
+    const t = token.safeParse(raw);
+    if (!t.success) throw usage(t.error.issues);
+    apiToken = t.data;
+  }
+  if (!isLoopback(f.host) && apiToken === null) {
+    throw new UsageError(`serve: refusing to listen on ${f.host} without an API token: set BGCTL_API_TOKEN (or bind 127.0.0.1)`);
+  }
+  if (f.apiPort !== 0 && f.apiPort === f.monitorPort) throw new UsageError(`serve: --api-port and --monitor-port are both ${f.apiPort}`);
+  return {
+    host: f.host,
+    apiPort: f.apiPort,
+    monitorPort: f.monitorPort,
+    allowHosts: f.allowHost,
+    token: apiToken,
+    rateLimit: f.rateLimit,
+    maxBodyBytes: 16 * 1024,
+    bodyTimeoutMs: 10_000,
+    webhook: f.alertWebhook ?? null,
+    alerts: {
+      cpuPercent: f.alertCpu,
+      memoryPercent: f.alertMemory,
+      availability: f.alertAvailability / 100,
+      hostForSeconds: f.alertFor,
+    },
+  };
+}
+
+const stepsArray = z
+  .array(z.number('steps are whole percentages').int('steps are whole percentages'))
+  .min(1, 'needs at least one step')
+  .max(100);
+const stepsText = z.string().max(400);
+
+/** `POST /switch/:color` body: the same rules as `bgctl gradual` (VERSION_RE, --steps, --step-seconds). */
+const switchBody = z.strictObject({
+  version: z
+    .string()
+    .regex(VERSION_RE, 'not a valid version (letters, digits and . _ + -, starting with a letter or digit, at most 64 characters)')
+    .optional(),
+  /** a list of whole percentages, or the CLI's text form "25,50,100" */
+  steps: z.unknown().optional(),
+  stepSeconds: z.number().min(0, 'must be 0-86400').max(86400, 'must be 0-86400').optional(),
+  strategy: z.enum(['weighted', 'sticky']).optional(),
+  dryRun: z.boolean().optional(),
+});
+
+export interface SwitchRequest {
+  readonly color: Color;
+  readonly version: string | null;
+  readonly steps: number[] | undefined;
+  readonly stepSeconds: number | undefined;
+  readonly strategy: 'weighted' | 'sticky' | undefined;
+  readonly dryRun: boolean;
+}
+
+/** Pure: path parameter + JSON body → a gradual request, or a UsageError (HTTP 400) naming the field. */
+export function parseSwitchRequest(colorParam: string, body: unknown): SwitchRequest {
+  const color = parseColor(colorParam, 'color');
+  const r = switchBody.safeParse(body ?? {}, { reportInput: true });
+  if (!r.success) {
+    const lines = formatIssues(r.error.issues);
+    throw new UsageError(`body: ${lines[0] ?? 'invalid'}${lines.length > 1 ? ` (and ${lines.length - 1} more)` : ''}`, {
+      details: { problems: lines },
+    });
+  }
+  let steps: number[] | undefined;
+  if (r.data.steps !== undefined) {
+    const list =
+      typeof r.data.steps === 'string'
+        ? stepsText.safeParse(r.data.steps, { reportInput: true })
+        : stepsArray.safeParse(r.data.steps, { reportInput: true });
+    if (!list.success)
+      throw new UsageError(
+        `body: ${formatIssues(list.error.issues.map((i) => ({ ...i, path: ['steps', ...i.path] })))[0] ?? 'steps: invalid'}`,
+      );
+    const parsed = parseSteps(Array.isArray(list.data) ? list.data.join(',') : list.data);
+    if ('error' in parsed) throw new UsageError(`body: ${parsed.error.replace(/^--steps/, 'steps')}`);
+    steps = parsed.steps;
+  }
+  return {
+    color,
+    version: r.data.version ?? null,
+    steps,
+    stepSeconds: r.data.stepSeconds,
+    strategy: r.data.strategy,
+    dryRun: r.data.dryRun ?? false,
+  };
+}
