@@ -4,6 +4,8 @@ import type { ProgressEvent } from '../app/ports.js';
 import { registerInspect } from './inspect.js';
 import { registerLifecycle } from './lifecycle.js';
 import { registerMigrations } from './migrations.js';
+import { registerServe } from './serve.js';
+import { registerVerify } from './verify.js';
 import { createOutput, createReporter, type Output, type Streams } from './output.js';
 
 export interface GlobalOptions {
@@ -72,5 +74,7 @@ Exit codes: 0 done, 1 internal error, 2 bad input (nothing changed), 3 rolled ba
   registerLifecycle(program, deps);
   registerInspect(program, deps);
   registerMigrations(program, deps);
+  registerServe(program, deps);
+  registerVerify(program, deps);
   return program;
 }
