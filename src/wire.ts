@@ -4,15 +4,13 @@ import { systemClock } from './adapters/clock.js';
 import { ExecDeployRunner } from './adapters/deploy.js';
 import { FileLock } from './adapters/lock.js';
 import { createLogger, type LogLevel } from './adapters/logger.js';
-import { LocalNginxDriver } from './adapters/nginx/local.js';
-import { HttpProber } from './adapters/probe.js';
+import { setupNginx } from './adapters/nginx/setup.js';
 import { FileStateStore } from './adapters/state-store.js';
-import { TrafficLog } from './adapters/traffic-log.js';
-import type { AppContext } from './app/context.js';
-import type { ProgressEvent } from './app/ports.js';
+import type { AppContext, RenderRequest } from './app/context.js';
+import type { ProgressEvent, RenderedConfig } from './app/ports.js';
 import { createReporter, type Streams } from './cli/output.js';
-import type { LoadedConfig } from './config/schema.js';
-import { UsageError } from './core/errors.js';
+import type { Config, LoadedConfig } from './config/schema.js';
+import { nginxTargets, type NginxTargetConfig } from './config/targets.js';
 import { renderConfig } from './render/render.js';
 
 /** Wires the real adapters for a loaded config. Tests of the app layer wire fakes instead. */
@@ -22,40 +20,36 @@ export function wireContext(
 ): AppContext {
   const { config } = loaded;
   const logger = createLogger({ level: opts.logLevel, json: opts.json });
-  if (config.nginx.driver !== 'local') {
-    throw new UsageError('nginx.driver: the docker driver is not available in this version; use driver: local');
-  }
-  // bgctl asks NGINX on loopback: the rendered config always listens there (see render/view.ts)
-  const address = config.listenAddress;
-  const listenHost = address.startsWith('127.') ? address : address === '[::1]' ? '::1' : '127.0.0.1';
-  const nginx = new LocalNginxDriver({
-    dir: config.nginx.dir,
-    binary: config.nginx.binary,
-    listenHost,
-    listenPort: config.listen,
-    confirmTimeoutMs: config.nginx.confirmTimeoutMs,
-    logger,
-  });
+  // one NGINX (local or docker) or a fleet (nginx.targets), its probes and its access logs
+  const targets = nginxTargets(config, loaded.baseDir);
+  const { nginx, prober, traffic } = setupNginx(config, targets, logger);
   return {
     loaded,
     nginx,
-    prober: new HttpProber({
-      environments: config.environments,
-      timeoutMs: config.probe.timeoutMs,
-      nginx: { host: listenHost, port: config.listen },
-      routing: config.routing,
-    }),
+    prober,
     store: new FileStateStore(config.stateDir),
     lock: new FileLock(config.stateDir, { logger }),
-    traffic: new TrafficLog(nginx.accessLog, { blue: config.environments.blue.servers, green: config.environments.green.servers }),
+    traffic,
     deploy: config.deploy ? new ExecDeployRunner({ deploy: config.deploy, cwd: loaded.baseDir }) : null,
     clock: systemClock,
     logger,
     reporter: createReporter(opts.streams, opts.json, opts.events),
-    render: (req) => renderConfig(config, req),
+    render: targets.length > 1 ? (req) => renderFleet(config, targets, req) : (req) => renderConfig(config, req),
     signal: opts.signal,
     pid: process.pid,
     host: hostname(),
     newId: () => randomUUID().slice(0, 8),
   };
+}
+
+/** A fleet's step: the files of every target, each rendered with its own listen port and address. */
+export function renderFleet(config: Config, targets: readonly NginxTargetConfig[], req: RenderRequest): RenderedConfig {
+  const base = renderConfig(config, req);
+  const byTarget = Object.fromEntries(
+    targets.map((t) => {
+      const { main, site } = renderConfig({ ...config, listen: t.listen, listenAddress: t.listenAddress }, req);
+      return [t.name, { main, site }];
+    }),
+  );
+  return { ...base, byTarget };
 }

@@ -11,12 +11,23 @@ export interface Clock {
 
 /** The two files bgctl renders for NGINX. */
 export interface RenderedConfig {
-  /** full nginx.conf (local driver), including `site` through an include */
+  /** full nginx.conf, including `site` through an include (the docker driver runs it in the container too) */
   readonly main: string;
   /** the http-context site config: upstreams, split, server, access log */
   readonly site: string;
   readonly revision: number;
   readonly weights: Weights;
+  /**
+   * Fleets (`nginx.targets`): the files of each target, by target name, when a target's own listen
+   * port or address makes them differ from `main`/`site` (which are rendered for the top-level listen).
+   */
+  readonly byTarget?: Readonly<Record<string, NginxFiles>>;
+}
+
+/** The two files of one NGINX instance. */
+export interface NginxFiles {
+  readonly main: string;
+  readonly site: string;
 }
 
 /** What NGINX answers on its loopback-only status location. */
@@ -27,9 +38,27 @@ export interface LiveNginx {
   readonly stable: Color;
 }
 
-/** Drives one NGINX (local process or docker container). Every method throws ApplyError on failure. */
-export interface NginxDriver {
+/** One NGINX instance as `bgctl status` shows it (a fleet has several). */
+export interface NginxTargetStatus {
+  /** the target's name (`nginx.targets[].name`; `nginx` for a single instance) */
+  readonly name: string;
   readonly kind: 'local' | 'docker';
+  /** where it lives: the prefix folder (local) or the container (docker) */
+  readonly where: string;
+  readonly running: boolean;
+  /** what it answers on its status location right now; null: no answer */
+  readonly live: LiveNginx | null;
+  /** why it is not running or not answering, when known (e.g. docker's own error) */
+  readonly problem: string | null;
+}
+
+/**
+ * Drives NGINX: one instance (local process or docker container), or a fleet of them applied as one
+ * (every step is tested on all, then swapped and reloaded on all, confirmed on all, or restored on all).
+ * Every method throws ApplyError on failure.
+ */
+export interface NginxDriver {
+  readonly kind: 'local' | 'docker' | 'fleet';
   /** Writes the config as the candidate, tests it with nginx -t, and returns the test output. */
   test(config: RenderedConfig): Promise<string>;
   /** render → candidate → nginx -t → atomic swap → reload → confirm; on failure restores and reloads. */
@@ -38,9 +67,14 @@ export interface NginxDriver {
   start(config: RenderedConfig): Promise<void>;
   stop(): Promise<void>;
   isRunning(): Promise<boolean>;
-  /** Reads the revision NGINX is serving right now on the listen port; null if it does not answer. */
+  /**
+   * Reads the revision NGINX is serving right now on the listen port; null if it does not answer.
+   * A fleet answers only when every target answers the same revision and weights.
+   */
   live(): Promise<LiveNginx | null>;
-  /** Absolute path of the JSON access log. */
+  /** Each instance with what it serves (status shows them and flags the one that drifted). */
+  targets?(): Promise<readonly NginxTargetStatus[]>;
+  /** Absolute path of the JSON access log (a fleet: the first target's; the traffic source reads all). */
   readonly accessLog: string;
 }
 

@@ -2,7 +2,7 @@ import type { Color } from '../core/color.js';
 import { isActive, type Migration, type State } from '../core/state.js';
 import { sameWeights, type Weights } from '../core/weights.js';
 import type { AppContext } from './context.js';
-import type { ColorHealth, LiveNginx, LockInfo } from './ports.js';
+import type { ColorHealth, LiveNginx, LockInfo, NginxTargetStatus } from './ports.js';
 
 export interface MigrationView {
   readonly id: string;
@@ -19,6 +19,19 @@ export interface MigrationView {
   readonly reason: string | null;
 }
 
+/** One NGINX instance (a fleet has several): what it serves and how that differs from state.json. */
+export interface TargetView {
+  readonly name: string;
+  readonly kind: 'local' | 'docker';
+  readonly where: string;
+  readonly running: boolean;
+  readonly revision: number | null;
+  readonly weights: Weights | null;
+  readonly drift: string | null;
+  /** why it does not answer, when known (e.g. docker's error) */
+  readonly problem: string | null;
+}
+
 export interface StatusReport {
   readonly stable: Color;
   /** the color carrying most traffic per NGINX (or per state if NGINX does not answer) */
@@ -29,6 +42,8 @@ export interface StatusReport {
   readonly strategy: string;
   readonly nginx: { readonly running: boolean; readonly live: LiveNginx | null };
   readonly drift: string | null;
+  /** every NGINX instance bgctl drives (one, or each target of a fleet) */
+  readonly targets: readonly TargetView[];
   readonly migration: MigrationView | null;
   readonly health: Readonly<Record<Color, ColorHealth>>;
   readonly lock: (LockInfo & { alive: boolean }) | null;
@@ -36,15 +51,26 @@ export interface StatusReport {
 
 /** Live beats remembered: compares what NGINX serves with state.json and says where they differ. */
 export async function status(ctx: AppContext): Promise<StatusReport> {
-  const [state, live, running, blue, green, lock] = await Promise.all([
+  const [state, live, running, blue, green, lock, instances] = await Promise.all([
     ctx.store.load(),
     ctx.nginx.live(),
     ctx.nginx.isRunning(),
     ctx.prober.color('blue'),
     ctx.prober.color('green'),
     ctx.lock.holder(),
+    ctx.nginx.targets?.() ?? null,
   ]);
   const weights = live?.weights ?? state.weights;
+  const single: NginxTargetStatus = {
+    name: 'nginx',
+    kind: ctx.nginx.kind === 'docker' ? 'docker' : 'local',
+    where: '',
+    running,
+    live,
+    problem: null,
+  };
+  const targets = (instances ?? [single]).map((t) => targetView(state, t));
+  const drifted = targets.filter((t) => t.drift !== null);
   return {
     stable: state.stable,
     active: weights.green > weights.blue ? 'green' : 'blue',
@@ -53,7 +79,13 @@ export async function status(ctx: AppContext): Promise<StatusReport> {
     revision: state.revision,
     strategy: state.strategy,
     nginx: { running, live },
-    drift: driftOf(state, live, running),
+    drift:
+      targets.length > 1
+        ? drifted.length > 0
+          ? drifted.map((t) => `target ${t.name}: ${t.drift ?? ''}`).join('; ')
+          : null
+        : driftOf(state, live, running),
+    targets,
     migration: state.migration ? viewOf(state.migration, lock) : null,
     health: { blue, green },
     lock,
@@ -67,6 +99,28 @@ function driftOf(state: State, live: LiveNginx | null, running: boolean): string
     return `NGINX serves revision ${live.revision} (blue ${live.weights.blue}% / green ${live.weights.green}%) but state.json says revision ${state.revision} (blue ${state.weights.blue}% / green ${state.weights.green}%)`;
   }
   return null;
+}
+
+function targetView(state: State, t: NginxTargetStatus): TargetView {
+  const drift = !t.live
+    ? t.running
+      ? 'running but does not answer its status location'
+      : state.revision > 0
+        ? 'not running'
+        : null
+    : t.live.revision !== state.revision || !sameWeights(t.live.weights, state.weights)
+      ? `serves revision ${t.live.revision} (blue ${t.live.weights.blue}% / green ${t.live.weights.green}%) but state.json says revision ${state.revision} (blue ${state.weights.blue}% / green ${state.weights.green}%)`
+      : null;
+  return {
+    name: t.name,
+    kind: t.kind,
+    where: t.where,
+    running: t.running,
+    revision: t.live?.revision ?? null,
+    weights: t.live?.weights ?? null,
+    drift,
+    problem: t.problem,
+  };
 }
 
 export function viewOf(m: Migration, lock: (LockInfo & { alive: boolean }) | null): MigrationView {

@@ -1,7 +1,10 @@
 import { writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { countAccessLogSpan } from '../adapters/access-log-span.js';
 import { history, renderStep, validate } from '../app/admin.js';
+import { migrationChart } from '../app/chart.js';
+import type { AppContext } from '../app/context.js';
 import type { ColorHealth } from '../app/ports.js';
 import type { CheckResult } from '../app/preflight.js';
 import { status, type StatusReport } from '../app/status.js';
@@ -97,11 +100,20 @@ export function registerInspect(program: Command, deps: CliDeps): void {
     .command('history')
     .description('past migrations: steps, timings, probe results, outcome, reason')
     .option('-n, --limit <n>', 'how many, newest first', '20')
-    .action(async (o: { limit: string }, cmd: Command) => {
+    .option('--chart <file>', "draw a migration's timeline (requests per second per color, 5xx, steps, rollback) as an SVG file")
+    .option('--id <id>', 'with --chart: the migration to draw (default: the newest)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ bgctl history\n  $ bgctl history --chart last.svg\n  $ bgctl history --json | jq .migrations[0].timeline',
+    )
+    .action(async (o: { limit: string; chart?: string; id?: string }, cmd: Command) => {
       const run = makeRun(cmd, deps);
       if (!/^\d{1,4}$/.test(o.limit)) throw new UsageError(`--limit: ${JSON.stringify(o.limit)} is not a whole number`);
-      const list = await history(await run.context(), Number(o.limit));
-      run.out.result({ migrations: list }, () => {
+      if (o.id !== undefined && o.chart === undefined) throw new UsageError('history: --id goes with --chart');
+      const ctx = await run.context();
+      const list = await history(ctx, Number(o.limit));
+      const chart = o.chart === undefined ? null : await writeChart(ctx, path.resolve(deps.cwd, o.chart), o.id);
+      run.out.result(chart ? { migrations: list, chart } : { migrations: list }, () => {
         if (list.length === 0) run.out.line('no migrations yet');
         for (const m of list) {
           run.out.line(
@@ -129,8 +141,20 @@ export function registerInspect(program: Command, deps: CliDeps): void {
             );
           }
         }
+        if (chart)
+          run.out.line(
+            `wrote ${chart.file}: migration ${chart.migration}, ${chart.requests} requests from ${chart.files.join(', ') || 'no access log'} (${chart.from} to ${chart.to})`,
+          );
       });
     });
+}
+
+/** `history --chart FILE`: the migration's timeline from the access log, written as SVG. */
+async function writeChart(ctx: AppContext, file: string, id: string | undefined) {
+  const c = await migrationChart(ctx, { id, readLog: countAccessLogSpan });
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, c.svg);
+  return { file, migration: c.migration.id, requests: c.requests, files: c.files, from: c.from, to: c.to, bucketMs: c.bucketMs };
 }
 
 function printTraffic(run: Run, t: LiveTraffic): void {
@@ -157,19 +181,38 @@ function healthLine(h: ColorHealth): string {
   return `${h.healthy ? 'healthy' : 'UNHEALTHY'} ${ok}/${h.servers.length}${h.version ? `, version ${h.version}` : ''}${bad.length ? ` (${bad.join('; ')})` : ''}`;
 }
 
+/** A fleet: one line per target, the one that drifted flagged. */
+function printTargets(run: Run, r: StatusReport): void {
+  const up = r.targets.filter((t) => t.running).length;
+  const together = r.nginx.live ? `all serving revision ${r.nginx.live.revision}` : 'NOT all serving the same config';
+  run.out.line(`  ${'NGINX'.padEnd(10)}fleet of ${r.targets.length} targets, ${up} running, ${together}`);
+  for (const t of r.targets) {
+    const serving =
+      t.revision !== null && t.weights !== null
+        ? `revision ${t.revision}, ${formatWeights(t.weights)}`
+        : t.running
+          ? 'running, status location not answering'
+          : 'not running';
+    const problem = t.problem && t.revision === null ? ` (${t.problem})` : '';
+    run.out.line(`  ${'target'.padEnd(10)}${t.name} (${t.kind} ${t.where}): ${serving}${problem}${t.drift ? ` — DRIFT: ${t.drift}` : ''}`);
+  }
+}
+
 function printStatus(run: Run, r: StatusReport, file: string): void {
   const line = (k: string, v: string): void => run.out.line(`  ${k.padEnd(10)}${v}`);
   run.out.line(`bgctl status (${file})`);
   line('active', `${r.active}${r.versions[r.active] ? ` ${r.versions[r.active]}` : ''} — ${formatWeights(r.weights)} (${r.strategy})`);
   line('stable', r.stable);
-  line(
-    'NGINX',
-    r.nginx.live
-      ? `running, serving revision ${r.nginx.live.revision}`
-      : r.nginx.running
-        ? 'running, status location not answering'
-        : 'not running (`bgctl start`)',
-  );
+  if (r.targets.length > 1) printTargets(run, r);
+  else
+    line(
+      'NGINX',
+      r.nginx.live
+        ? `running, serving revision ${r.nginx.live.revision}`
+        : r.nginx.running
+          ? `running, status location not answering${r.targets[0]?.problem ? ` (${r.targets[0].problem})` : ''}`
+          : `not running (\`bgctl start\`)${r.targets[0]?.problem ? ` (${r.targets[0].problem})` : ''}`,
+    );
   const m = r.migration;
   if (!m) line('migration', 'none yet');
   else {

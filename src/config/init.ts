@@ -64,13 +64,16 @@ const flowList = (items: readonly string[]): string => `[${items.map((s) => JSON
  */
 export function renderInitConfig(opts: InitOptions): string {
   const o = validateOptions(opts);
+  const docker = o.driver === 'docker';
   const lines = [
     `# yaml-language-server: $schema=${SCHEMA_HINT_PATH}`,
     '# bgctl configuration, written by `bgctl init`. Check it with `bgctl validate`.',
     "# Paths in this file are relative to this file's folder. Lines starting with # are defaults or examples.",
     '',
     entry(0, 'listen', String(o.listen), 'port the NGINX front listens on (1-65535)'),
-    entry(0, 'listenAddress', '127.0.0.1', 'address the front binds: IPv4, [IPv6] or * for all', true),
+    docker
+      ? entry(0, 'listenAddress', '"*"', 'docker: all addresses, so the published port reaches NGINX')
+      : entry(0, 'listenAddress', '127.0.0.1', 'address the front binds: IPv4, [IPv6] or * for all', true),
     '',
     entry(0, 'environments', '', 'the two colors traffic moves between'),
     entry(2, 'blue', '', 'stable color of a fresh install (100% of traffic)'),
@@ -82,8 +85,17 @@ export function renderInitConfig(opts: InitOptions): string {
     '',
     entry(0, 'nginx', '', 'the NGINX front bgctl drives'),
     entry(2, 'driver', o.driver, 'local (bgctl runs an NGINX master) | docker (a container)'),
-    entry(2, 'dir', '.bgctl/nginx', 'local: NGINX prefix folder bgctl owns (nginx.conf, conf.d/, logs/)'),
+    entry(2, 'dir', '.bgctl/nginx', 'folder bgctl owns (nginx.conf, conf.d/, logs/); docker: bind-mounted'),
     entry(2, 'container', 'nginx', 'docker: the container to `docker exec` into'),
+    entry(2, 'containerDir', '/etc/nginx/bgctl', 'docker: where dir is mounted in the container (a folder)', !docker),
+    entry(
+      2,
+      'composeFile',
+      docker ? 'docker-compose.yml' : 'null',
+      'docker: start/stop run `docker compose -f FILE up -d`/`down`',
+      !docker,
+    ),
+    entry(2, 'service', 'nginx', 'docker: the compose service of the NGINX container', !docker),
     entry(2, 'mode', 'auto', 'auto | dynamic (njs, no reload) | reload; auto means reload for now'),
     entry(2, 'binary', 'nginx', 'local: nginx executable, a name on PATH or a path', true),
     entry(2, 'maxFails', '3', 'failed attempts before NGINX marks a server down (count)', true),
@@ -91,6 +103,7 @@ export function renderInitConfig(opts: InitOptions): string {
     entry(2, 'keepalive', '32', 'idle keep-alive connections kept per upstream (count)', true),
     entry(2, 'keepaliveTimeoutSeconds', '4', "upstream keep-alive timeout (seconds, 1-4: below Node's 5 s)", true),
     entry(2, 'confirmTimeoutMs', '10000', 'wait for NGINX to serve a new config after reload (ms)', true),
+    entry(2, 'targets', 'null', 'a fleet: [{ name, dir, listen, driver, container... }], applied as one', true),
     '',
     entry(0, 'migration', '', 'how `bgctl gradual` moves traffic'),
     entry(2, 'steps', '[25, 50, 75, 100]', 'percent of traffic on the new color per step; ends at 100'),

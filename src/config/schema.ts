@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { VERSION_RE } from '../core/color.js';
+import { targetConflicts } from './targets.js';
 
 /**
  * The bgctl configuration. This schema is the documentation: every field is described here, the JSON
@@ -71,26 +72,82 @@ const secret = z.string().regex(/^[A-Za-z0-9._~-]{16,128}$/, 'must be 16-128 cha
 
 export const STRATEGIES = ['weighted', 'sticky'] as const;
 
+const listenAddress = z.string().refine((s) => IPV4.test(s) || IPV6_BRACKETED.test(s) || s === '*', 'not an IP address or *');
+const driverName = z.enum(['local', 'docker']);
+const containerName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'not a container name');
+/** An absolute POSIX path inside the container; it only ever reaches argv (`docker exec ... nginx -p PATH`). */
+const containerPath = z
+  .string()
+  .regex(/^\/[A-Za-z0-9._/-]{0,200}$/, 'not an absolute path (starts with /; letters, digits and . _ / - only)')
+  .refine((p) => !p.split('/').includes('..'), 'must not contain ..');
+const composeService = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'not a compose service name');
+const targetName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'not a target name (letters, digits, _ . -)');
+
+/** One NGINX instance of a fleet. Keys left out take the value of the same key under `nginx` (and `listen`). */
+const nginxTarget = z
+  .strictObject({
+    name: targetName.describe('Name of this instance, shown by `bgctl status` and in errors (unique).'),
+    driver: driverName.optional().describe('local | docker; default: nginx.driver.'),
+    dir: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('The folder bgctl owns for this instance (prefix, or the docker bind mount); default: nginx.dir/<name>.'),
+    listen: port.optional().describe('Its listen port; default: the top-level listen.'),
+    listenAddress: listenAddress.optional().describe('Its listen address; default: the top-level listenAddress.'),
+    binary: z.string().min(1).optional().describe('local: the nginx executable; default: nginx.binary.'),
+    container: containerName.optional().describe('docker: the container to `docker exec` into; default: the name.'),
+    containerDir: containerPath.optional().describe('docker: where dir is mounted in the container; default: nginx.containerDir.'),
+    composeFile: z.string().min(1).nullable().optional().describe('docker: the compose file of its stack; default: nginx.composeFile.'),
+    service: composeService.optional().describe('docker: its compose service; default: nginx.service.'),
+  })
+  .describe('One NGINX instance of the fleet.');
+
 export const configSchema = z
   .strictObject({
     $schema: z.string().optional().describe('Path or URL of the JSON Schema, for editors.'),
     listen: port.default(8080).describe('Port the NGINX front listens on.'),
-    listenAddress: z
-      .string()
-      .refine((s) => IPV4.test(s) || IPV6_BRACKETED.test(s) || s === '*', 'not an IP address or *')
-      .default('127.0.0.1')
-      .describe('Address the NGINX front binds: an IPv4 address, [IPv6] or * for all.'),
+    listenAddress: listenAddress.default('127.0.0.1').describe('Address the NGINX front binds: an IPv4 address, [IPv6] or * for all.'),
     environments: z.strictObject({ blue: environment, green: environment }).describe('The two colors traffic moves between.'),
     nginx: z
       .strictObject({
-        driver: z.enum(['local', 'docker']).default('local').describe('local: bgctl runs an NGINX master; docker: it drives a container.'),
-        dir: z.string().min(1).default('.bgctl/nginx').describe('local: NGINX prefix folder that bgctl owns (nginx.conf, conf.d/, logs/).'),
-        binary: z.string().min(1).default('nginx').describe('local: the nginx executable (name on PATH or path).'),
-        container: z
+        driver: driverName.default('local').describe('local: bgctl runs an NGINX master; docker: it drives a container.'),
+        dir: z
           .string()
-          .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'not a container name')
+          .min(1)
+          .default('.bgctl/nginx')
+          .describe(
+            'NGINX prefix folder that bgctl owns (nginx.conf, conf.d/, logs/). docker: a host folder bind-mounted (as a folder) at containerDir.',
+          ),
+        binary: z.string().min(1).default('nginx').describe('local: the nginx executable (name on PATH or path).'),
+        container: containerName.default('nginx').describe('docker: the container to `docker exec` into.'),
+        containerDir: containerPath
+          .default('/etc/nginx/bgctl')
+          .describe(
+            'docker: where nginx.dir is mounted inside the container; NGINX runs there with -p DIR -c DIR/nginx.conf (see docker-compose.yml).',
+          ),
+        composeFile: z
+          .string()
+          .min(1)
+          .nullable()
+          .default(null)
+          .describe(
+            'docker: the compose file of the stack; `bgctl start` runs `docker compose -f FILE up -d --no-recreate`, `bgctl stop` runs `down`. null: start only applies to a running container and stop is refused.',
+          ),
+        service: composeService
           .default('nginx')
-          .describe('docker: the container to `docker exec` into.'),
+          .describe(
+            'docker: the compose service of the NGINX container; before its first start the config is tested in a one-off container of it.',
+          ),
+        targets: z
+          .array(nginxTarget)
+          .min(1, 'needs at least one target')
+          .max(32, 'at most 32 targets')
+          .nullable()
+          .default(null)
+          .describe(
+            'A fleet: several NGINX instances that every step is applied to as one (nginx -t on all, then reload all, confirm all, or restore all). null: the single instance described by the keys above.',
+          ),
         mode: z
           .enum(['auto', 'dynamic', 'reload'])
           .default('auto')
@@ -235,6 +292,8 @@ export const configSchema = z
     stateDir: z.string().min(1).default('.bgctl').describe('Folder for state.json, its backup, the lock and history.'),
   })
   .superRefine((cfg, ctx) => {
+    for (const issue of targetConflicts(cfg))
+      ctx.addIssue({ code: 'custom', path: ['nginx', 'targets', ...issue.path], message: issue.message });
     const blue = new Set(cfg.environments.blue.servers);
     cfg.environments.green.servers.forEach((s, i) => {
       if (blue.has(s)) {

@@ -15,6 +15,8 @@ export interface TrafficOptions {
   readonly keepAlive?: boolean;
   readonly maxSeconds?: number;
   readonly method?: 'GET' | 'HEAD' | 'POST';
+  /** request body (JSON), e.g. for POST */
+  readonly body?: string;
   /** pause of each worker between requests, to keep a small machine responsive */
   readonly pauseMs?: number;
   /** per-request timeout */
@@ -84,6 +86,7 @@ export function startTraffic(options: TrafficOptions): TrafficGenerator {
     try {
       const res = await request(url, {
         method,
+        ...(options.body === undefined ? {} : { body: options.body, headers: { 'content-type': 'application/json' } }),
         dispatcher: agent,
         signal: abort.signal,
         reset: !keepAlive, // close the connection after the answer

@@ -97,6 +97,39 @@ describe('status', () => {
     expect((await status(w.ctx)).migration?.status).toBe('interrupted');
   });
 
+  it('a fleet: lists every target and flags only the one that drifted', async () => {
+    const fleet = new FakeNginx(null); // the fleet as a whole does not answer as one
+    const live = (revision: number, weights: ReturnType<typeof blue>) => ({
+      revision,
+      weights,
+      strategy: 'weighted',
+      stable: 'blue' as const,
+    });
+    const targets = [
+      { name: 'edge-1', kind: 'local' as const, where: '/n/1', running: true, live: live(1, blue(100)), problem: null },
+      {
+        name: 'edge-2',
+        kind: 'docker' as const,
+        where: 'container e2',
+        running: false,
+        live: null,
+        problem: 'container e2 is not running',
+      },
+      { name: 'edge-3', kind: 'local' as const, where: '/n/3', running: true, live: live(7, green(50)), problem: null },
+    ];
+    const w = makeContext({ nginx: Object.assign(fleet, { targets: () => Promise.resolve(targets) }) });
+    const r = await status(w.ctx);
+    expect(r.targets.map((t) => [t.name, t.revision, t.drift])).toEqual([
+      ['edge-1', 1, null],
+      ['edge-2', null, 'not running'],
+      ['edge-3', 7, 'serves revision 7 (blue 50% / green 50%) but state.json says revision 1 (blue 100% / green 0%)'],
+    ]);
+    expect(r.targets[1]?.problem).toBe('container e2 is not running');
+    expect(r.drift).toBe(
+      'target edge-2: not running; target edge-3: serves revision 7 (blue 50% / green 50%) but state.json says revision 1 (blue 100% / green 0%)',
+    );
+  });
+
   it('reports a held canary as holding', async () => {
     const w = makeContext();
     await canary(w.ctx, { color: 'green', percent: 10 });

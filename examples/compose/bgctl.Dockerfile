@@ -1,0 +1,20 @@
+# bgctl itself, for the `bgctl` service of docker-compose.yml (`bgctl serve`). Build context: the
+# repository root (see .dockerignore). The docker client and its compose plugin come from the official
+# docker:cli image: bgctl drives NGINX with `docker exec`/`docker top`, and the deploy hook runs
+# `docker compose`, through the engine's socket mounted into the container.
+FROM docker:27-cli AS docker-cli
+
+FROM node:20-bookworm-slim
+WORKDIR /opt/bgctl
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY bin ./bin
+COPY src ./src
+COPY templates ./templates
+COPY schema ./schema
+RUN npm run build && npm prune --omit=dev
+COPY --from=docker-cli /usr/local/bin/docker /usr/local/bin/docker
+COPY --from=docker-cli /usr/local/libexec/docker/cli-plugins/docker-compose /usr/local/libexec/docker/cli-plugins/docker-compose
+ENTRYPOINT ["node", "/opt/bgctl/bin/bgctl.js"]
+CMD ["serve", "--host", "0.0.0.0"]

@@ -1,0 +1,196 @@
+import { isAbsolute } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
+import type { LiveNginx, Logger } from '../../app/ports.js';
+import { ApplyError, UsageError } from '../../core/errors.js';
+import { reloadCommand, testCommand } from './commands.js';
+import {
+  composeDownCommand,
+  composeRunNginxCommand,
+  composeStopCommand,
+  composeUpCommand,
+  containerTargets,
+  curlCommand,
+  execCommand,
+  parseTop,
+  topCommand,
+} from './docker-commands.js';
+import { ensureTree, nginxLayout, type NginxLayout } from './files.js';
+import { StagedNginx, parseStatus, type NginxProcesses, type NginxRuntime } from './sequence.js';
+
+export interface DockerNginxOptions {
+  /** absolute host folder bgctl owns, bind-mounted (as a folder) at containerDir */
+  readonly dir: string;
+  readonly container: string;
+  /** where `dir` is mounted inside the container; default /etc/nginx/bgctl */
+  readonly containerDir?: string;
+  /** absolute compose file `start`/`stop` bring up and down; null: start only applies, stop is refused */
+  readonly composeFile: string | null;
+  /** the compose service of the NGINX container; default nginx */
+  readonly service?: string;
+  /** the listen port inside the container */
+  readonly listenPort: number;
+  /** the docker client; default 'docker' (found on PATH) */
+  readonly docker?: string;
+  readonly confirmTimeoutMs?: number;
+  readonly logger?: Logger;
+  /** the target's name in a fleet; default `nginx` */
+  readonly name?: string;
+}
+
+/**
+ * NGINX in a container, driven through the docker client with the very sequence of the local driver
+ * (sequence.ts): bgctl writes the candidate into the host folder, `docker exec C nginx -t` tests it with
+ * container paths, the rename happens on the host (seen inside: the folder is bind-mounted), `docker
+ * exec C nginx -s reload`, and the confirmation asks from inside the container (`docker top` for the
+ * worker generations, `docker exec C curl` for the revision on fresh connections).
+ */
+export class DockerNginxDriver extends StagedNginx {
+  readonly layout: NginxLayout;
+
+  constructor(opts: DockerNginxOptions) {
+    const runtime = new DockerRuntime(opts);
+    super(runtime, { name: opts.name ?? 'nginx', confirmTimeoutMs: opts.confirmTimeoutMs, logger: opts.logger });
+    this.layout = runtime.layout;
+  }
+}
+
+const POLL_MS = 50;
+const DOCKER_TIMEOUT_MS = 60_000;
+
+class DockerRuntime implements NginxRuntime {
+  readonly kind = 'docker' as const;
+  readonly layout: NginxLayout;
+  readonly where: string;
+  private readonly inside: ReturnType<typeof containerTargets>;
+  private lastProblem: string | null = null;
+  private warned: string | null = null;
+
+  constructor(private readonly opts: DockerNginxOptions) {
+    if (!isAbsolute(opts.dir)) throw new Error(`nginx dir must be absolute, got ${opts.dir}`);
+    this.layout = nginxLayout(opts.dir);
+    this.where = `container ${opts.container}`;
+    this.inside = containerTargets(opts.containerDir ?? '/etc/nginx/bgctl');
+  }
+
+  /** In the running container; before its first start, in a one-off container of the compose service. */
+  async testCandidate(): Promise<{ ok: boolean; output: string }> {
+    const argv = testCommand(this.inside.candidate);
+    const running = (await this.processes()) !== null;
+    const file = this.opts.composeFile;
+    if (!running && file === null) {
+      return { ok: false, output: `cannot run nginx -t: ${this.notRunning()}` };
+    }
+    const r = await this.docker(
+      running || file === null ? execCommand(this.opts.container, ['nginx', ...argv]) : composeRunNginxCommand(file, this.service, argv),
+    );
+    const output = r.stderr || (r.message ?? '');
+    if (r.exitCode !== 0 && /host not found in upstream/.test(output) && !running) {
+      return {
+        ok: false,
+        output: `${output}\n(the apps must be running for their names to resolve: start them first, or give the servers fixed addresses)`,
+      };
+    }
+    return { ok: r.exitCode === 0, output };
+  }
+
+  async processes(): Promise<NginxProcesses | null> {
+    const r = await this.docker(topCommand(this.opts.container));
+    if (r.exitCode !== 0) {
+      this.note(r.stderr.trim() || (r.message ?? 'docker failed'));
+      return null;
+    }
+    const procs = parseTop(r.stdout);
+    if (procs === null) this.note(`no nginx master process in container ${this.opts.container}`);
+    return procs;
+  }
+
+  async reload(): Promise<void> {
+    const r = await this.docker(execCommand(this.opts.container, ['nginx', ...reloadCommand(this.inside.live)]));
+    if (r.exitCode !== 0) {
+      throw new ApplyError(`docker exec ${this.opts.container} nginx -s reload failed: ${oneLine(r.stderr) || r.message}`, 'reload');
+    }
+  }
+
+  async boot(): Promise<NginxProcesses> {
+    const file = this.requireCompose('start');
+    await ensureTree(this.layout); // the bind-mount source must exist, owned by us, before docker creates it as root
+    const r = await this.docker(composeUpCommand(file));
+    if (r.exitCode !== 0) throw new ApplyError(`docker compose up failed: ${oneLine(r.stderr) || r.message}`, 'reload');
+    const deadline = performance.now() + (this.opts.confirmTimeoutMs ?? 10_000);
+    for (;;) {
+      const procs = await this.processes();
+      if (procs !== null) return procs;
+      if (performance.now() > deadline) {
+        throw new ApplyError(
+          `container ${this.opts.container} did not run an nginx master: ${this.lastProblem ?? 'no answer'}`,
+          'confirm',
+          {
+            hint: `docker compose -f ${file} logs ${this.service}`,
+          },
+        );
+      }
+      await sleep(POLL_MS);
+    }
+  }
+
+  /** Only the NGINX service: the apps may have been running before and keep running. */
+  async abortBoot(): Promise<void> {
+    if (this.opts.composeFile !== null) await this.docker(composeStopCommand(this.opts.composeFile, this.service));
+  }
+
+  async halt(): Promise<void> {
+    const r = await this.docker(composeDownCommand(this.requireCompose('stop')));
+    if (r.exitCode !== 0) throw new ApplyError(`docker compose down failed: ${oneLine(r.stderr) || r.message}`, 'reload');
+  }
+
+  /** curl inside the container: a new process, so a new connection, from the container's loopback. */
+  async live(): Promise<LiveNginx | null> {
+    const url = `http://127.0.0.1:${this.opts.listenPort}/__bgctl/status`;
+    const r = await this.docker(curlCommand(this.opts.container, url, { timeoutSeconds: 2 }), 10_000);
+    if (r.exitCode !== 0) {
+      // curl's own failures (refused, timeout) are routine while NGINX restarts; docker's are news
+      this.note(r.stderr.trim() || (r.message ?? 'docker failed'), !/^curl: /.test(r.stderr.trim()));
+      return null;
+    }
+    return parseStatus(r.stdout);
+  }
+
+  problem(): string | null {
+    return this.lastProblem;
+  }
+
+  private get service(): string {
+    return this.opts.service ?? 'nginx';
+  }
+
+  private requireCompose(what: 'start' | 'stop'): string {
+    if (this.opts.composeFile !== null) return this.opts.composeFile;
+    throw new UsageError(
+      `bgctl ${what} with the docker driver brings the compose stack ${what === 'start' ? 'up' : 'down'}, and nginx.composeFile is not set` +
+        (what === 'start' ? `; ${this.notRunning()}` : ''),
+      { hint: `set nginx.composeFile, or ${what} container ${this.opts.container} yourself` },
+    );
+  }
+
+  private notRunning(): string {
+    return `container ${this.opts.container} is not running${this.lastProblem ? ` (${this.lastProblem})` : ''}`;
+  }
+
+  /** Remembers docker's own words for status; `warn`: says them once (a stopped container is polled often). */
+  private note(problem: string, warn = false): void {
+    const text = oneLine(problem).slice(0, 300);
+    if (warn && text !== this.warned) {
+      this.opts.logger?.warn('the nginx container does not answer', { container: this.opts.container, error: text });
+      this.warned = text;
+    }
+    this.lastProblem = text;
+  }
+
+  private docker(argv: readonly string[], timeout = DOCKER_TIMEOUT_MS) {
+    this.opts.logger?.debug('docker', { argv: argv.join(' ') });
+    return execa(this.opts.docker ?? 'docker', argv, { reject: false, timeout, stdin: 'ignore' });
+  }
+}
+
+const oneLine = (s: string): string => s.trim().replace(/\s*\n\s*/g, '; ');

@@ -1,0 +1,27 @@
+import type { TrafficSource, TrafficTail } from '../../app/ports.js';
+import type { TrafficRead } from '../../core/metrics.js';
+import { sumDeltas } from '../../core/traffic.js';
+
+/**
+ * A fleet's traffic: every target writes its own access log; the analysis judges their sum (each
+ * read returns what every log got since the previous read). Unreadable if any log is: a step is never
+ * judged on part of the traffic without saying so.
+ */
+export class FleetTraffic implements TrafficSource {
+  constructor(private readonly sources: readonly TrafficSource[]) {}
+
+  async tail(): Promise<TrafficTail> {
+    const tails = await Promise.all(this.sources.map((s) => s.tail()));
+    return {
+      async read(): Promise<TrafficRead> {
+        const reads = await Promise.all(tails.map((t) => t.read()));
+        const problems = reads.map((r) => r.problem).filter((p): p is string => p !== null);
+        return {
+          delta: sumDeltas(reads.map((r) => r.delta)),
+          readable: reads.every((r) => r.readable),
+          problem: problems.length > 0 ? problems.join('; ') : null,
+        };
+      },
+    };
+  }
+}

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { nginxTargets } from '../../src/config/targets.js';
+import { validateConfig } from '../../src/config/validate.js';
+import { UsageError } from '../../src/core/errors.js';
+
+const base = {
+  listen: 8080,
+  environments: { blue: { servers: ['127.0.0.1:8081'] }, green: { servers: ['127.0.0.1:8082'] } },
+};
+
+describe('nginx targets', () => {
+  it('a config without targets is one instance, exactly as before', () => {
+    const c = validateConfig({ ...base, nginx: { dir: 'ng', binary: './bin/nginx' } });
+    expect(c.nginx.targets).toBeNull();
+    expect(nginxTargets(c, '/srv/app')).toEqual([
+      {
+        name: 'nginx',
+        driver: 'local',
+        dir: '/srv/app/ng',
+        listen: 8080,
+        listenAddress: '127.0.0.1',
+        binary: '/srv/app/bin/nginx',
+        container: 'nginx',
+        containerDir: '/etc/nginx/bgctl',
+        composeFile: null,
+        service: 'nginx',
+      },
+    ]);
+  });
+
+  it('fleet targets take what they leave out from nginx.* (dir: nginx.dir/<name>; container: the name)', () => {
+    const c = validateConfig({
+      ...base,
+      nginx: {
+        dir: 'fleet',
+        composeFile: 'compose.yml',
+        targets: [
+          { name: 'edge-1' },
+          { name: 'edge-2', listen: 9090, dir: '/var/lib/edge-2' },
+          { name: 'edge-3', driver: 'docker', containerDir: '/srv/bg', composeFile: null },
+        ],
+      },
+    });
+    const t = nginxTargets(c, '/srv/app');
+    expect(t.map((x) => [x.name, x.driver, x.dir, x.listen, x.container, x.containerDir, x.composeFile])).toEqual([
+      ['edge-1', 'local', '/srv/app/fleet/edge-1', 8080, 'edge-1', '/etc/nginx/bgctl', '/srv/app/compose.yml'],
+      ['edge-2', 'local', '/var/lib/edge-2', 9090, 'edge-2', '/etc/nginx/bgctl', '/srv/app/compose.yml'],
+      ['edge-3', 'docker', '/srv/app/fleet/edge-3', 8080, 'edge-3', '/srv/bg', null],
+    ]);
+  });
+
+  it('refuses targets that would fight over a name, a folder, a container or a local listen port', () => {
+    const refuse = (targets: unknown[]): string => {
+      try {
+        validateConfig({ ...base, nginx: { targets } }, 'bgctl.yaml');
+      } catch (e) {
+        expect(e).toBeInstanceOf(UsageError);
+        return (e as UsageError).message;
+      }
+      throw new Error('accepted');
+    };
+    expect(
+      refuse([
+        { name: 'a', listen: 1 },
+        { name: 'a', listen: 2 },
+      ]),
+    ).toMatch(/nginx\.targets\[1\]\.name: the name a is also used by target a/);
+    expect(
+      refuse([
+        { name: 'a', listen: 1, dir: 'x' },
+        { name: 'b', listen: 2, dir: 'x' },
+      ]),
+    ).toMatch(/nginx\.targets\[1\]\.dir: /);
+    expect(refuse([{ name: 'a' }, { name: 'b' }])).toMatch(/nginx\.targets\[1\]\.listen: 127\.0\.0\.1:8080 is also where target a listens/);
+    expect(
+      refuse([
+        { name: 'a', listenAddress: '*' },
+        { name: 'b', listenAddress: '127.0.0.2' },
+      ]),
+    ).toMatch(/targets\[1\]\.listen/);
+    expect(
+      refuse([
+        { name: 'a', driver: 'docker', container: 'c' },
+        { name: 'b', driver: 'docker', container: 'c' },
+      ]),
+    ).toMatch(/targets\[1\]\.container: the container c is also used by target a/);
+    // containers have their own network: the same port is fine
+    expect(() => validateConfig({ ...base, nginx: { driver: 'docker', targets: [{ name: 'a' }, { name: 'b' }] } })).not.toThrow();
+    expect(refuse([])).toMatch(/nginx\.targets: needs at least one target/);
+    expect(refuse([{ name: '-x' }])).toMatch(/nginx\.targets\[0\]\.name: not a target name/);
+  });
+
+  it('refuses a containerDir that is relative, climbs out or holds odd characters', () => {
+    for (const containerDir of ['etc/nginx', '/etc/../root', '/etc/nginx bgctl', '/etc/$x']) {
+      expect(() => validateConfig({ ...base, nginx: { containerDir } }), containerDir).toThrow(/nginx\.containerDir: /);
+    }
+  });
+});
