@@ -1,46 +1,97 @@
 #!/usr/bin/env node
 /**
- * bgctl benchmarks against a real NGINX, each figure next to a baseline measured in the same run:
- *   1. zero-downtime  failed requests during `bgctl gradual` under keep-alive load vs bare nginx reloads
- *   2. rollback       `bgctl rollback` wall time end to end, and the applyMs it reports
- *   3. cold-start     `bgctl status` and `bgctl --version` vs `node -e 0`
+ * bgctl benchmarks against a real NGINX and real HTTP backends on loopback, each figure next to a
+ * baseline measured in the same run:
+ *   zero-downtime    failed requests during `bgctl gradual` under constant load (keep-alive and new-connection
+ *                    clients, GET and POST) vs bare nginx reloads
+ *   split            observed share vs target at each step, weighted and sticky (many clients keeping cookies)
+ *   time-to-restore  green starts failing (500s, latency, killed) → all traffic back on blue, default and
+ *                    immediate thresholds, and the client requests that failed meanwhile; draws the timelines
+ *   apply-latency    render → test → reload → confirmed per step and for rollback vs a reload by hand
+ *   rollback         `bgctl rollback` wall time end to end, and the applyMs it reports
+ *   cold-start       `bgctl status` and `bgctl --version` vs `node -e 0`
+ *   data-plane       wrk throughput and p99 through bgctl's NGINX vs a minimal proxy_pass config vs direct
  *
- *   npm run build && node bench/run.mjs [--only zero-downtime|rollback|cold-start] [--quick] [--runs N]
+ *   npm run build && node bench/run.mjs [--only NAME[,NAME...]] [--quick] [--runs N] [--out DIR]
  *
- * Prints tables to stdout (progress goes to stderr) and writes bench/results/latest.{json,md}.
- * Exits 0 when every run did what it should, 1 when something went wrong (listed under PROBLEMS),
- * 2 on bad usage. All traffic stays on 127.0.0.1; everything started is stopped, even on error.
+ * Prints tables to stdout (progress goes to stderr) and writes DIR/latest.{json,md} and the timeline
+ * SVGs (DIR defaults to bench/results). A full run of every case into bench/results also rewrites the
+ * README's "Performance" section from latest.md (bench/readme.mjs). Exits 0 when every run did what it
+ * should, 1 when something went wrong (listed under PROBLEMS), 2 on bad usage. All traffic stays on
+ * 127.0.0.1; everything started is stopped, even on error.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { benchApplyLatency } from './cases/apply-latency.mjs';
 import { benchColdStart } from './cases/cold-start.mjs';
+import { benchDataPlane } from './cases/data-plane.mjs';
 import { benchRollback } from './cases/rollback.mjs';
+import { benchSplit } from './cases/split.mjs';
+import { benchTimeToRestore } from './cases/time-to-restore.mjs';
 import { benchZeroDowntime } from './cases/zero-downtime.mjs';
 import { cleanupAll, guard } from './lib/cleanup.mjs';
 import { machineInfo } from './lib/machine.mjs';
 import { REPO_ROOT } from './lib/proc.mjs';
 import { renderMarkdown, renderText } from './lib/report.mjs';
 import { makeSandbox } from './lib/sandbox.mjs';
+import { problemsOf } from './lib/problems.mjs';
+import { README, updateReadme } from './readme.mjs';
 
 const RESULTS_DIR = path.join(REPO_ROOT, 'bench', 'results');
 
-/** Repetitions per case (odd, so the median is a real run) and the pauses around the measures. */
+/**
+ * Repetitions per case (odd, so the median is a real run), the pauses around the measures, and the
+ * sizes that --quick shrinks. restoreDefault: runs of the time-to-restore cases with default thresholds
+ * (each waits 30-60 s by design).
+ */
 const PROFILES = {
-  full: { runs: { zeroDowntime: 7, rollback: 9, coldStart: 15 }, warmupMs: 1000, settleMs: 500 },
-  quick: { runs: { zeroDowntime: 3, rollback: 5, coldStart: 7 }, warmupMs: 500, settleMs: 250 },
+  full: {
+    runs: { zeroDowntime: 7, split: 3, timeToRestore: 5, applyLatency: 5, rollback: 9, coldStart: 15, dataPlane: 5 },
+    restoreDefaultRuns: 3,
+    warmupMs: 1000,
+    settleMs: 500,
+    clients: 2000,
+    stepSeconds: 4,
+    restoreStepSeconds: 4,
+    wrkSeconds: 5,
+  },
+  quick: {
+    runs: { zeroDowntime: 3, split: 1, timeToRestore: 3, applyLatency: 3, rollback: 5, coldStart: 7, dataPlane: 3 },
+    restoreDefaultRuns: 1,
+    warmupMs: 500,
+    settleMs: 250,
+    clients: 500,
+    stepSeconds: 2,
+    restoreStepSeconds: 3,
+    wrkSeconds: 2,
+  },
 };
-/** The load of the zero-downtime case: 20 keep-alive connections, each sending back to back. */
-const LOAD = { connections: 20, pauseMs: 0 };
+/** The zero-downtime load: four client kinds at once, 20 connections, each sending back to back. */
+const LOAD = { kinds: 'ka-get:5,ka-post:5,close-get:5,close-post:5', pauseMs: 0 };
+/**
+ * While green fails: 64 clients, each pausing 40 ms between requests (users with think time, not a
+ * saturating loop): a slow release must not starve the load of the very requests that show it.
+ */
+const RESTORE_LOAD = { kinds: 'ka-get:24,ka-post:24,close-get:8,close-post:8', pauseMs: 40 };
 
+/** budget: seconds one run may take, for the global deadline (generous: a busy machine is slow). */
 const CASES = {
-  'zero-downtime': { key: 'zeroDowntime', run: benchZeroDowntime, budgetPerRunS: 90 },
-  rollback: { key: 'rollback', run: benchRollback, budgetPerRunS: 30 },
-  'cold-start': { key: 'coldStart', run: benchColdStart, budgetPerRunS: 15 },
+  'zero-downtime': { key: 'zeroDowntime', run: benchZeroDowntime, budget: () => 90 },
+  split: { key: 'split', run: benchSplit, budget: (o) => 2 * (4 * o.profile.stepSeconds + 40) },
+  'time-to-restore': {
+    key: 'timeToRestore',
+    run: benchTimeToRestore,
+    budget: (o) => 3 * 45 + (o.profile.restoreDefaultRuns * 200) / runsFor(o, 'time-to-restore'),
+  },
+  'apply-latency': { key: 'applyLatency', run: benchApplyLatency, budget: () => 40 },
+  rollback: { key: 'rollback', run: benchRollback, budget: () => 30 },
+  'cold-start': { key: 'coldStart', run: benchColdStart, budget: () => 15 },
+  'data-plane': { key: 'dataPlane', run: benchDataPlane, budget: (o) => 3 * (o.profile.wrkSeconds + 10) },
 };
 
-const USAGE = `usage: node bench/run.mjs [--only ${Object.keys(CASES).join('|')}] [--quick] [--runs N]`;
+const USAGE = `usage: node bench/run.mjs [--only ${Object.keys(CASES).join('|')}] [--quick] [--runs N] [--out DIR]`;
 
 function usageError(message) {
   process.stderr.write(`bench: ${message}\n${USAGE}\n`);
@@ -56,6 +107,7 @@ function parseOptions(argv) {
         only: { type: 'string', multiple: true },
         quick: { type: 'boolean', default: false },
         runs: { type: 'string' },
+        out: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -72,26 +124,14 @@ function parseOptions(argv) {
   const runs = values.runs === undefined ? null : Number(values.runs);
   if (runs !== null && !(Number.isInteger(runs) && runs >= 1 && runs <= 50)) usageError('--runs: a whole number 1-50');
   const mode = values.quick ? 'quick' : 'full';
-  return { mode, cases: Object.keys(CASES).filter((name) => only.includes(name)), runsOverride: runs, profile: PROFILES[mode] };
+  const outDir = path.resolve(values.out ?? RESULTS_DIR);
+  return { mode, cases: Object.keys(CASES).filter((name) => only.includes(name)), runsOverride: runs, profile: PROFILES[mode], outDir };
 }
 
-const runsFor = (opts, name) => opts.runsOverride ?? opts.profile.runs[CASES[name].key];
+function runsFor(opts, name) {
+  return opts.runsOverride ?? opts.profile.runs[CASES[name].key];
+}
 const log = (line) => process.stderr.write(`${line}\n`);
-
-/** Problems worth a non-zero exit: a migration that did not complete, a rollback that did not revert... */
-function problemsOf(results) {
-  const problems = [];
-  for (const r of results.zeroDowntime?.runs ?? []) {
-    if (!r.bgctl.ok) problems.push(`zero-downtime run ${r.run}: bgctl gradual exited ${r.bgctl.exitCode}: ${r.bgctl.output ?? ''}`);
-    if (!r.baseline.ok) problems.push(`zero-downtime run ${r.run}: only ${r.baseline.reloads} baseline reloads were sent`);
-    if (r.bgctl.offsetsFrom !== 'steps')
-      problems.push(`zero-downtime run ${r.run}: step times not in the --json output; baseline reloads spread evenly`);
-  }
-  for (const r of results.rollback?.runs ?? []) if (!r.ok) problems.push(`rollback run ${r.run}: exit ${r.exitCode}, action ${r.action}`);
-  for (const c of Object.values(results.coldStart?.summary ?? {}))
-    if (c.failures > 0) problems.push(`cold start: ${c.label} exited non-zero ${c.failures} times`);
-  return problems;
-}
 
 /** Atomic writes (temp file, rename): a reader never sees half a result; *.tmp is git-ignored. */
 async function writeAtomic(file, text) {
@@ -99,11 +139,38 @@ async function writeAtomic(file, text) {
   await rename(`${file}.tmp`, file);
 }
 
-async function runCases(opts, results, errors) {
+function caseOptions(opts, name, charts) {
+  const p = opts.profile;
+  return {
+    runs: runsFor(opts, name),
+    quick: opts.mode === 'quick',
+    warmupMs: p.warmupMs,
+    settleMs: p.settleMs,
+    ...LOAD,
+    // split
+    clients: p.clients,
+    splitConnections: 8,
+    stepSeconds: p.stepSeconds,
+    // time to restore
+    restoreKinds: RESTORE_LOAD.kinds,
+    restorePauseMs: RESTORE_LOAD.pauseMs,
+    restoreStepSeconds: p.restoreStepSeconds,
+    restoreDefaultRuns: opts.runsOverride ?? p.restoreDefaultRuns,
+    chartFile: (file) => {
+      charts.push({ file, title: file.replace(/\.svg$/, '') });
+      return path.join(opts.outDir, file);
+    },
+    // data plane
+    wrkSeconds: p.wrkSeconds,
+    wrkConnections: 16,
+  };
+}
+
+async function runCases(opts, results, errors, charts) {
   log('bench: starting the sandbox (two demo backends, NGINX via bgctl start)');
   const box = await makeSandbox();
   for (const name of opts.cases) {
-    const caseOpts = { runs: runsFor(opts, name), warmupMs: opts.profile.warmupMs, settleMs: opts.profile.settleMs, ...LOAD };
+    const caseOpts = caseOptions(opts, name, charts);
     log(`bench: ${name} (${caseOpts.runs} runs)`);
     try {
       results[CASES[name].key] = await CASES[name].run(box, caseOpts, log);
@@ -118,15 +185,17 @@ async function runCases(opts, results, errors) {
 async function main() {
   const opts = parseOptions(process.argv.slice(2));
   if (!existsSync(path.join(REPO_ROOT, 'dist', 'main.js'))) usageError('dist/ is missing: run `npm run build` first');
-  const budgetS = 120 + opts.cases.reduce((sum, name) => sum + runsFor(opts, name) * CASES[name].budgetPerRunS, 0);
+  const budgetS = 180 + opts.cases.reduce((sum, name) => sum + runsFor(opts, name) * CASES[name].budget(opts), 0);
   const disarm = guard(budgetS * 1000);
   const started = performance.now();
   const date = new Date().toISOString();
   const machine = await machineInfo();
   const results = {};
   const errors = [];
+  const charts = [];
+  await mkdir(opts.outDir, { recursive: true });
   try {
-    await runCases(opts, results, errors);
+    await runCases(opts, results, errors, charts);
   } catch (error) {
     errors.push(`setup: ${error?.message ?? error}`);
   } finally {
@@ -144,17 +213,28 @@ async function main() {
     options: {
       cases: opts.cases,
       runs: Object.fromEntries(opts.cases.map((n) => [n, runsFor(opts, n)])),
-      warmupMs: opts.profile.warmupMs,
-      settleMs: opts.profile.settleMs,
+      profile: opts.profile,
       load: LOAD,
+      restoreLoad: RESTORE_LOAD,
     },
     results,
+    charts: charts.filter((c) => existsSync(path.join(opts.outDir, c.file))),
     problems: [...errors, ...problemsOf(results)],
   };
-  await mkdir(RESULTS_DIR, { recursive: true });
-  await writeAtomic(path.join(RESULTS_DIR, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
-  await writeAtomic(path.join(RESULTS_DIR, 'latest.md'), renderMarkdown(report));
-  process.stdout.write(`\n${renderText(report)}\n\nwritten: bench/results/latest.json, bench/results/latest.md\n`);
+  const md = renderMarkdown(report);
+  await writeAtomic(path.join(opts.outDir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  await writeAtomic(path.join(opts.outDir, 'latest.md'), md);
+  const written = [
+    path.join(opts.outDir, 'latest.json'),
+    path.join(opts.outDir, 'latest.md'),
+    ...report.charts.map((c) => path.join(opts.outDir, c.file)),
+  ];
+  // README shows the full run of everything only: a quick or partial run must not replace it
+  if (opts.outDir === RESULTS_DIR && opts.mode === 'full' && opts.cases.length === Object.keys(CASES).length) {
+    await writeAtomic(README, await updateReadme(await readFile(README, 'utf8'), md));
+    written.push(README);
+  }
+  process.stdout.write(`\n${renderText(report)}\n\nwritten: ${written.map((f) => path.relative(REPO_ROOT, f) || f).join(', ')}\n`);
   return report.problems.length === 0 ? 0 : 1;
 }
 

@@ -1,10 +1,13 @@
 /**
- * 1. Zero-downtime of a full migration. Under the same keep-alive load, in the same run:
+ * 1. Zero-downtime of a full migration. Under the same constant load, in the same run:
  *    bgctl: `bgctl gradual green 2.1.0 --steps 25,50,75,100 --step-seconds 1`, counting failed requests;
  *    baseline: the same NGINX, the same load, the same duration, 4 bare `nginx -s reload` at the moments
  *    bgctl's steps started. A reload makes old workers close idle keep-alive connections, so the
  *    baseline is the floor any reload-based tool pays; bgctl should add nothing on top of it.
+ *    The load mixes four client kinds at once, counted apart: keep-alive and new-connection clients,
+ *    GET and POST (a POST NGINX already sent is never retried, a GET may be).
  */
+import { KINDS, parseKinds } from '../lib/load-worker.mjs';
 import { startLoad } from '../lib/load.mjs';
 import { jsonOf, sleep, tail } from '../lib/proc.mjs';
 import { ensureOn, reloadNginx } from '../lib/sandbox.mjs';
@@ -44,6 +47,13 @@ function measured(stats, durationMs, extra) {
     bursts: bursts(stats.failureTimes),
     failureTimes: stats.failureTimes, // [ms after the window opened, failures], to line up with offsetsMs
     errors: stats.errors.slice(0, 3),
+    // per client kind (keep-alive GET, new connection POST...): failed, total
+    kinds: Object.fromEntries(
+      Object.entries(stats.kinds ?? {}).map(([k, v]) => [
+        k,
+        { failed: v.failed, total: v.total, failRate: v.total > 0 ? v.failed / v.total : null },
+      ]),
+    ),
     ...extra,
   };
 }
@@ -93,10 +103,12 @@ async function reloadsUnderLoad(box, load, durationMs, offsetsMs) {
   return measured(stats, result.elapsed, { reloads: sent, ok: sent === offsetsMs.length });
 }
 
-/** Back to blue for the next repetition, the way an operator would: a gradual migration (not measured). */
+/**
+ * Back to blue for the next repetition (not measured): a direct switch. A gradual migration without
+ * load would wait for traffic to judge its steps on (minRequests) and roll back after maxExtendSeconds.
+ */
 async function migrateBack(box) {
-  const r = await box.cli(['gradual', 'blue', '1.0.0', '--steps', '50,100', '--step-seconds', '0'], 60_000);
-  if (r.exitCode !== 0) await ensureOn(box, 'blue'); // e.g. the measured run already rolled back
+  await ensureOn(box, 'blue');
 }
 
 /**
@@ -118,7 +130,7 @@ async function repetition(box, load, i, previous) {
 }
 
 export async function benchZeroDowntime(box, opts, log) {
-  const load = { connections: opts.connections, pauseMs: opts.pauseMs, warmupMs: opts.warmupMs, maxSeconds: 180 };
+  const load = { kinds: opts.kinds, pauseMs: opts.pauseMs, warmupMs: opts.warmupMs, maxSeconds: 180 };
   await ensureOn(box, 'blue');
   const runs = [];
   for (let i = 1; i <= opts.runs; i++) {
@@ -131,11 +143,12 @@ export async function benchZeroDowntime(box, opts, log) {
       `  run ${i}/${opts.runs}: bgctl ${bgctl.failed}/${bgctl.total} failed${bgctl.ok ? '' : ` (exit ${bgctl.exitCode})`}, baseline ${baseline.failed}/${baseline.total} (${run.order})`,
     );
   }
+  const mix = parseKinds(opts.kinds);
   const shown = {
-    connections: load.connections,
+    connections: mix.reduce((sum, [, n]) => sum + n, 0),
+    kinds: Object.fromEntries(mix),
     pauseMs: load.pauseMs,
     warmupMs: load.warmupMs,
-    keepAlive: true,
     steps: STEPS,
     stepSeconds: 1,
   };
@@ -158,12 +171,40 @@ function summarizeSide(windows) {
   };
 }
 
+/** Per client kind: failure rate per run (median, min, max) and pooled, both sides. */
+function summarizeKinds(runs) {
+  const kinds = Object.keys(runs[0]?.bgctl.kinds ?? {});
+  const side = (windows, kind) => {
+    const rows = windows.map((w) => w.kinds[kind]).filter(Boolean);
+    const failed = rows.reduce((acc, k) => acc + k.failed, 0);
+    const total = rows.reduce((acc, k) => acc + k.total, 0);
+    return { failRate: summarize(rows.map((k) => k.failRate)), pooled: { failed, total, failRate: total > 0 ? failed / total : null } };
+  };
+  return Object.fromEntries(
+    kinds.map((kind) => {
+      const bgctl = side(
+        runs.map((r) => r.bgctl),
+        kind,
+      );
+      const baseline = side(
+        runs.map((r) => r.baseline),
+        kind,
+      );
+      return [
+        kind,
+        { label: KINDS[kind]?.label ?? kind, bgctl, baseline, pooledFailRateRatio: ratio(bgctl.pooled.failRate, baseline.pooled.failRate) },
+      ];
+    }),
+  );
+}
+
 export function summarizeRuns(runs) {
   const bgctl = summarizeSide(runs.map((r) => r.bgctl));
   const baseline = summarizeSide(runs.map((r) => r.baseline));
   return {
     bgctl,
     baseline,
+    kinds: summarizeKinds(runs),
     allMigrationsCompleted: runs.every((r) => r.bgctl.ok),
     // > 1: bgctl loses more requests than bare reloads do; null when the baseline lost none
     failRateRatio: ratio(bgctl.failRate.median, baseline.failRate.median),

@@ -1,6 +1,6 @@
 /**
- * Drives load-worker.mjs: keep-alive load against the sandbox's NGINX, counted by the project's own
- * traffic generator (dist/demo/traffic.js), in a separate process.
+ * Drives load-worker.mjs: load against the sandbox's NGINX (keep-alive or not, GET or POST), counted by
+ * the project's own traffic generator (dist/demo/traffic.js), in a separate process.
  */
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -10,28 +10,52 @@ import { defer } from './cleanup.mjs';
 import { sleep } from './proc.mjs';
 
 const WORKER = fileURLToPath(new URL('./load-worker.mjs', import.meta.url));
+const SPLIT_WORKER = fileURLToPath(new URL('./split-worker.mjs', import.meta.url));
+
+/** A worker process with a line protocol on stdin/stdout; registered for cleanup at once. */
+function spawnWorker(script, args, label) {
+  const child = execa(process.execPath, [script, ...args], {
+    cwd: path.dirname(script),
+    reject: false,
+    stdin: 'pipe',
+    forceKillAfterDelay: 3000,
+    maxBuffer: 512 * 1024 * 1024,
+  });
+  const undo = defer(label, async () => {
+    child.kill('SIGTERM');
+    await child;
+  });
+  return { child, undo, next: lineReader(createInterface({ input: child.stdout }), child) };
+}
+
+/**
+ * Many distinct clients keeping their bgctl_bucket cookie (split-worker.mjs). Returns { stop() }
+ * resolving with { clients, records: [[sentAt, doneAt, client, color], ...] }.
+ */
+export async function startSplitClients({ url, clients = 1000, connections = 8, maxSeconds = 120 }) {
+  const args = ['--url', url, '--clients', String(clients), '--connections', String(connections), '--max-seconds', String(maxSeconds)];
+  const { child, undo, next } = spawnWorker(SPLIT_WORKER, args, 'split clients');
+  await expectLine(next, 'ready', 10_000);
+  return {
+    async stop() {
+      child.stdin.write('stop\n');
+      const text = await next(30_000);
+      await child;
+      await undo();
+      return JSON.parse(text);
+    },
+  };
+}
 
 /**
  * Starts the load, lets the connections warm up (so connection setup is not part of the measure),
  * then zeroes the counters. Returns { stop() } resolving with the stats of the measured window.
  */
-export async function startLoad({ url, connections = 20, pauseMs = 0, warmupMs = 1000, maxSeconds = 120 }) {
-  const child = execa(
-    process.execPath,
-    [WORKER, '--url', url, '--connections', String(connections), '--pause-ms', String(pauseMs), '--max-seconds', String(maxSeconds)],
-    {
-      cwd: path.dirname(WORKER),
-      reject: false,
-      stdin: 'pipe',
-      forceKillAfterDelay: 3000,
-    },
-  );
-  const undo = defer('load worker', async () => {
-    child.kill('SIGTERM');
-    await child;
-  });
-  const lines = createInterface({ input: child.stdout });
-  const next = lineReader(lines, child);
+export async function startLoad({ url, kinds = null, connections = 20, pauseMs = 0, warmupMs = 1000, maxSeconds = 120 }) {
+  // kinds: "ka-get:5,close-post:5" (see load-worker.mjs); without it, `connections` keep-alive GET clients
+  const mix = kinds ?? `ka-get:${connections}`;
+  const args = ['--url', url, '--kinds', mix, '--pause-ms', String(pauseMs), '--max-seconds', String(maxSeconds)];
+  const { child, undo, next } = spawnWorker(WORKER, args, 'load worker');
 
   await expectLine(next, 'ready', 10_000);
   await sleep(warmupMs);

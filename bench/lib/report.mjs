@@ -1,113 +1,157 @@
 /**
  * Turns the results into tables: aligned text for the terminal, the same tables in Markdown for
- * bench/results/latest.md. Every section is { title, note, headers, rows } so both renderings agree.
+ * bench/results/latest.md. Every section is { title, note, headers, rows } so both renderings agree;
+ * the per-benchmark sections are in sections.mjs, the summary (headline figures next to their
+ * same-run baselines) is here.
  */
-const pct = (rate) => (rate === null || rate === undefined ? '-' : `${(rate * 100).toFixed(3)}%`);
-const num = (x, digits = 0) => (x === null || x === undefined ? '-' : Number(x).toFixed(digits));
-const times = (x) => (x === null || x === undefined ? '-' : `×${x.toFixed(2)}`);
-const ft = (failed, total) => `${num(failed)}/${num(total)}`;
+import {
+  applyLatencySection,
+  coldStartSection,
+  dataPlaneSection,
+  ft,
+  num,
+  pct,
+  rollbackSection,
+  splitSection,
+  timeToRestoreRunsSection,
+  timeToRestoreSection,
+  times,
+  zeroDowntimeKindsSection,
+  zeroDowntimeSection,
+} from './sections.mjs';
+import { summarize } from './stats.mjs';
 
-function zeroDowntimeSection(z) {
-  const s = z.summary;
-  // incidents: requests lost per burst, e.g. "19+1" (one reload cost 19, another 1); "-" for none
-  const incidents = (w) => (w.bursts.length > 0 ? w.bursts.join('+') : '-');
-  const side = (w) => [ft(w.failed, w.total), pct(w.failRate), incidents(w), num(w.reqPerSec)];
-  const rows = z.runs.map((r) => [
-    String(r.run),
-    ...side(r.bgctl).map((c, i) => (i === 0 && !r.bgctl.ok ? `${c} (exit ${r.bgctl.exitCode}!)` : c)),
-    num(r.bgctl.durationMs / 1000, 1),
-    ...side(r.baseline),
-    `${r.baseline.reloads}/${r.bgctl.offsetsMs.length}`,
-    r.order,
-  ]);
-  const stat = (w, k) => [ft(w.failed[k], w.total[k]), pct(w.failRate[k]), '', num(w.reqPerSec[k])];
-  for (const k of ['median', 'min', 'max'])
-    rows.push([k, ...stat(s.bgctl, k), num(s.bgctl.durationMs[k] / 1000, 1), ...stat(s.baseline, k), '', '']);
-  const pooled = (w) => [ft(w.pooled.failed, w.pooled.total), pct(w.pooled.failRate), `${w.incidents} of ${w.reloads}`, ''];
-  rows.push(['pooled', ...pooled(s.bgctl), '', ...pooled(s.baseline), '', '']);
-  return {
-    title: `Zero-downtime: gradual ${z.load.steps.join(',')} @ ${z.load.stepSeconds} s vs bare reloads, ${z.load.connections} keep-alive connections`,
-    note:
-      'failed/total requests while `bgctl gradual` ran; baseline: the same NGINX, load and duration with one bare `nginx -s reload` when each step started. ' +
-      'incidents: requests lost per burst (a reload resets the connections it catches all at once). ' +
-      'median/min/max rows are per column; pooled = all runs added up, with how many reloads lost any request (failures are rare and bursty: the steadier figure).',
-    headers: [
-      'run',
-      'bgctl failed/total',
-      'fail %',
-      'incidents',
-      'req/s',
-      'migration s',
-      'baseline failed/total',
-      'fail %',
-      'incidents',
-      'req/s',
-      'reloads',
-      'order',
-    ],
-    rows,
-  };
-}
+const sec = (ms) => (ms === null || ms === undefined ? '-' : `${(ms / 1000).toFixed(2)} s`);
+const range = (s, f) => (s?.min === null || s?.min === undefined ? '' : `${f(s.min)} – ${f(s.max)}`);
+const ms = (x, digits = 0) => `${num(x, digits)} ms`;
 
-function rollbackSection(rb) {
-  const s = rb.summary;
-  const rows = rb.runs.map((r) => [
-    String(r.run),
-    num(r.wallMs),
-    num(r.applyMs),
-    r.applyMs === null ? '-' : num(r.wallMs - r.applyMs),
-    r.ok ? String(r.action) : `exit ${r.exitCode}!`,
-  ]);
-  for (const k of ['median', 'min', 'max']) rows.push([k, num(s.wallMs[k]), num(s.applyMs[k]), '', '']);
-  return {
-    title: 'Rollback: `bgctl rollback` after a completed migration (switch green → rollback)',
-    note: 'wall: process start to exit; applyMs: from its --json output (nginx -t, swap, reload, confirmation on fresh connections).',
-    headers: ['run', 'wall ms', 'applyMs', 'wall - apply ms', 'action'],
-    rows,
-  };
-}
-
-function coldStartSection(cs) {
-  const rows = cs.commands.map(({ id }) => {
-    const c = cs.summary[id];
-    return [c.label, num(c.ms.median), num(c.ms.min), num(c.ms.max), String(c.ms.n), times(c.vsNode), String(c.failures)];
-  });
-  return {
-    title: 'CLI cold start (interleaved, rotating order, one warm-up round discarded)',
-    note: '`bgctl status` runs against the sandbox: config, state, live NGINX status, health probes of both colors.',
-    headers: ['command', 'median ms', 'min ms', 'max ms', 'runs', 'vs node -e 0', 'non-zero exits'],
-    rows,
-  };
-}
-
-/** One line per headline figure with its baseline from the same run. */
-function summarySection(results) {
-  const rows = [];
-  const z = results.zeroDowntime?.summary;
-  if (z) {
-    const versus = (ratioValue, mine) => (ratioValue !== null ? times(ratioValue) : mine === 0 ? 'both 0' : 'baseline 0');
-    rows.push([
-      'failed requests, bgctl gradual',
+function zeroDowntimeRows(z) {
+  const versus = (ratioValue, mine) => (ratioValue !== null ? times(ratioValue) : mine === 0 ? 'both 0' : 'baseline 0');
+  const rows = [
+    [
+      'failed requests, bgctl gradual 25/50/75/100 (all clients)',
       pct(z.bgctl.failRate.median),
       `${pct(z.bgctl.failRate.min)} – ${pct(z.bgctl.failRate.max)}`,
       `bare reloads ${pct(z.baseline.failRate.median)}`,
       versus(z.failRateRatio, z.bgctl.failRate.median),
-    ]);
-    rows.push([
+    ],
+    [
       '  same, all runs pooled',
       pct(z.bgctl.pooled.failRate),
       `${z.bgctl.pooled.failed}/${z.bgctl.pooled.total}`,
       `bare reloads ${pct(z.baseline.pooled.failRate)} (${z.baseline.pooled.failed}/${z.baseline.pooled.total})`,
       versus(z.pooledFailRateRatio, z.bgctl.pooled.failRate),
-    ]);
-    rows.push([
+    ],
+    [
       '  reloads that lost requests',
       `${z.bgctl.incidents} of ${z.bgctl.reloads}`,
       '',
       `bare reloads ${z.baseline.incidents} of ${z.baseline.reloads}`,
       '',
+    ],
+  ];
+  for (const k of Object.values(z.kinds ?? {}))
+    rows.push([
+      `  ${k.label}, pooled`,
+      pct(k.bgctl.pooled.failRate),
+      ft(k.bgctl.pooled.failed, k.bgctl.pooled.total),
+      `bare reloads ${pct(k.baseline.pooled.failRate)} (${ft(k.baseline.pooled.failed, k.baseline.pooled.total)})`,
+      versus(k.pooledFailRateRatio, k.bgctl.pooled.failRate),
     ]);
-  }
+  return rows;
+}
+
+function splitRows(sp) {
+  const pts = (x) => (x === null || x === undefined || !Number.isFinite(x) ? '-' : `${(x * 100).toFixed(2)} pts`);
+  return ['weighted', 'sticky'].map((strategy) => {
+    // per run, the step whose share is furthest from its target (100% is trivially exact)
+    const worst = summarize(
+      sp.runs.map((r) =>
+        Math.max(...r[strategy].steps.filter((st) => st.percent < 100 && st.error !== null).map((st) => Math.abs(st.error))),
+      ),
+    );
+    const coin = Math.max(...sp.summary[strategy].filter((st) => st.percent < 100).map((st) => st.coinSd.median ?? 0));
+    const what = strategy === 'weighted' ? 'requests' : `${sp.clients} clients keeping their cookie`;
+    const mixed = sp.summary[strategy].reduce((a, st) => a + st.mixed, 0);
+    const r = coin > 0 && worst.median !== null ? times(worst.median / coin) : '';
+    return [
+      `split, ${strategy}: worst step |share − target| (${what})`,
+      pts(worst.median),
+      worst.min === null ? '' : `${pts(worst.min)} – ${pts(worst.max)}`,
+      `fair coin ±${pts(coin)}`,
+      strategy === 'sticky' ? `${r}; mixed ${mixed}, moved back ${sp.summary.movedBack}` : r,
+    ];
+  });
+}
+
+function timeToRestoreRows(tr) {
+  return tr.scenarios.map((sc) => {
+    const label = `time to restore, ${sc.label}, ${sc.thresholds} thresholds`;
+    if (sc.skip) return [label, sc.skip, '', `wait ${sc.waitS} s`, ''];
+    const s = sc.summary;
+    const extra = s.restoredMs.median === null ? '' : `bgctl +${((s.restoredMs.median - sc.waitS * 1000) / 1000).toFixed(2)} s`;
+    return [
+      label,
+      sec(s.restoredMs.median),
+      range(s.restoredMs, sec),
+      `wait ${sc.waitS} s`,
+      `${extra}; ${num(s.failed.median)} request${s.failed.median === 1 ? '' : 's'} failed`,
+    ];
+  });
+}
+
+function applyRows(al) {
+  const s = al.summary;
+  const hand = s.handReload.totalMs.median;
+  const stepMedians = s.steps.map((st) => st.ms.median).filter((x) => x !== null);
+  const stepMedian = stepMedians.length ? stepMedians.sort((a, b) => a - b)[Math.floor(stepMedians.length / 2)] : null;
+  const mins = s.steps.map((st) => st.ms.min).filter((x) => x !== null);
+  const maxes = s.steps.map((st) => st.ms.max).filter((x) => x !== null);
+  return [
+    [
+      'apply a gradual step (render → confirmed; median step)',
+      ms(stepMedian),
+      mins.length ? `${ms(Math.min(...mins))} – ${ms(Math.max(...maxes))}` : '',
+      `nginx -t + -s reload by hand (no confirmation) ${ms(hand)}`,
+      hand ? times(stepMedian / hand) : '',
+    ],
+    [
+      'apply the rollback',
+      ms(s.rollback.ms.median),
+      range(s.rollback.ms, (x) => ms(x)),
+      `by hand ${ms(hand)}`,
+      hand ? times(s.rollback.ms.median / hand) : '',
+    ],
+  ];
+}
+
+function dataPlaneRows(dp) {
+  const s = dp.summary;
+  return [
+    [
+      "throughput through bgctl's NGINX (wrk)",
+      `${num(s.bgctl.rps.median)} req/s`,
+      range(s.bgctl.rps, (x) => num(x)),
+      `minimal proxy_pass ${num(s.minimal.rps.median)}, direct ${num(s.direct.rps.median)}`,
+      times(s.ratios.rpsBgctlVsMinimal),
+    ],
+    [
+      "p99 latency through bgctl's NGINX",
+      ms(s.bgctl.p99.median, 2),
+      range(s.bgctl.p99, (x) => num(x, 2)),
+      `minimal ${ms(s.minimal.p99.median, 2)}, direct ${ms(s.direct.p99.median, 2)}`,
+      times(s.ratios.p99BgctlVsMinimal),
+    ],
+  ];
+}
+
+/** One line per headline figure with its baseline from the same run. */
+function summarySection(results) {
+  const rows = [];
+  if (results.zeroDowntime) rows.push(...zeroDowntimeRows(results.zeroDowntime.summary));
+  if (results.split) rows.push(...splitRows(results.split));
+  if (results.timeToRestore) rows.push(...timeToRestoreRows(results.timeToRestore));
+  if (results.applyLatency) rows.push(...applyRows(results.applyLatency));
   const rb = results.rollback?.summary;
   if (rb)
     rows.push([
@@ -129,6 +173,7 @@ function summarySection(results) {
       ]);
     }
   }
+  if (results.dataPlane) rows.push(...dataPlaneRows(results.dataPlane));
   return {
     title: 'Summary (medians; baselines from the same run)',
     note: '',
@@ -139,9 +184,13 @@ function summarySection(results) {
 
 export function sections(results) {
   const out = [summarySection(results)];
-  if (results.zeroDowntime) out.push(zeroDowntimeSection(results.zeroDowntime));
+  if (results.zeroDowntime) out.push(zeroDowntimeSection(results.zeroDowntime), zeroDowntimeKindsSection(results.zeroDowntime));
+  if (results.split) out.push(splitSection(results.split));
+  if (results.timeToRestore) out.push(timeToRestoreSection(results.timeToRestore), timeToRestoreRunsSection(results.timeToRestore));
+  if (results.applyLatency) out.push(applyLatencySection(results.applyLatency));
   if (results.rollback) out.push(rollbackSection(results.rollback));
   if (results.coldStart) out.push(coldStartSection(results.coldStart));
+  if (results.dataPlane) out.push(dataPlaneSection(results.dataPlane));
   return out;
 }
 
@@ -186,6 +235,11 @@ export function renderMarkdown(report) {
     'Each figure is the median of several runs, with min and max; each baseline was measured in the same run on the same machine, so the ratios carry better than the absolute numbers.',
     ...sections(report.results).map((s) => `## ${s.title}\n\n${s.note ? `${s.note}\n\n` : ''}${mdTable(s)}`),
   ];
+  const charts = report.charts ?? [];
+  if (charts.length > 0)
+    parts.push(
+      `## Timelines\n\nThe first run of each time-to-restore scenario with immediate thresholds, drawn from the access log by bgctl's own chart code (\`bgctl history --chart\` draws any real migration the same way).\n\n${charts.map((c) => `![${c.title}](${c.file})`).join('\n\n')}`,
+    );
   if (report.problems.length > 0) parts.push(`## Problems\n\n${report.problems.map((p) => `- ${p}`).join('\n')}`);
   return `${parts.join('\n\n')}\n`;
 }

@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
+import { request } from 'undici';
 import { stringify } from 'yaml';
 import { defer } from './cleanup.mjs';
 import { REPO_ROOT, bgctl, bgctlOk, sleep } from './proc.mjs';
@@ -17,7 +18,7 @@ const BACKEND_MAIN = path.join(REPO_ROOT, 'dist', 'demo', 'backend-main.js');
 export const NGINX_BIN = process.env.BGCTL_BENCH_NGINX ?? 'nginx';
 
 /** A port that was free on 127.0.0.1 a moment ago (the kernel picks it). */
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -28,19 +29,26 @@ function freePort() {
   });
 }
 
-/** A demo backend as its own process (not in the bench's event loop: the bench measures, it must not serve). */
-async function startBackend(color, version) {
-  const child = execa(process.execPath, [BACKEND_MAIN, '--color', color, '--version', version, '--port', '0', '--host', '127.0.0.1'], {
-    reject: false,
-    stdin: 'ignore',
-    forceKillAfterDelay: 3000,
-  });
+/**
+ * A demo backend as its own process (not in the bench's event loop: the bench measures, it must not
+ * serve). `kill()` SIGKILLs it like a crashing app; `restart()` starts it again on the same port.
+ */
+async function startBackend(color, version, port = 0) {
+  const child = execa(
+    process.execPath,
+    [BACKEND_MAIN, '--color', color, '--version', version, '--port', String(port), '--host', '127.0.0.1'],
+    {
+      reject: false,
+      stdin: 'ignore',
+      forceKillAfterDelay: 3000,
+    },
+  );
   const exited = child.then(() => undefined);
-  defer(`backend ${color}`, async () => {
+  const undo = defer(`backend ${color}`, async () => {
     child.kill('SIGTERM'); // forceKillAfterDelay follows with SIGKILL if it lingers
     await exited;
   });
-  const port = await new Promise((resolve, reject) => {
+  const listening = await new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`backend ${color} did not start within 10 s: ${out}`)), 10_000);
     child.stdout.on('data', (chunk) => {
@@ -56,12 +64,23 @@ async function startBackend(color, version) {
       reject(new Error(`backend ${color} exited before listening: ${out}`));
     });
   });
-  return { color, version, port };
+  return {
+    color,
+    version,
+    port: listening,
+    url: `http://127.0.0.1:${listening}`,
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+      await undo();
+    },
+    restart: () => startBackend(color, version, listening),
+  };
 }
 
 /** The config: real steps of 1 s, fast probes, and thresholds as in the integration tests. */
-function benchConfig({ listen, blue, green }) {
-  return {
+function benchConfig({ listen, blue, green }, over = {}) {
+  const base = {
     listen,
     environments: {
       blue: { servers: [`127.0.0.1:${blue}`], health: '/health' },
@@ -73,6 +92,8 @@ function benchConfig({ listen, blue, green }) {
     thresholds: { errorRate: 0.05, errorRateForSeconds: 0, p95LatencyMs: 1000, latencyForSeconds: 0, minRequests: 5 },
     stateDir: 'state',
   };
+  // a case may replace whole sections (thresholds, probe) for its own runs
+  return { ...base, ...over };
 }
 
 async function makeTmpDir() {
@@ -105,21 +126,50 @@ export async function makeSandbox() {
   const blue = await startBackend('blue', '1.0.0');
   const green = await startBackend('green', '2.1.0');
   const listen = await freePort();
-  await writeFile(path.join(dir, 'bgctl.yaml'), stringify(benchConfig({ listen, blue: blue.port, green: green.port })));
+  const ports = { listen, blue: blue.port, green: green.port };
+  const writeConfig = (over) => writeFile(path.join(dir, 'bgctl.yaml'), stringify(benchConfig(ports, over)));
+  await writeConfig();
   const nginxDir = path.join(dir, 'nginx');
   // registered before `start` runs: a start that fails half-way may still have left a master behind
   defer('stop nginx', () => stopNginx(dir, nginxDir));
   await bgctlOk(['start'], { cwd: dir, timeoutMs: 30_000 });
-  return {
+  const box = {
     dir,
     listen,
     nginxDir,
+    accessLog: path.join(nginxDir, 'logs', 'access.json.log'),
     blue,
     green,
     url: `http://127.0.0.1:${listen}/load`,
     cli: (args, timeoutMs = 60_000) => bgctl(args, { cwd: dir, timeoutMs }),
     cliOk: (args, timeoutMs = 60_000) => bgctlOk(args, { cwd: dir, timeoutMs }),
+    /** rewrites bgctl.yaml with some sections replaced (`{}`: the bench's own config again) */
+    configure: (over = {}) => writeConfig(over),
+    /** what NGINX serves now, asked on a fresh connection: { revision, blue, green, strategy, stable } or null */
+    live: () => getJson(`http://127.0.0.1:${listen}/__bgctl/status`),
+    /** puts another version on a running backend (the demo's deploy hook): e.g. "2.1.0-flaky" */
+    async deploy(color, version) {
+      const r = await request(`${box[color].url}/__demo/deploy?version=${encodeURIComponent(version)}`, { method: 'POST', reset: true });
+      await r.body.dump();
+      if (r.statusCode !== 200) throw new Error(`deploy ${color} ${version}: HTTP ${r.statusCode}`);
+    },
+    /** SIGKILL (a crash); restart() brings it back on the same port */
+    kill: (color) => box[color].kill(),
+    async restart(color) {
+      box[color] = await box[color].restart();
+    },
   };
+  return box;
+}
+
+async function getJson(url) {
+  try {
+    const r = await request(url, { reset: true, headersTimeout: 2000, bodyTimeout: 2000 });
+    const text = await r.body.text();
+    return r.statusCode === 200 ? JSON.parse(text) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Brings the sandbox to COLOR at 100% (direct switch) unless it is there already. */

@@ -1,0 +1,241 @@
+/**
+ * One table per benchmark, each { title, note, headers, rows }, rendered as text and Markdown by
+ * report.mjs. The summary table (headline figures with their same-run baselines) is in report.mjs.
+ */
+export const pct = (rate, digits = 3) => (rate === null || rate === undefined ? '-' : `${(rate * 100).toFixed(digits)}%`);
+export const num = (x, digits = 0) => (x === null || x === undefined ? '-' : Number(x).toFixed(digits));
+export const times = (x) => (x === null || x === undefined ? '-' : `×${x.toFixed(2)}`);
+export const ft = (failed, total) => `${num(failed)}/${num(total)}`;
+/** "median (min – max)" of a summarize() result */
+export const mmm = (s, f = num) => (s?.median === null || s?.median === undefined ? '-' : `${f(s.median)} (${f(s.min)} – ${f(s.max)})`);
+const pts = (x) => (x === null || x === undefined ? '-' : `${(x * 100).toFixed(2)}`);
+const sec = (ms) => (ms === null || ms === undefined ? '-' : (Math.abs(ms) < 5 ? 0 : ms / 1000).toFixed(2));
+
+export function zeroDowntimeSection(z) {
+  const s = z.summary;
+  // incidents: requests lost per burst, e.g. "19+1" (one reload cost 19, another 1); "-" for none
+  const incidents = (w) => (w.bursts.length > 0 ? w.bursts.join('+') : '-');
+  const side = (w) => [ft(w.failed, w.total), pct(w.failRate), incidents(w), num(w.reqPerSec)];
+  const rows = z.runs.map((r) => [
+    String(r.run),
+    ...side(r.bgctl).map((c, i) => (i === 0 && !r.bgctl.ok ? `${c} (exit ${r.bgctl.exitCode}!)` : c)),
+    num(r.bgctl.durationMs / 1000, 1),
+    ...side(r.baseline),
+    `${r.baseline.reloads}/${r.bgctl.offsetsMs.length}`,
+    r.order,
+  ]);
+  const stat = (w, k) => [ft(w.failed[k], w.total[k]), pct(w.failRate[k]), '', num(w.reqPerSec[k])];
+  for (const k of ['median', 'min', 'max'])
+    rows.push([k, ...stat(s.bgctl, k), num(s.bgctl.durationMs[k] / 1000, 1), ...stat(s.baseline, k), '', '']);
+  const pooled = (w) => [ft(w.pooled.failed, w.pooled.total), pct(w.pooled.failRate), `${w.incidents} of ${w.reloads}`, ''];
+  rows.push(['pooled', ...pooled(s.bgctl), '', ...pooled(s.baseline), '', '']);
+  const mix = Object.entries(z.load.kinds ?? {})
+    .map(([k, n]) => `${n} ${k}`)
+    .join(', ');
+  return {
+    title: `Zero-downtime: gradual ${z.load.steps.join(',')} @ ${z.load.stepSeconds} s vs bare reloads, ${z.load.connections} clients (${mix || 'keep-alive GET'})`,
+    note:
+      'failed/total requests (errors, resets, non-2xx) while `bgctl gradual` ran; baseline: the same NGINX, load and duration with one bare `nginx -s reload` when each step started. ' +
+      'incidents: requests lost per burst (a reload resets the connections it catches all at once). ' +
+      'median/min/max rows are per column; pooled = all runs added up, with how many reloads lost any request (failures are rare and bursty: the steadier figure). All client kinds together here; by kind below.',
+    headers: [
+      'run',
+      'bgctl failed/total',
+      'fail %',
+      'incidents',
+      'req/s',
+      'migration s',
+      'baseline failed/total',
+      'fail %',
+      'incidents',
+      'req/s',
+      'reloads',
+      'order',
+    ],
+    rows,
+  };
+}
+
+export function zeroDowntimeKindsSection(z) {
+  const rows = Object.entries(z.summary.kinds ?? {}).map(([, k]) => [
+    k.label,
+    ft(k.bgctl.pooled.failed, k.bgctl.pooled.total),
+    pct(k.bgctl.pooled.failRate),
+    mmm(k.bgctl.failRate, pct),
+    ft(k.baseline.pooled.failed, k.baseline.pooled.total),
+    pct(k.baseline.pooled.failRate),
+    mmm(k.baseline.failRate, pct),
+    k.pooledFailRateRatio === null ? (k.bgctl.pooled.failed === 0 ? 'both 0' : 'baseline 0') : times(k.pooledFailRateRatio),
+  ]);
+  return {
+    title: 'Zero-downtime by client kind (all runs pooled)',
+    note: 'keep-alive clients reuse one connection; new-connection clients send `Connection: close` and connect for every request. NGINX may retry a GET on another server, never a POST it already sent. per run: median (min – max) of the runs.',
+    headers: ['clients', 'bgctl failed/total', 'fail %', 'per run', 'baseline failed/total', 'fail %', 'per run', 'ratio'],
+    rows,
+  };
+}
+
+export function splitSection(sp) {
+  const rows = [];
+  for (const strategy of ['weighted', 'sticky']) {
+    for (const st of sp.summary[strategy]) {
+      rows.push([
+        strategy,
+        `${st.percent}%`,
+        mmm(st.share, (x) => pct(x, 2)),
+        mmm(st.absError, pts),
+        `±${pts(st.coinSd.median)}`,
+        mmm(st.logShare, (x) => pct(x, 2)),
+        strategy === 'sticky' ? `${num(st.clients.median)} clients, ${num(st.requests.median)} req` : `${num(st.requests.median)} req`,
+        strategy === 'sticky' ? String(st.mixed) : '-',
+        String(st.failed),
+      ]);
+    }
+  }
+  return {
+    title: `Split accuracy: observed share of green at each step of a real gradual migration (${sp.stepSeconds} s steps)`,
+    note:
+      `weighted: share of requests; sticky: share of clients (${sp.clients} distinct clients, each keeping its bgctl_bucket cookie; a client counts for the color it got all step long). ` +
+      "|error| in percentage points; coin: how far a fair random draw with as many requests (weighted) or clients (sticky) lands from the target, 1 standard deviation, same run. bgctl's view: the step's own figures in its history record, from the access log (attempts; they include requests still answered under the previous weights while the step was being applied). " +
+      `mixed: clients that saw both colors within a step; moved back: clients on green in one step and on blue in the next (all runs): ${sp.summary.movedBack}. Both must be 0.`,
+    headers: ['strategy', 'target', 'observed share', '|error| pts', 'coin ±1 sd', "bgctl's view", 'per step', 'mixed', 'failed'],
+    rows,
+  };
+}
+
+export function timeToRestoreSection(tr) {
+  const rows = tr.scenarios.map((sc) => {
+    if (sc.skip) return [sc.label, sc.thresholdsLabel, sc.skip, '', '', '', '', '', ''];
+    const s = sc.summary;
+    return [
+      sc.label,
+      sc.thresholdsLabel,
+      mmm(s.restoredMs, sec),
+      mmm(s.decidedMs, sec),
+      mmm(s.detectMs, sec),
+      mmm(s.lastGreenClientMs, sec),
+      `${sc.waitS} s`,
+      mmm(s.failed),
+      `${sc.runs.length}${s.allRolledBack ? '' : ' (not all rolled back!)'}`,
+    ];
+  });
+  return {
+    title: `Time to restore: green fails at 75% of a gradual ${tr.steps.join(',')} (${tr.stepSeconds} s steps), under constant load`,
+    note:
+      'seconds from the moment green started failing (flaky: its first 5xx in the access log; slow: the start of its first slow request; killed: SIGKILL) to: ' +
+      'restored = all traffic back on blue (bgctl confirmed the rollback on fresh connections), decided = rollback decided, seen = the first log read that showed green 5xx (bgctl timeline), ' +
+      'last green = the last answer clients got from green (load generator). wait = what the thresholds ask for before acting (the baseline: the rest is bgctl). ' +
+      'A killed green is caught by the health probes (every 1 s, the default) rather than by the error rate: after max_fails NGINX stops trying it, so few attempts fail. ' +
+      `failed = client requests that failed from then on (load: ${tr.kinds}, each client pausing ${tr.pauseMs ?? 0} ms between requests). median (min – max).`,
+    headers: ['green fails with', 'thresholds', 'restored s', 'decided s', 'seen s', 'last green s', 'wait', 'failed requests', 'runs'],
+    rows,
+  };
+}
+
+export function timeToRestoreRunsSection(tr) {
+  const rows = [];
+  for (const sc of tr.scenarios) {
+    for (const r of sc.runs) {
+      const kinds = Object.entries(r.failedByKind ?? {})
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ');
+      rows.push([
+        `${sc.failure}/${sc.thresholds}`,
+        String(r.run),
+        sec(r.restoredMs),
+        sec(r.decidedMs),
+        sec(r.detectMs),
+        sec(r.lastGreenLogMs),
+        sec(r.lastGreenClientMs),
+        `${r.failed} (${kinds || '-'})`,
+        r.ok ? (r.reason ?? '').slice(0, 90) : `exit ${r.exitCode}!`,
+      ]);
+    }
+  }
+  return {
+    title: 'Time to restore, every run',
+    note: 'last green (log): the last request green served, from the access log (bgctl timeline lastServedAt); (clients): as the load generator saw it.',
+    headers: [
+      'scenario',
+      'run',
+      'restored s',
+      'decided s',
+      'seen s',
+      'last green (log) s',
+      'last green (clients) s',
+      'failed (by kind)',
+      'reason',
+    ],
+    rows,
+  };
+}
+
+export function applyLatencySection(al) {
+  const s = al.summary;
+  const stageCells = (row) => al.stages.map((st) => mmm(row.stages[st]));
+  const rows = s.steps.map((st) => [`step ${st.percent}%`, num(al.renderMs, 2), ...stageCells(st), mmm(st.ms), mmm(st.stepMs), '']);
+  rows.push(['rollback', num(al.renderMs, 2), ...stageCells(s.rollback), mmm(s.rollback.ms), '', mmm(s.rollback.wallMs)]);
+  const h = s.handReload;
+  rows.push(['by hand: nginx -t + -s reload', '', mmm(h.testMs), '', '', mmm(h.reloadMs), 'none', '', mmm(h.totalMs), '', '']);
+  return {
+    title: 'Apply latency: render → test → reload → confirmed, per step and for rollback (ms)',
+    note:
+      'stages from bgctl\'s own log line "nginx serves the new config": test = write the candidate + nginx -t; swap = atomic rename; reload = nginx -s reload; confirm = until old workers stopped accepting and fresh connections answer the new revision; other = the rest of the apply (finding the master, asking NGINX its live revision, listing its workers). ' +
+      'render: renderConfig() in-process (median of 200). apply = the driver, test to confirm; step = the step record, startedAt → appliedAt (render, apply, state saved). wall: `bgctl rollback`, process start to exit. median (min – max).',
+    headers: ['what', 'render', ...al.stages, 'apply', 'step', 'wall'],
+    rows,
+  };
+}
+
+export function rollbackSection(rb) {
+  const s = rb.summary;
+  const rows = rb.runs.map((r) => [
+    String(r.run),
+    num(r.wallMs),
+    num(r.applyMs),
+    r.applyMs === null ? '-' : num(r.wallMs - r.applyMs),
+    r.ok ? String(r.action) : `exit ${r.exitCode}!`,
+  ]);
+  for (const k of ['median', 'min', 'max']) rows.push([k, num(s.wallMs[k]), num(s.applyMs[k]), '', '']);
+  return {
+    title: 'Rollback: `bgctl rollback` after a completed migration (switch green → rollback)',
+    note: 'wall: process start to exit; applyMs: from its --json output (nginx -t, swap, reload, confirmation on fresh connections).',
+    headers: ['run', 'wall ms', 'applyMs', 'wall - apply ms', 'action'],
+    rows,
+  };
+}
+
+export function coldStartSection(cs) {
+  const rows = cs.commands.map(({ id }) => {
+    const c = cs.summary[id];
+    return [c.label, num(c.ms.median), num(c.ms.min), num(c.ms.max), String(c.ms.n), times(c.vsNode), String(c.failures)];
+  });
+  return {
+    title: 'CLI cold start (interleaved, rotating order, one warm-up round discarded)',
+    note: '`bgctl status` runs against the sandbox: config, state, live NGINX status, health probes of both colors.',
+    headers: ['command', 'median ms', 'min ms', 'max ms', 'runs', 'vs node -e 0', 'non-zero exits'],
+    rows,
+  };
+}
+
+export function dataPlaneSection(dp) {
+  const s = dp.summary;
+  const rows = dp.targets.map(({ id }) => [
+    s[id].label,
+    mmm(s[id].rps),
+    mmm(s[id].p50, (x) => num(x, 2)),
+    mmm(s[id].p99, (x) => num(x, 2)),
+    id === 'bgctl'
+      ? `vs minimal: ${times(s.ratios.rpsBgctlVsMinimal)} req/s, ${times(s.ratios.p99BgctlVsMinimal)} p99`
+      : id === 'minimal'
+        ? `vs direct: ${times(s.ratios.rpsMinimalVsDirect)} req/s, ${times(s.ratios.p99MinimalVsDirect)} p99`
+        : '',
+    String(s[id].errors),
+  ]);
+  return {
+    title: `Data-plane overhead: wrk -t1 -c${dp.connections} -d${dp.seconds}s on the same blue backend`,
+    note: "minimal: a hand-written NGINX config, one upstream with keepalive and proxy_pass, default access log; bgctl: the sandbox's NGINX on bgctl's rendered config at blue 100% (JSON access log, split upstream, maps, X-Bgctl-Color). Interleaved in rotating order, one warm-up round discarded. median (min – max).",
+    headers: ['target', 'req/s', 'p50 ms', 'p99 ms', 'ratio', 'errors'],
+    rows,
+  };
+}
