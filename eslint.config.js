@@ -41,4 +41,9 @@ export default tseslint.config(
       },
     },
   },
+  {
+    // the njs module bgctl writes for NGINX in dynamic mode: `ngx` is njs's global object
+    files: ['templates/*.js'],
+    languageOptions: { globals: { ngx: 'readonly' } },
+  },
 );

@@ -7,22 +7,28 @@ import { createLogger, type LogLevel } from './adapters/logger.js';
 import { setupNginx } from './adapters/nginx/setup.js';
 import { FileStateStore } from './adapters/state-store.js';
 import type { AppContext, RenderRequest } from './app/context.js';
+import { detectMode, type ApplyMode } from './app/mode.js';
 import type { ProgressEvent, RenderedConfig } from './app/ports.js';
 import { createReporter, type Streams } from './cli/output.js';
 import type { Config, LoadedConfig } from './config/schema.js';
-import { nginxTargets, type NginxTargetConfig } from './config/targets.js';
-import { renderConfig } from './render/render.js';
+import { SINGLE_TARGET, nginxTargets, type NginxTargetConfig } from './config/targets.js';
+import { renderConfig, type DynamicOptions } from './render/render.js';
 
-/** Wires the real adapters for a loaded config. Tests of the app layer wire fakes instead. */
-export function wireContext(
+/**
+ * Wires the real adapters for a loaded config. Tests of the app layer wire fakes instead. Resolves
+ * nginx.mode (auto/dynamic look for the njs module) so every config this process renders is for one mode.
+ */
+export async function wireContext(
   loaded: LoadedConfig,
   opts: { logLevel: LogLevel; json: boolean; signal: AbortSignal; streams: Streams; events: ProgressEvent[] },
-): AppContext {
+): Promise<AppContext> {
   const { config } = loaded;
   const logger = createLogger({ level: opts.logLevel, json: opts.json });
   // one NGINX (local or docker) or a fleet (nginx.targets), its probes and its access logs
   const targets = nginxTargets(config, loaded.baseDir);
   const { nginx, prober, traffic } = setupNginx(config, targets, logger);
+  const mode = await detectMode(config.nginx.mode, nginx);
+  logger.debug('apply mode', { mode: mode.mode, detail: mode.detail });
   return {
     loaded,
     nginx,
@@ -34,7 +40,11 @@ export function wireContext(
     clock: systemClock,
     logger,
     reporter: createReporter(opts.streams, opts.json, opts.events),
-    render: targets.length > 1 ? (req) => renderFleet(config, targets, req) : (req) => renderConfig(config, req),
+    mode,
+    render:
+      targets.length > 1
+        ? (req) => renderFleet(config, targets, req, mode)
+        : (req) => renderConfig(config, req, dynamicOf(mode, SINGLE_TARGET)),
     signal: opts.signal,
     pid: process.pid,
     host: hostname(),
@@ -42,13 +52,27 @@ export function wireContext(
   };
 }
 
-/** A fleet's step: the files of every target, each rendered with its own listen port and address. */
-export function renderFleet(config: Config, targets: readonly NginxTargetConfig[], req: RenderRequest): RenderedConfig {
-  const base = renderConfig(config, req);
+/** What `renderConfig` needs for a target in `mode` (null: reload mode). */
+export function dynamicOf(mode: ApplyMode | null, target: string): DynamicOptions | null {
+  return mode?.mode === 'dynamic' ? { module: mode.modules[target] ?? null } : null;
+}
+
+/** A fleet's step: the files of every target, each rendered with its own listen port and address (and njs module). */
+export function renderFleet(
+  config: Config,
+  targets: readonly NginxTargetConfig[],
+  req: RenderRequest,
+  mode: ApplyMode | null = null,
+): RenderedConfig {
+  const base = renderConfig(config, req, dynamicOf(mode, targets[0]?.name ?? SINGLE_TARGET));
   const byTarget = Object.fromEntries(
     targets.map((t) => {
-      const { main, site } = renderConfig({ ...config, listen: t.listen, listenAddress: t.listenAddress }, req);
-      return [t.name, { main, site }];
+      const { main, site, js, configId } = renderConfig(
+        { ...config, listen: t.listen, listenAddress: t.listenAddress },
+        req,
+        dynamicOf(mode, t.name),
+      );
+      return [t.name, js === undefined ? { main, site } : { main, site, js, configId }];
     }),
   );
   return { ...base, byTarget };

@@ -6,7 +6,7 @@ import type { Color } from '../core/color.js';
 import { withLock } from './apply.js';
 import { nowIso, renderRequestFor, type AppContext } from './context.js';
 import type { LiveNginx, RenderedConfig } from './ports.js';
-import { configTestCheck, driftCheck, healthCheck, modeCheck, type CheckResult } from './preflight.js';
+import { configTestCheck, driftCheck, enforce, healthCheck, modeCheck, type CheckResult } from './preflight.js';
 
 /** Before the first `bgctl start` there is nothing to run yet; after it, NGINX must answer. */
 function nginxRunningCheck(revision: number, running: boolean, live: LiveNginx | null): CheckResult {
@@ -53,15 +53,21 @@ export async function renderStep(ctx: AppContext, step?: { color: Color; percent
   return ctx.render(step && step.color !== state.stable ? { ...req, growing: step.color } : req);
 }
 
-/** Starts NGINX on what the state says is live (a fresh install: blue at 100%). */
-export function start(ctx: AppContext): Promise<{ revision: number; weights: Weights; alreadyRunning: boolean }> {
+/**
+ * Starts NGINX on what the state says is live (a fresh install: blue at 100%), in the apply mode this
+ * process resolved (`nginx.mode: dynamic` without the njs module: exit 6, nothing started).
+ */
+export function start(
+  ctx: AppContext,
+): Promise<{ revision: number; weights: Weights; alreadyRunning: boolean; mode: 'dynamic' | 'reload'; modeDetail: string }> {
   return withLock(ctx, 'start', async () => {
+    enforce(ctx, [modeCheck(ctx)], 'start');
     const state = await ctx.store.load();
     const alreadyRunning = await ctx.nginx.isRunning();
     const revision = state.revision + 1;
     await ctx.nginx.start(ctx.render(renderRequestFor(state, state.weights, revision)));
     await ctx.store.save(applied(state, state.weights, revision, nowIso(ctx)));
-    return { revision, weights: state.weights, alreadyRunning };
+    return { revision, weights: state.weights, alreadyRunning, mode: ctx.mode.mode, modeDetail: ctx.mode.detail };
   });
 }
 

@@ -2,6 +2,7 @@ import type { LoadedConfig } from '../config/schema.js';
 import type { Color } from '../core/color.js';
 import type { State } from '../core/state.js';
 import type { Weights } from '../core/weights.js';
+import type { ApplyMode } from './mode.js';
 import type {
   Clock,
   DeployRunner,
@@ -37,6 +38,8 @@ export interface AppContext {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly reporter: Reporter;
+  /** nginx.mode as resolved for this process (dynamic needs the njs module); `render` renders for it */
+  readonly mode: ApplyMode;
   readonly render: (req: RenderRequest) => RenderedConfig;
   /** aborted on SIGINT/SIGTERM */
   readonly signal: AbortSignal;

@@ -9,14 +9,18 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-/** The two files bgctl renders for NGINX. */
-export interface RenderedConfig {
-  /** full nginx.conf, including `site` through an include (the docker driver runs it in the container too) */
-  readonly main: string;
-  /** the http-context site config: upstreams, split, server, access log */
-  readonly site: string;
+/**
+ * The files bgctl renders for NGINX: nginx.conf and the site config; in dynamic mode (nginx.mode) also
+ * the njs module and the weights file NGINX routes by, read per request (absent in reload mode).
+ */
+export interface RenderedConfig extends NginxFiles {
   readonly revision: number;
   readonly weights: Weights;
+  /**
+   * dynamic mode: conf.d/bgctl-weights.json, what NGINX routes by. When the running config already has
+   * this step's structure (`configId`), a step writes only this file: no nginx -t, no reload.
+   */
+  readonly weightsFile?: string;
   /**
    * Fleets (`nginx.targets`): the files of each target, by target name, when a target's own listen
    * port or address makes them differ from `main`/`site` (which are rendered for the top-level listen).
@@ -24,10 +28,16 @@ export interface RenderedConfig {
   readonly byTarget?: Readonly<Record<string, NginxFiles>>;
 }
 
-/** The two files of one NGINX instance. */
+/** The config files of one NGINX instance. */
 export interface NginxFiles {
+  /** full nginx.conf, including `site` through an include (the docker driver runs it in the container too) */
   readonly main: string;
+  /** the http-context site config: upstreams, split, server, access log */
   readonly site: string;
+  /** dynamic mode: conf.d/bgctl.js, the njs module that routes by the weights file */
+  readonly js?: string;
+  /** dynamic mode: the id of the structure of main + site + js (not of weights or revision) */
+  readonly configId?: string;
 }
 
 /** What NGINX answers on its loopback-only status location. */
@@ -36,6 +46,23 @@ export interface LiveNginx {
   readonly weights: Weights;
   readonly strategy: string;
   readonly stable: Color;
+  /** how the running config routes: dynamic (njs, weights file) or reload (weights in the config) */
+  readonly mode?: 'dynamic' | 'reload';
+  /** dynamic: where the weights came from: the file, its .prev copy or (neither readable) the config's fallback */
+  readonly source?: 'file' | 'prev' | 'config';
+  /** dynamic: why the weights file was not used */
+  readonly problem?: string;
+  /** dynamic: the id of the running config's structure */
+  readonly config?: string;
+}
+
+/** Whether an NGINX can run dynamic mode: its njs module. */
+export interface NjsSupport {
+  readonly available: boolean;
+  /** the module to `load_module`; null when njs is built into the binary, or not available */
+  readonly module: string | null;
+  /** where it was found, or why it is not available */
+  readonly detail: string;
 }
 
 /** One NGINX instance as `bgctl status` shows it (a fleet has several). */
@@ -61,7 +88,11 @@ export interface NginxDriver {
   readonly kind: 'local' | 'docker' | 'fleet';
   /** Writes the config as the candidate, tests it with nginx -t, and returns the test output. */
   test(config: RenderedConfig): Promise<string>;
-  /** render → candidate → nginx -t → atomic swap → reload → confirm; on failure restores and reloads. */
+  /**
+   * render → candidate → nginx -t → atomic swap → reload → confirm; on failure restores and reloads.
+   * dynamic mode, same structure as the running config: write the weights file → confirm; on failure
+   * the previous weights file is put back and confirmed. Never a reload.
+   */
   apply(config: RenderedConfig): Promise<ApplyReport>;
   /** Starts NGINX with the given config (writes it first, tested). No-op if already running with it. */
   start(config: RenderedConfig): Promise<void>;
@@ -74,6 +105,8 @@ export interface NginxDriver {
   live(): Promise<LiveNginx | null>;
   /** Each instance with what it serves (status shows them and flags the one that drifted). */
   targets?(): Promise<readonly NginxTargetStatus[]>;
+  /** Whether each instance (by target name) has the njs module dynamic mode needs. */
+  njs?(): Promise<Readonly<Record<string, NjsSupport>>>;
   /** Absolute path of the JSON access log (a fleet: the first target's; the traffic source reads all). */
   readonly accessLog: string;
 }
@@ -82,6 +115,8 @@ export interface ApplyReport {
   readonly revision: number;
   readonly ms: number;
   readonly stages: Readonly<Record<string, number>>;
+  /** false: only the weights file changed (dynamic mode), NGINX did not reload */
+  readonly reloaded?: boolean;
 }
 
 export interface ServerHealth {

@@ -73,13 +73,9 @@ export async function throughNginxCheck(ctx: AppContext, color: Color): Promise<
   };
 }
 
-/** `nginx.mode: dynamic` asks for reload-free weight changes, which this version cannot do. */
+/** nginx.mode as this process resolved it (src/app/mode.ts): `dynamic` without the njs module fails. */
 export function modeCheck(ctx: AppContext): CheckResult {
-  const mode = ctx.loaded.config.nginx.mode;
-  if (mode === 'dynamic') {
-    return { check: 'apply mode', ok: false, detail: 'nginx.mode: dynamic (njs) is not available in this version; use auto or reload' };
-  }
-  return { check: 'apply mode', ok: true, detail: `${mode === 'auto' ? 'auto: ' : ''}reload (nginx -t, reload, confirm)` };
+  return { check: 'apply mode', ok: ctx.mode.ok, detail: ctx.mode.detail };
 }
 
 /** Reports every check, then refuses with exit 6 naming each failure. */

@@ -72,6 +72,8 @@ function rollbackLocked(ctx: AppContext): Promise<RollbackResult> {
     const color = revert ? m.from : state.stable;
     const weights = allOn(color);
     const live = await ctx.nginx.live();
+    // an emergency is no time for a pre-flight: without njs the rollback takes the reload path
+    if (!ctx.mode.ok) ctx.logger.warn('rolling back by reload', { why: ctx.mode.detail });
     let applyMs = 0;
     const base: State = { ...state, stable: color };
     if (!live) {

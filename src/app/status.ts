@@ -32,6 +32,22 @@ export interface TargetView {
   readonly problem: string | null;
 }
 
+/** How weight changes reach NGINX: nginx.mode, what this bgctl resolved it to, and what NGINX runs. */
+export interface ModeView {
+  readonly configured: 'auto' | 'dynamic' | 'reload';
+  /** what bgctl renders and applies (auto: dynamic when the njs module is available) */
+  readonly resolved: 'dynamic' | 'reload';
+  /** false: nginx.mode is dynamic and the njs module is missing (migrations are refused, exit 6) */
+  readonly ok: boolean;
+  readonly detail: string;
+  /** what the running NGINX routes by: dynamic (the weights file) or reload (weights in its config); null: no answer */
+  readonly live: 'dynamic' | 'reload' | null;
+  /** dynamic: where NGINX took the weights from: the file, its .prev copy, or (neither readable) the config's fallback color */
+  readonly source: 'file' | 'prev' | 'config' | null;
+  /** dynamic: why the weights file is not used */
+  readonly problem: string | null;
+}
+
 export interface StatusReport {
   readonly stable: Color;
   /** the color carrying most traffic per NGINX (or per state if NGINX does not answer) */
@@ -40,6 +56,7 @@ export interface StatusReport {
   readonly versions: State['versions'];
   readonly revision: number;
   readonly strategy: string;
+  readonly mode: ModeView;
   readonly nginx: { readonly running: boolean; readonly live: LiveNginx | null };
   readonly drift: string | null;
   /** every NGINX instance bgctl drives (one, or each target of a fleet) */
@@ -78,6 +95,15 @@ export async function status(ctx: AppContext): Promise<StatusReport> {
     versions: { blue: blue.version ?? state.versions.blue, green: green.version ?? state.versions.green },
     revision: state.revision,
     strategy: state.strategy,
+    mode: {
+      configured: ctx.mode.configured,
+      resolved: ctx.mode.mode,
+      ok: ctx.mode.ok,
+      detail: ctx.mode.detail,
+      live: live ? (live.mode ?? 'reload') : null,
+      source: live?.source ?? null,
+      problem: live?.problem ?? null,
+    },
     nginx: { running, live },
     drift:
       targets.length > 1
@@ -96,9 +122,16 @@ function driftOf(state: State, live: LiveNginx | null, running: boolean): string
   if (!live)
     return running ? 'NGINX is running but does not answer its status location' : state.revision > 0 ? 'NGINX is not running' : null;
   if (live.revision !== state.revision || !sameWeights(live.weights, state.weights)) {
-    return `NGINX serves revision ${live.revision} (blue ${live.weights.blue}% / green ${live.weights.green}%) but state.json says revision ${state.revision} (blue ${state.weights.blue}% / green ${state.weights.green}%)`;
+    return `${weightsFileProblem(live)}NGINX serves revision ${live.revision} (blue ${live.weights.blue}% / green ${live.weights.green}%) but state.json says revision ${state.revision} (blue ${state.weights.blue}% / green ${state.weights.green}%)`;
   }
   return null;
+}
+
+/** dynamic mode, weights file unusable: what NGINX does instead, as the start of a drift message. */
+function weightsFileProblem(live: LiveNginx): string {
+  if (live.source !== 'prev' && live.source !== 'config') return '';
+  const from = live.source === 'prev' ? 'the fallback of bgctl-weights.json.prev' : "the config's fallback color";
+  return `NGINX cannot use its weights file (${live.problem ?? 'unknown problem'}) and sends all traffic to ${live.stable} (${from}); `;
 }
 
 function targetView(state: State, t: NginxTargetStatus): TargetView {
@@ -109,7 +142,7 @@ function targetView(state: State, t: NginxTargetStatus): TargetView {
         ? 'not running'
         : null
     : t.live.revision !== state.revision || !sameWeights(t.live.weights, state.weights)
-      ? `serves revision ${t.live.revision} (blue ${t.live.weights.blue}% / green ${t.live.weights.green}%) but state.json says revision ${state.revision} (blue ${state.weights.blue}% / green ${state.weights.green}%)`
+      ? `${weightsFileProblem(t.live)}serves revision ${t.live.revision} (blue ${t.live.weights.blue}% / green ${t.live.weights.green}%) but state.json says revision ${state.revision} (blue ${state.weights.blue}% / green ${state.weights.green}%)`
       : null;
   return {
     name: t.name,

@@ -68,7 +68,10 @@ export function registerInspect(program: Command, deps: CliDeps): void {
     .description('print (or write) the NGINX config a step would produce, without applying it')
     .option('--color <color>', 'the color whose share to set (with --percent)')
     .option('--percent <n>', 'its share, 0-100 (default: what is live now)')
-    .option('--out <dir>', 'write nginx.conf and conf.d/bgctl.conf into DIR instead of printing')
+    .option(
+      '--out <dir>',
+      'write nginx.conf and conf.d/bgctl.conf (dynamic mode: also bgctl.js, bgctl-weights.json) into DIR instead of printing',
+    )
     .addHelpText('after', '\nExamples:\n  $ bgctl render\n  $ bgctl render --color green --percent 25 --out /tmp/preview')
     .action(async (o: { color?: string; percent?: string; out?: string }, cmd: Command) => {
       const run = makeRun(cmd, deps);
@@ -83,17 +86,26 @@ export function registerInspect(program: Command, deps: CliDeps): void {
         await mkdir(path.join(dir, 'conf.d'), { recursive: true });
         await writeFile(path.join(dir, 'nginx.conf'), cfg.main);
         await writeFile(path.join(dir, 'conf.d', 'bgctl.conf'), cfg.site);
-        run.out.result({ dir, revision: cfg.revision, weights: cfg.weights }, () =>
-          run.out.line(
-            `wrote ${path.join(dir, 'nginx.conf')} and ${path.join(dir, 'conf.d', 'bgctl.conf')} (${formatWeights(cfg.weights)})`,
-          ),
+        const files = [path.join(dir, 'nginx.conf'), path.join(dir, 'conf.d', 'bgctl.conf')];
+        if (cfg.js !== undefined) {
+          files.push(path.join(dir, 'conf.d', 'bgctl.js'), path.join(dir, 'conf.d', 'bgctl-weights.json'));
+          await writeFile(files[2] ?? '', cfg.js);
+          await writeFile(files[3] ?? '', cfg.weightsFile ?? '');
+        }
+        run.out.result({ dir, revision: cfg.revision, weights: cfg.weights, files }, () =>
+          run.out.line(`wrote ${files.join(', ')} (${formatWeights(cfg.weights)})`),
         );
         return;
       }
       // printed configs end up in terminals and CI logs: never with the forced-route secret in them
       const secret = (await run.context()).loaded.config.routing.forceSecret;
       const site = redactSecret(cfg.site, secret);
-      run.out.result({ revision: cfg.revision, weights: cfg.weights, main: cfg.main, site }, () => run.out.line(site));
+      const weightsFile = cfg.weightsFile ?? null;
+      run.out.result({ revision: cfg.revision, weights: cfg.weights, main: cfg.main, site, weightsFile }, () => {
+        run.out.line(site);
+        if (weightsFile !== null)
+          run.out.line(`# conf.d/bgctl-weights.json (dynamic mode: what NGINX routes by)\n${weightsFile.trimEnd()}`);
+      });
     });
 
   program
@@ -198,11 +210,23 @@ function printTargets(run: Run, r: StatusReport): void {
   }
 }
 
+/** `dynamic (njs ...)`, plus what NGINX runs when it differs, and a weights file it cannot use. */
+function modeLine(r: StatusReport): string {
+  const m = r.mode;
+  let text = m.ok ? m.detail : `NOT OK: ${m.detail}`;
+  if (m.live !== null && m.live !== m.resolved) text += `; NGINX still runs a ${m.live}-mode config (the next change reloads it)`;
+  if (m.source === 'prev' || m.source === 'config') {
+    text += `; WEIGHTS FILE NOT USED (${m.problem ?? 'unknown problem'}): NGINX sends all traffic to ${r.nginx.live?.stable ?? '?'}`;
+  }
+  return text;
+}
+
 function printStatus(run: Run, r: StatusReport, file: string): void {
   const line = (k: string, v: string): void => run.out.line(`  ${k.padEnd(10)}${v}`);
   run.out.line(`bgctl status (${file})`);
   line('active', `${r.active}${r.versions[r.active] ? ` ${r.versions[r.active]}` : ''} — ${formatWeights(r.weights)} (${r.strategy})`);
   line('stable', r.stable);
+  line('mode', modeLine(r));
   if (r.targets.length > 1) printTargets(run, r);
   else
     line(

@@ -45,7 +45,7 @@ export function registerLifecycle(program: Command, deps: CliDeps): void {
       const r = await start(await run.context());
       run.out.result(r, () =>
         run.out.line(
-          `NGINX ${r.alreadyRunning ? 'was already running; re-applied' : 'started'}: ${formatWeights(r.weights)} (revision ${r.revision})`,
+          `NGINX ${r.alreadyRunning ? 'was already running; re-applied' : 'started'}: ${formatWeights(r.weights)} (revision ${r.revision}), apply mode ${r.mode}`,
         ),
       );
     });

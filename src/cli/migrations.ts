@@ -41,6 +41,7 @@ async function printMigration(run: Run, r: MigrationResult): Promise<void> {
         weights: p.step.weights,
         revision: p.config.revision,
         site: shown(p.config.site),
+        weightsFile: p.config.weightsFile ?? null,
       })),
     },
     () => {
@@ -49,6 +50,9 @@ async function printMigration(run: Run, r: MigrationResult): Promise<void> {
         for (const p of r.plan) {
           run.out.line(`\n# ---- step ${p.step.index + 1}: ${formatWeights(p.step.weights)} (revision ${p.config.revision}) ----`);
           run.out.line(shown(p.config.site));
+          const w = p.config.weightsFile;
+          if (w !== undefined)
+            run.out.line(`# conf.d/bgctl-weights.json (dynamic mode: only this file changes between steps)\n${w.trimEnd()}`);
         }
         return;
       }

@@ -81,6 +81,13 @@ const containerPath = z
   .regex(/^\/[A-Za-z0-9._/-]{0,200}$/, 'not an absolute path (starts with /; letters, digits and . _ / - only)')
   .refine((p) => !p.split('/').includes('..'), 'must not contain ..');
 const composeService = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'not a compose service name');
+/** Goes into nginx.conf (`load_module PATH;`): an absolute path of plain characters, nothing NGINX would parse. */
+export const NJS_MODULE_RE = /^\/[A-Za-z0-9._/-]{0,250}\.so$/;
+const njsModulePath = z
+  .string()
+  .regex(NJS_MODULE_RE, 'not an absolute path to a .so file (starts with /; letters, digits and . _ / - only)')
+  .refine((p) => !p.split('/').includes('..'), 'must not contain ..');
+export const APPLY_MODES = ['auto', 'dynamic', 'reload'] as const;
 const targetName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'not a target name (letters, digits, _ . -)');
 
 /** One NGINX instance of a fleet. Keys left out take the value of the same key under `nginx` (and `listen`). */
@@ -100,6 +107,7 @@ const nginxTarget = z
     containerDir: containerPath.optional().describe('docker: where dir is mounted in the container; default: nginx.containerDir.'),
     composeFile: z.string().min(1).nullable().optional().describe('docker: the compose file of its stack; default: nginx.composeFile.'),
     service: composeService.optional().describe('docker: its compose service; default: nginx.service.'),
+    njsModule: njsModulePath.nullable().optional().describe('dynamic mode: its njs module path; default: nginx.njsModule.'),
   })
   .describe('One NGINX instance of the fleet.');
 
@@ -149,9 +157,17 @@ export const configSchema = z
             'A fleet: several NGINX instances that every step is applied to as one (nginx -t on all, then reload all, confirm all, or restore all). null: the single instance described by the keys above.',
           ),
         mode: z
-          .enum(['auto', 'dynamic', 'reload'])
+          .enum(APPLY_MODES)
           .default('auto')
-          .describe('auto | dynamic (njs reads weights per request) | reload. Until dynamic mode exists, auto means reload.'),
+          .describe(
+            'How weight changes reach NGINX. dynamic: njs reads the weights from a file per request, so a step, hold or rollback is a file write, never a reload (needs the njs module). reload: nginx -t + reload + confirm for every change. auto: dynamic when the njs module is available, else reload. Structural changes (servers, listen) always reload.',
+          ),
+        njsModule: njsModulePath
+          .nullable()
+          .default(null)
+          .describe(
+            'dynamic mode: the njs module NGINX loads (load_module), an absolute path (docker: inside the container). null: found from `nginx -V` (--modules-path), e.g. /usr/lib/nginx/modules/ngx_http_js_module.so.',
+          ),
         maxFails: z.number().int().min(0).max(100).default(3).describe('Per-server max_fails before NGINX marks it down.'),
         failTimeout: z.number().int().min(1).max(3600).default(10).describe('Per-server fail_timeout in seconds.'),
         keepalive: z.number().int().min(0).max(1024).default(32).describe('Idle keep-alive connections kept per upstream.'),

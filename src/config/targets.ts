@@ -20,6 +20,8 @@ export interface NginxTargetConfig {
   /** absolute, or null */
   readonly composeFile: string | null;
   readonly service: string;
+  /** dynamic mode: the njs module path (inside the container for docker); null: detect */
+  readonly njsModule: string | null;
 }
 
 export const SINGLE_TARGET = 'nginx';
@@ -42,6 +44,7 @@ export function nginxTargets(config: Config, baseDir: string): NginxTargetConfig
     containerDir: n.containerDir,
     composeFile: n.composeFile === null ? null : path.resolve(baseDir, n.composeFile),
     service: n.service,
+    njsModule: n.njsModule,
   };
   if (n.targets === null) return [base];
   return n.targets.map((t) => {
@@ -57,6 +60,7 @@ export function nginxTargets(config: Config, baseDir: string): NginxTargetConfig
       containerDir: t.containerDir ?? base.containerDir,
       composeFile: composeFile === null ? null : path.resolve(baseDir, composeFile),
       service: t.service ?? base.service,
+      njsModule: t.njsModule === undefined ? base.njsModule : t.njsModule,
     };
   });
 }

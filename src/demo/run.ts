@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -51,6 +51,8 @@ export async function runDemo(o: { deps: CliDeps; run: Run; stepSeconds: number 
   const say = (text: string): void => run.out.line(text);
   await requireNginx('nginx');
   const dir = await mkdtemp(path.join(tmpdir(), 'bgctl-demo-'));
+  // NGINX's workers (nobody, when run as root) read the weights file in here: dynamic mode when njs is installed
+  await chmod(dir, 0o755);
   const backends: DemoBackend[] = [];
   let traffic: TrafficGenerator | null = null;
   let ctx: AppContext | null = null;
@@ -82,7 +84,7 @@ export async function runDemo(o: { deps: CliDeps; run: Run; stepSeconds: number 
       }),
     );
     const events = run.events;
-    ctx = wireContext(await loadConfig(file), {
+    ctx = await wireContext(await loadConfig(file), {
       logLevel: run.opts.verbose ? 'debug' : 'warn',
       json: run.opts.json,
       signal: deps.signal,

@@ -3,15 +3,17 @@ import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
 import type { RenderedConfig } from '../app/ports.js';
 import type { Config } from '../config/schema.js';
+import { configIdOf, weightsDocument, withConfigId } from './dynamic.js';
 import { mainView, siteView } from './view.js';
-import type { RenderOptions } from './view.js';
+import type { DynamicOptions, RenderOptions } from './view.js';
 
 export { splitPlan } from './view.js';
-export type { RenderOptions, SplitEntry, Strategy } from './view.js';
+export type { DynamicOptions, RenderOptions, SplitEntry, Strategy } from './view.js';
 
 /**
- * Config + step → the two NGINX files, as strings. Writing, testing and reloading them is the
- * driver's job. The only I/O here is reading the templates once, from the package's templates/
+ * Config + step → the NGINX files, as strings: nginx.conf and the site config; in dynamic mode also the
+ * njs module (templates/bgctl.js, verbatim) and the weights file. Writing, testing and reloading them is
+ * the driver's job. The only I/O here is reading the templates once, from the package's templates/
  * folder: `../../templates` from both src/render (vitest) and dist/render (built).
  */
 
@@ -20,6 +22,8 @@ type Template = (view: object) => string;
 interface Templates {
   readonly main: Template;
   readonly site: Template;
+  /** the njs module of dynamic mode: no values go into it */
+  readonly js: string;
 }
 
 const TEMPLATE_DIR = new URL('../../templates/', import.meta.url);
@@ -32,17 +36,21 @@ function templates(): Templates {
   // throws instead of printing nothing. noEscape: this is NGINX, not HTML; safety comes from
   // validating every value (see view.ts), not from HTML entities.
   const hbs = Handlebars.create();
-  const compile = (name: string): Template =>
-    hbs.compile(readFileSync(fileURLToPath(new URL(name, TEMPLATE_DIR)), 'utf8'), { strict: true, noEscape: true });
-  cached = { main: compile('nginx.conf.hbs'), site: compile('site.conf.hbs') };
+  const read = (name: string): string => readFileSync(fileURLToPath(new URL(name, TEMPLATE_DIR)), 'utf8');
+  const compile = (name: string): Template => hbs.compile(read(name), { strict: true, noEscape: true });
+  cached = { main: compile('nginx.conf.hbs'), site: compile('site.conf.hbs'), js: read('bgctl.js') };
   return cached;
 }
 
-export function renderConfig(config: Config, opts: RenderOptions): RenderedConfig {
+/** `dynamic`: render for nginx.mode dynamic (null, the default: reload mode). */
+export function renderConfig(config: Config, opts: RenderOptions, dynamic: DynamicOptions | null = null): RenderedConfig {
   const t = templates();
-  const site = t.site(siteView(config, opts));
-  const main = t.main(mainView(opts));
-  return { main, site, revision: opts.revision, weights: { blue: opts.weights.blue, green: opts.weights.green } };
+  const site = t.site(siteView(config, opts, dynamic));
+  const main = t.main(mainView(opts, dynamic));
+  const base = { main, site, revision: opts.revision, weights: { blue: opts.weights.blue, green: opts.weights.green } };
+  if (dynamic === null) return base;
+  const configId = configIdOf({ main, site, js: t.js });
+  return { ...base, site: withConfigId(site, configId), js: t.js, configId, weightsFile: weightsDocument(opts) };
 }
 
 /** The config text with the forced-route secret replaced, for printing (files written for NGINX keep it). */

@@ -1,7 +1,8 @@
 import { COLORS } from '../core/color.js';
 import type { Color } from '../core/color.js';
 import type { Weights } from '../core/weights.js';
-import { STRATEGIES, isHostPort } from '../config/schema.js';
+import { NJS_MODULE_RE, STRATEGIES, isHostPort } from '../config/schema.js';
+import { CONFIG_ID_PENDING, fallbackColor } from './dynamic.js';
 import type { Config } from '../config/schema.js';
 import { forceView, type ForceView } from './force.js';
 import { checkColor, exactSplit, servedByAddress, splitPlan, stickyBuckets } from './routing.js';
@@ -26,6 +27,20 @@ export interface RenderOptions {
   readonly stable: Color;
   /** the color whose share grows: first in split_clients, owner of the low sticky buckets */
   readonly growing: Color;
+}
+
+/** Dynamic mode (nginx.mode): njs routes every request by the weights file. null: reload mode. */
+export interface DynamicOptions {
+  /** the njs module's `load_module` path; null when njs is built into the nginx binary */
+  readonly module: string | null;
+}
+
+/** What the site config of dynamic mode prints besides the structure. */
+export interface DynamicView {
+  /** everything goes here when neither weights file can be read */
+  readonly fallback: Color;
+  /** CONFIG_ID_PENDING: render.ts fills in the structure's id */
+  readonly configId: string;
 }
 
 export interface UpstreamView {
@@ -61,8 +76,12 @@ export interface SiteView {
   readonly listens: readonly string[];
   readonly exact: ExactView | null;
   readonly pick: PickView | null;
+  /** the bucket machinery; in dynamic mode always (njs uses it while the weights file says sticky) */
   readonly sticky: StickyBuckets | null;
-  /** error_page retry on the other color: pick mode, only while both colors carry traffic */
+  /** the variable of the Set-Cookie header: the map's, or njs's (dynamic: only while sticky) */
+  readonly setCookie: string;
+  readonly dynamic: DynamicView | null;
+  /** error_page retry on the other color: pick mode, only while both colors carry traffic (dynamic: njs checks that) */
   readonly failover: boolean;
   readonly force: ForceView | null;
   /** the forced-route header, cleared before proxying (it may carry the secret) */
@@ -83,6 +102,9 @@ export interface SiteView {
 
 export interface MainView {
   readonly revision: number;
+  readonly dynamic: boolean;
+  /** `load_module` path (dynamic mode, njs not built in) */
+  readonly module: string | null;
 }
 
 const HEALTH_PATH = /^\/[A-Za-z0-9._~/-]{0,200}$/;
@@ -127,7 +149,7 @@ function exactView(weights: Weights, servers: Readonly<Record<Color, readonly st
   return { split: both ? exactSplit(weights, servers) : null, target, proxy: forced ? '$bgctl_upstream' : target, served };
 }
 
-export function siteView(config: Config, opts: RenderOptions): SiteView {
+export function siteView(config: Config, opts: RenderOptions, dynamic: DynamicOptions | null = null): SiteView {
   const revision = int('revision', opts.revision, 0, Number.MAX_SAFE_INTEGER);
   const stable = checkColor('stable color', opts.stable);
   const strategy = opts.strategy;
@@ -143,7 +165,9 @@ export function siteView(config: Config, opts: RenderOptions): SiteView {
   const force = forceView(config.routing);
   const sticky = strategy === 'sticky';
   const servers = { blue: upstreams.blue.servers, green: upstreams.green.servers };
-  const exact = sticky ? null : exactView(opts.weights, servers, force !== null);
+  // dynamic mode: nothing printed depends on the weights; njs picks, the sticky machinery is always there
+  const dyn = dynamic !== null;
+  const exact = sticky || dyn ? null : exactView(opts.weights, servers, force !== null);
   return {
     revision,
     listens: listensOf(config),
@@ -151,12 +175,16 @@ export function siteView(config: Config, opts: RenderOptions): SiteView {
     pick: exact
       ? null
       : {
-          split: sticky ? [] : split,
+          split: sticky || dyn ? [] : split,
           route: force ? 'bgctl_route' : 'bgctl_pick',
           failoverKey: force ? '$bgctl_force$request_method' : '$request_method',
         },
-    sticky: sticky ? stickyBuckets(opts.weights, opts.growing) : null,
-    failover: !exact && blue > 0 && green > 0,
+    sticky: sticky || dyn ? stickyBuckets(opts.weights, opts.growing) : null,
+    setCookie: dyn ? 'bgctl_cookie' : 'bgctl_set_cookie',
+    dynamic: dyn
+      ? { fallback: checkColor('fallback color', fallbackColor({ weights: opts.weights, stable })), configId: CONFIG_ID_PENDING }
+      : null,
+    failover: dyn || (!exact && blue > 0 && green > 0),
     force,
     stripHeader: force?.strip ?? null,
     stripCookie: force?.stripCookie ?? null,
@@ -171,6 +199,8 @@ export function siteView(config: Config, opts: RenderOptions): SiteView {
   };
 }
 
-export function mainView(opts: Pick<RenderOptions, 'revision'>): MainView {
-  return { revision: int('revision', opts.revision, 0, Number.MAX_SAFE_INTEGER) };
+export function mainView(opts: Pick<RenderOptions, 'revision'>, dynamic: DynamicOptions | null = null): MainView {
+  const module = dynamic?.module ?? null;
+  if (module !== null && (!NJS_MODULE_RE.test(module) || module.split('/').includes('..'))) fail('njs module path', module);
+  return { revision: int('revision', opts.revision, 0, Number.MAX_SAFE_INTEGER), dynamic: dynamic !== null, module };
 }

@@ -1,5 +1,6 @@
 import type { AppContext, RenderRequest } from '../../src/app/context.js';
-import type { RenderedConfig } from '../../src/app/ports.js';
+import { chooseMode } from '../../src/app/mode.js';
+import type { NjsSupport, RenderedConfig } from '../../src/app/ports.js';
 import { configSchema, type ConfigInput, type LoadedConfig } from '../../src/config/schema.js';
 import type { State } from '../../src/core/state.js';
 import { FakeClock } from './clock.js';
@@ -49,6 +50,8 @@ export interface Overrides {
   readonly deploy?: boolean;
   /** merged section by section over BASE */
   readonly config?: Partial<{ [K in keyof ConfigInput]: ConfigInput[K] }>;
+  /** what the NGINX driver found of njs, by target (default: nothing found, so auto means reload) */
+  readonly njs?: Readonly<Record<string, NjsSupport>>;
 }
 
 /** The render port: a config that carries its request, so FakeNginx knows what it serves. */
@@ -98,6 +101,7 @@ export function makeContext(o: Overrides = {}): World {
     clock,
     logger,
     reporter,
+    mode: chooseMode(loaded.config.nginx.mode, o.njs ?? null),
     render: (req) => {
       renders.push(req);
       return fakeRender(req);

@@ -100,6 +100,12 @@ if (command === 'exec') {
   injected(name, [program, ...words]);
   if (program === 'nginx') nginxIn(c, words);
   if (program === 'curl') run('curl', words);
+  // `test -f PATH`: the njs module lookup of dynamic mode (container paths mapped like nginx's)
+  if (program === 'test')
+    run(
+      'test',
+      words.map((a) => mapPath(c, a)),
+    );
   fail(`OCI runtime exec failed: exec: "${program}": executable file not found in $PATH`, 126);
 } else if (command === 'top') {
   const name = rest[0];
@@ -146,7 +152,12 @@ if (command === 'exec') {
     const service = words[i];
     const found = entries.find(([, c]) => c.service === service);
     if (!found) fail(`no such service: ${service}`);
-    if (entrypoint !== 'nginx') fail('shim: compose run supports --entrypoint nginx only');
+    if (entrypoint === 'test')
+      run(
+        'test',
+        words.slice(i + 1).map((a) => mapPath(found[1], a)),
+      );
+    if (entrypoint !== 'nginx') fail('shim: compose run supports --entrypoint nginx and test only');
     nginxIn(found[1], words.slice(i + 1));
   }
   fail(`shim: unsupported compose command ${sub}`);

@@ -47,6 +47,9 @@ export function fixtureConfig(opts: FixtureOptions): Record<string, unknown> {
       // BGCTL_TEST_NGINX picks another nginx build; the default is the one on PATH
       binary: process.env['BGCTL_TEST_NGINX'] ?? 'nginx',
       confirmTimeoutMs: 5000,
+      // the same path on every machine (auto would pick dynamic where the njs module is installed):
+      // dynamic mode has tests of its own (test/integration/dynamic-*.test.ts)
+      mode: 'reload',
     },
     probe: { intervalMs: 200, timeoutMs: 1000, waitHealthySeconds: 10 },
     // most tests send no traffic through NGINX: steps are judged on health alone unless a test sets minRequests

@@ -1,14 +1,15 @@
-import { readFile } from 'node:fs/promises';
+import { chmod, readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import path from 'node:path';
 import { Agent, request, type Dispatcher } from 'undici';
 import { LocalNginxDriver } from '../../src/adapters/nginx/local.js';
+import type { ApplyReport } from '../../src/app/ports.js';
 import type { Color } from '../../src/core/color.js';
 import { weightsFor } from '../../src/core/weights.js';
 import { configSchema, type ConfigInput } from '../../src/config/schema.js';
-import { renderConfig } from '../../src/render/render.js';
+import { renderConfig, type DynamicOptions } from '../../src/render/render.js';
 import { freePorts } from './ports.js';
 import { makeTmpDir } from './tmp.js';
 
@@ -145,12 +146,20 @@ export interface Site {
   readonly port: number;
   readonly dir: string;
   readonly accessLog: string;
-  apply(step: SiteStep): Promise<void>;
+  apply(step: SiteStep): Promise<ApplyReport>;
   stop(): Promise<void>;
 }
 
-export async function startSite(name: string, config: Omit<ConfigInput, 'listen'>, first: SiteStep): Promise<Site> {
+/** `o.dynamic`: render for nginx.mode dynamic (njs, weights file) instead of reload mode. */
+export async function startSite(
+  name: string,
+  config: Omit<ConfigInput, 'listen'>,
+  first: SiteStep,
+  o: { dynamic?: DynamicOptions } = {},
+): Promise<Site> {
   const dir = await makeTmpDir(name);
+  // NGINX started as root runs its workers as nobody: in dynamic mode they read the weights file in here
+  if (o.dynamic) await chmod(dir, 0o755);
   const [port = 0] = await freePorts(1);
   const parsed = configSchema.parse({ ...config, listen: port, nginx: { ...config.nginx, dir: path.join(dir, 'nginx') } });
   const driver = new LocalNginxDriver({
@@ -163,22 +172,24 @@ export async function startSite(name: string, config: Omit<ConfigInput, 'listen'
   let revision = 0;
   const rendered = (step: SiteStep) => {
     const growing = step.growing ?? 'green';
-    return renderConfig(parsed, {
-      weights: weightsFor(growing, step.percent),
-      revision: ++revision,
-      strategy: step.strategy ?? parsed.migration.strategy,
-      stable: growing === 'green' ? 'blue' : 'green',
-      growing,
-    });
+    return renderConfig(
+      parsed,
+      {
+        weights: weightsFor(growing, step.percent),
+        revision: ++revision,
+        strategy: step.strategy ?? parsed.migration.strategy,
+        stable: growing === 'green' ? 'blue' : 'green',
+        growing,
+      },
+      o.dynamic ?? null,
+    );
   };
   await driver.start(rendered(first));
   return {
     port,
     dir: parsed.nginx.dir,
     accessLog: driver.accessLog,
-    async apply(step) {
-      await driver.apply(rendered(step));
-    },
+    apply: (step) => driver.apply(rendered(step)),
     stop: () => driver.stop(),
   };
 }

@@ -24,6 +24,7 @@ describe('nginx targets', () => {
         containerDir: '/etc/nginx/bgctl',
         composeFile: null,
         service: 'nginx',
+        njsModule: null,
       },
     ]);
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FleetDriver } from '../../src/adapters/nginx/fleet.js';
-import type { Committed, FleetMember, Prepared } from '../../src/adapters/nginx/sequence.js';
-import type { LiveNginx, NginxTargetStatus, RenderedConfig } from '../../src/app/ports.js';
+import type { Committed, FleetMember, Prepared, RestoreScope } from '../../src/adapters/nginx/sequence.js';
+import type { LiveNginx, NginxTargetStatus, NjsSupport, RenderedConfig } from '../../src/app/ports.js';
 import { ApplyError, UnknownStateError } from '../../src/core/errors.js';
 
 /** A target that records every phase in a shared log and serves what it was last confirmed or restored to. */
@@ -9,6 +9,9 @@ class FakeTarget implements FleetMember {
   readonly accessLog: string;
   serving: number;
   failAt: 'prepare' | 'commit' | 'confirm' | 'restore' | null = null;
+  /** dynamic mode: this target already runs the step's structure (only its weights file changes) */
+  weightsOnly = false;
+  readonly restores: (RestoreScope | undefined)[] = [];
 
   constructor(
     readonly name: string,
@@ -30,7 +33,8 @@ class FakeTarget implements FleetMember {
   async prepare(cfg: RenderedConfig): Promise<Prepared> {
     await Promise.resolve();
     this.step('prepare', this.failAt === 'prepare');
-    return { revision: cfg.revision, previous: this.serving, master: 1, swapped: false };
+    const kind = this.weightsOnly ? 'weights' : 'reload';
+    return { revision: cfg.revision, previous: this.serving, master: 1, kind, weights: cfg.weightsFile ?? null, js: false, swapped: false };
   }
   async commit(p: Prepared): Promise<Committed> {
     await Promise.resolve();
@@ -43,8 +47,9 @@ class FakeTarget implements FleetMember {
     this.step('confirm', this.failAt === 'confirm');
     this.serving = c.prepared.revision;
   }
-  async restore(previous: number | null): Promise<void> {
+  async restore(previous: number | null, scope?: RestoreScope): Promise<void> {
     await Promise.resolve();
+    this.restores.push(scope);
     this.log.push(`restore ${this.name} ${previous}`);
     if (this.failAt === 'restore') throw new Error('restore failed on purpose');
     this.serving = previous ?? 0;
@@ -63,6 +68,9 @@ class FakeTarget implements FleetMember {
   }
   targets(): Promise<readonly NginxTargetStatus[]> {
     return Promise.resolve([]);
+  }
+  njs(): Promise<Readonly<Record<string, NjsSupport>>> {
+    return Promise.resolve({ [this.name]: { available: true, module: null, detail: 'built in' } });
   }
 }
 
@@ -111,6 +119,24 @@ describe('FleetDriver', () => {
       expect(log.filter((l) => l.startsWith('restore')).sort()).toEqual(['restore a 1', 'restore b 1', 'restore c 1']);
       expect(t.map((x) => x.serving)).toEqual([1, 1, 1]);
     }
+  });
+
+  it('dynamic mode: each target is restored the way it was changed (its weights file, or its files and a reload)', async () => {
+    const { driver, t } = fleet();
+    t[0]!.weightsOnly = true;
+    t[1]!.weightsOnly = true;
+    t[2]!.failAt = 'confirm';
+    const e = await driver.apply({ ...cfg, weightsFile: '{"revision":2}\n' }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ApplyError);
+    expect(t.map((x) => x.restores.map((r) => `${r?.kind} ${r?.weights}`))).toEqual([
+      ['weights {"revision":2}\n'],
+      ['weights {"revision":2}\n'],
+      ['reload {"revision":2}\n'],
+    ]);
+    t[2]!.failAt = null;
+    expect((await driver.apply({ ...cfg, weightsFile: '{}' })).reloaded).toBe(true);
+    t[2]!.weightsOnly = true;
+    expect((await driver.apply({ ...cfg, weightsFile: '{}' })).reloaded).toBe(false);
   });
 
   it('a restore that fails too: exit 4 (a human must look), naming the target', async () => {

@@ -223,6 +223,12 @@ describe('no value the schema accepts changes the NGINX config structure', () =>
         const base = renderConfig(benign(parsed.data), opts);
         expect(structure(got.site)).toEqual(structure(base.site));
         expect(structure(got.main)).toEqual(structure(base.main));
+        // dynamic mode (nginx.mode): the same guarantee for its config
+        const module = { module: '/usr/lib/nginx/modules/ngx_http_js_module.so' };
+        const dyn = renderConfig(parsed.data, opts, module);
+        const dynBase = renderConfig(benign(parsed.data), opts, module);
+        expect(structure(dyn.site)).toEqual(structure(dynBase.site));
+        expect(structure(dyn.main)).toEqual(structure(dynBase.main));
       }),
       { numRuns: 1500 },
     );

@@ -43,6 +43,12 @@ export function composeRunNginxCommand(file: string, service: string, nginxArgv:
   return ['compose', '-f', file, 'run', '--rm', '--no-deps', '-T', '--entrypoint', 'nginx', service, ...nginxArgv];
 }
 
+/** Any program of the NGINX service's image in a one-off container (e.g. `test -f MODULE` before the first start). */
+export function composeRunCommand(file: string, service: string, argv: readonly [string, ...string[]]): readonly string[] {
+  const [program, ...args] = argv;
+  return ['compose', '-f', file, 'run', '--rm', '--no-deps', '-T', '--entrypoint', program, service, ...args];
+}
+
 /**
  * curl inside the container, so NGINX sees the request come from its own loopback (the status and
  * health locations and forced routes answer loopback only; through a published port the client

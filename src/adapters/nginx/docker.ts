@@ -1,11 +1,12 @@
 import { isAbsolute } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import type { LiveNginx, Logger } from '../../app/ports.js';
+import type { LiveNginx, Logger, NjsSupport } from '../../app/ports.js';
 import { ApplyError, UsageError } from '../../core/errors.js';
 import { reloadCommand, testCommand } from './commands.js';
 import {
   composeDownCommand,
+  composeRunCommand,
   composeRunNginxCommand,
   composeStopCommand,
   composeUpCommand,
@@ -16,6 +17,7 @@ import {
   topCommand,
 } from './docker-commands.js';
 import { ensureTree, nginxLayout, type NginxLayout } from './files.js';
+import { INSTALL_HINT, modulePathIn, modulesOf, notAvailable, versionCommand } from './njs.js';
 import { StagedNginx, parseStatus, type NginxProcesses, type NginxRuntime } from './sequence.js';
 
 export interface DockerNginxOptions {
@@ -36,6 +38,8 @@ export interface DockerNginxOptions {
   readonly logger?: Logger;
   /** the target's name in a fleet; default `nginx` */
   readonly name?: string;
+  /** dynamic mode: the njs module's path inside the container; null/absent: found from `nginx -V` there */
+  readonly njsModule?: string | null;
 }
 
 /**
@@ -158,6 +162,38 @@ class DockerRuntime implements NginxRuntime {
 
   problem(): string | null {
     return this.lastProblem;
+  }
+
+  /**
+   * Looked for inside the container (a one-off container of the service before its first start):
+   * nginx.njsModule or `<--modules-path>/ngx_http_js_module.so` from `nginx -V`, then `test -f` on it.
+   * The official image ships /usr/lib/nginx/modules/ngx_http_js_module.so.
+   */
+  async njs(): Promise<NjsSupport> {
+    let module = this.opts.njsModule ?? null;
+    let how = 'nginx.njsModule';
+    if (module === null) {
+      const r = await this.inContainer(['nginx', ...versionCommand()]);
+      if (r === null) return notAvailable(`cannot look into the container: ${this.notRunning()}`);
+      if (r.exitCode !== 0)
+        return notAvailable(`nginx -V in container ${this.opts.container} failed: ${oneLine(r.stderr || r.message || '')}`);
+      const found = modulesOf(`${r.stderr}\n${r.stdout}`);
+      if (found.builtIn) return { available: true, module: null, detail: `njs is built into nginx (container ${this.opts.container})` };
+      module = modulePathIn(found.modulesPath);
+      how = `nginx -V: --modules-path=${found.modulesPath}`;
+      if (module === null) return notAvailable(`cannot use the modules path ${JSON.stringify(found.modulesPath)} (${how})`);
+    }
+    const t = await this.inContainer(['test', '-f', module]);
+    if (t === null) return notAvailable(`cannot look into the container: ${this.notRunning()}`);
+    if (t.exitCode !== 0) return notAvailable(`no njs module at ${module} in container ${this.opts.container} (${how}; ${INSTALL_HINT})`);
+    return { available: true, module, detail: `njs module ${module} (container ${this.opts.container})` };
+  }
+
+  /** A program in the running container, else in a one-off container of the compose service; null: neither. */
+  private async inContainer(argv: readonly [string, ...string[]]) {
+    if ((await this.processes()) !== null) return this.docker(execCommand(this.opts.container, argv));
+    const file = this.opts.composeFile;
+    return file === null ? null : this.docker(composeRunCommand(file, this.service, argv));
   }
 
   private get service(): string {

@@ -1,7 +1,7 @@
-import type { ApplyReport, LiveNginx, Logger, NginxDriver, NginxTargetStatus, RenderedConfig } from '../../app/ports.js';
+import type { ApplyReport, LiveNginx, Logger, NginxDriver, NginxTargetStatus, NjsSupport, RenderedConfig } from '../../app/ports.js';
 import { ApplyError, UnknownStateError } from '../../core/errors.js';
 import { sameWeights } from '../../core/weights.js';
-import { msg, stageOf, type Committed, type FleetMember, type Prepared } from './sequence.js';
+import { msg, restoreScopeOf, stageOf, type Committed, type FleetMember, type Prepared } from './sequence.js';
 
 /**
  * Several NGINX instances (local or docker, any mix) that every change is applied to as one:
@@ -13,6 +13,8 @@ import { msg, stageOf, type Committed, type FleetMember, type Prepared } from '.
  *
  * Targets run each phase in parallel, so a step costs about as long as the slowest target, not the sum.
  * Between phase 2 and a restore, a target that already reloaded serves the new step for that long.
+ * dynamic mode: a target that already runs the step's structure only gets the new weights file in phase 2
+ * (no nginx -t in 1, no reload), and a restore puts its previous weights file back.
  */
 export class FleetDriver implements NginxDriver {
   readonly kind = 'fleet' as const;
@@ -51,7 +53,8 @@ export class FleetDriver implements NginxDriver {
     } catch (error) {
       return this.restoreAll(cfg.revision, prepared, error, stages);
     }
-    const report = { revision: cfg.revision, ms: Math.round(performance.now() - t0), stages };
+    const reloaded = prepared.some((p) => p.kind === 'reload');
+    const report = { revision: cfg.revision, ms: Math.round(performance.now() - t0), stages, reloaded };
     this.logger?.info('every target serves the new config', { targets: this.members.length, ...report });
     return report;
   }
@@ -68,7 +71,7 @@ export class FleetDriver implements NginxDriver {
       this.members.map((m, i) => {
         if (results[i]?.status !== 'fulfilled') return Promise.resolve();
         const was = at(before, i);
-        return was.running ? m.restore(was.live?.revision ?? null) : m.stop();
+        return was.running ? m.restore(was.live?.revision ?? null, restoreScopeOf(cfg)) : m.stop();
       }),
     );
     const cause = (results[failed] as PromiseRejectedResult).reason as unknown;
@@ -115,6 +118,10 @@ export class FleetDriver implements NginxDriver {
     return (await Promise.all(this.members.map((m) => m.targets()))).flat();
   }
 
+  async njs(): Promise<Readonly<Record<string, NjsSupport>>> {
+    return Object.assign({}, ...(await Promise.all(this.members.map((m) => m.njs())))) as Record<string, NjsSupport>;
+  }
+
   /** A failure during commit/confirm: every touched target back to its previous revision, then report. */
   private async restoreAll(
     revision: number,
@@ -130,7 +137,7 @@ export class FleetDriver implements NginxDriver {
     const restores = await Promise.allSettled(
       this.members.map((m, i) => {
         const p = at(prepared, i);
-        return p.swapped ? m.restore(p.previous) : Promise.resolve();
+        return p.swapped ? m.restore(p.previous, p) : Promise.resolve();
       }),
     );
     stages.restore = Math.round(performance.now() - t);

@@ -1,13 +1,15 @@
+import { stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { Client } from 'undici';
-import type { LiveNginx, Logger } from '../../app/ports.js';
+import type { LiveNginx, Logger, NjsSupport } from '../../app/ports.js';
 import { ApplyError } from '../../core/errors.js';
 import { quitCommand, reloadCommand, startCommand, testCommand } from './commands.js';
 import type { NginxTarget } from './commands.js';
 import type { NginxLayout } from './files.js';
 import { nginxLayout } from './files.js';
+import { INSTALL_HINT, modulePathIn, modulesOf, notAvailable, versionCommand, workersBlocked } from './njs.js';
 import { StagedNginx, parseStatus, type NginxProcesses, type NginxRuntime } from './sequence.js';
 import { escalateStop, listWorkers, runningMaster, sendSignal } from './workers.js';
 
@@ -21,6 +23,8 @@ export interface LocalNginxOptions {
   readonly logger?: Logger;
   /** the target's name in a fleet; default `nginx` */
   readonly name?: string;
+  /** dynamic mode: the njs module; null/absent: found from `nginx -V` */
+  readonly njsModule?: string | null;
 }
 
 const POLL_MS = 20;
@@ -112,6 +116,33 @@ class LocalRuntime implements NginxRuntime {
 
   problem(): string | null {
     return null;
+  }
+
+  /** nginx.njsModule, or `<--modules-path>/ngx_http_js_module.so` from `nginx -V` (or njs compiled in); and readable by the workers. */
+  async njs(): Promise<NjsSupport> {
+    const found = await this.findNjs();
+    if (!found.available) return found;
+    const blocked = await workersBlocked(this.opts.dir, process.getuid?.() === 0);
+    return blocked ? notAvailable(blocked) : found;
+  }
+
+  private async findNjs(): Promise<NjsSupport> {
+    let module = this.opts.njsModule ?? null;
+    let how = 'nginx.njsModule';
+    if (module === null) {
+      const r = await this.nginx(versionCommand());
+      if (r.exitCode !== 0) {
+        return notAvailable(`cannot run ${this.opts.binary ?? 'nginx'} -V: ${(r.stderr || r.message || '').trim().slice(0, 200)}`);
+      }
+      const found = modulesOf(`${r.stderr}\n${r.stdout}`);
+      if (found.builtIn) return { available: true, module: null, detail: 'njs is built into nginx' };
+      how = `nginx -V: --modules-path=${found.modulesPath}`;
+      module = modulePathIn(found.modulesPath);
+      if (module === null) return notAvailable(`cannot use the modules path ${JSON.stringify(found.modulesPath)} (${how})`);
+    }
+    const file = await stat(module).catch(() => null);
+    if (!file?.isFile()) return notAvailable(`no njs module at ${module} (${how}; ${INSTALL_HINT})`);
+    return { available: true, module, detail: `njs module ${module}` };
   }
 
   /** The live config: what start, reload and quit use (nginx finds the pid file through it). */

@@ -1,9 +1,29 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ApplyReport, LiveNginx, Logger, NginxDriver, NginxFiles, NginxTargetStatus, RenderedConfig } from '../../app/ports.js';
+import type {
+  ApplyReport,
+  LiveNginx,
+  Logger,
+  NginxDriver,
+  NginxFiles,
+  NginxTargetStatus,
+  NjsSupport,
+  RenderedConfig,
+} from '../../app/ports.js';
 import { isColor } from '../../core/color.js';
 import { ApplyError, UnknownStateError } from '../../core/errors.js';
+import { configIdOf } from '../../render/dynamic.js';
 import type { NginxLayout } from './files.js';
-import { backupLive, fileSize, promoteCandidate, readSince, restorePrevious, writeCandidate } from './files.js';
+import {
+  backupLive,
+  fileSize,
+  promoteCandidate,
+  readLive,
+  readSince,
+  restorePrevious,
+  restoreWeights,
+  writeCandidate,
+  writeWeights,
+} from './files.js';
 import type { WorkerInfo } from './workers.js';
 
 /**
@@ -14,6 +34,12 @@ import type { WorkerInfo } from './workers.js';
  *   commit:  keep the live files as `.prev`, rename the candidate over them, reload
  *   confirm: every old worker gone or shutting down, and fresh connections answer the new revision
  *   restore: put the `.prev` files back, reload, confirm the previous revision
+ *
+ * dynamic mode (nginx.mode), when the running config already has the step's structure (its id, answered
+ * on the status location, and the live files match): no nginx -t and no reload. prepare only checks
+ * that; commit writes the weights file (atomically, the old one kept as `.prev`); confirm waits until
+ * fresh connections answer the new revision, which njs reads from that very file; restore puts the old
+ * weights file back and confirms. Any other change takes the reload path, weights file included.
  *
  * What differs between a master on this machine and one in a container (how nginx is run, how its
  * processes are seen, how its status location is asked) is an NginxRuntime.
@@ -47,6 +73,8 @@ export interface NginxRuntime {
   live(): Promise<LiveNginx | null>;
   /** why it did not answer last time, when the runtime knows (docker's own error) */
   problem(): string | null;
+  /** Whether this NGINX has the njs module dynamic mode needs (never throws: not found is an answer). */
+  njs(): Promise<NjsSupport>;
 }
 
 /** Taken *before* a reload: what "the reload took effect" is measured against. */
@@ -62,9 +90,28 @@ export interface Prepared {
   /** the revision served before, restored on failure (null: unknown) */
   readonly previous: number | null;
   readonly master: number;
+  /** reload: new config files, tested, swapped in, reloaded; weights: the structure runs already, only the weights file changes */
+  readonly kind: 'reload' | 'weights';
+  /** dynamic mode: the weights file's new content (null: reload mode) */
+  readonly weights: string | null;
+  /** dynamic mode: the njs module is one of the config files (swapped and restored with them) */
+  readonly js: boolean;
   /** set once the live files were touched: only then does a failure need a restore */
   swapped: boolean;
 }
+
+/** What a restore puts back: the config files (and the njs module), the weights file, or both. */
+export type RestoreScope = Pick<Prepared, 'kind' | 'weights' | 'js'>;
+
+/** A reload-mode apply's restore: the `.prev` config files, reload, confirm. */
+export const RELOAD_RESTORE: RestoreScope = { kind: 'reload', weights: null, js: false };
+
+/** A restore after `start`/`apply` of `cfg` whose path is unknown (the reload path covers both). */
+export const restoreScopeOf = (cfg: RenderedConfig): RestoreScope => ({
+  kind: 'reload',
+  weights: cfg.weightsFile ?? null,
+  js: cfg.js !== undefined,
+});
 
 export interface Committed {
   readonly prepared: Prepared;
@@ -79,12 +126,13 @@ export interface FleetMember {
   prepare(cfg: RenderedConfig): Promise<Prepared>;
   commit(p: Prepared): Promise<Committed>;
   confirm(c: Committed): Promise<void>;
-  restore(previous: number | null): Promise<void>;
+  restore(previous: number | null, scope?: RestoreScope): Promise<void>;
   start(cfg: RenderedConfig): Promise<void>;
   stop(): Promise<void>;
   isRunning(): Promise<boolean>;
   live(): Promise<LiveNginx | null>;
   targets(): Promise<readonly NginxTargetStatus[]>;
+  njs(): Promise<Readonly<Record<string, NjsSupport>>>;
 }
 
 export interface StagedOptions {
@@ -131,7 +179,7 @@ export class StagedNginx implements NginxDriver, FleetMember {
       // else nginx uses the compiled-in /run/nginx.pid: we would lose (or clash with) the master
       throw new ApplyError('nginx.conf must contain "pid logs/nginx.pid;"', 'test');
     }
-    await writeCandidate(this.runtime.layout, files.main, files.site);
+    await writeCandidate(this.runtime.layout, files.main, files.site, files.js);
     const r = await this.runtime.testCandidate();
     if (!r.ok) {
       const why = r.output
@@ -143,37 +191,62 @@ export class StagedNginx implements NginxDriver, FleetMember {
     return r.output.trim();
   }
 
-  /** Phase 1: candidate + `nginx -t`; also checks NGINX runs and notes what it serves now. */
+  /**
+   * Phase 1: candidate + `nginx -t`; also checks NGINX runs and notes what it serves now. dynamic mode
+   * with the structure already running: nothing to test, only the weights file will change.
+   */
   async prepare(cfg: RenderedConfig, stages: Stages = {}): Promise<Prepared> {
+    const files = this.filesOf(cfg);
+    const scope = { weights: cfg.weightsFile ?? null, js: files.js !== undefined };
+    const running = scope.weights === null ? null : await timed(stages, 'compare', () => this.runningStructure(files));
+    if (running !== null) return { revision: cfg.revision, ...running, kind: 'weights', ...scope, swapped: false };
     await timed(stages, 'test', () => this.test(cfg));
     const procs = await this.runtime.processes();
     if (procs === null) throw new ApplyError('nginx is not running', 'reload', { hint: 'start it with `bgctl start`' });
     const previous = (await this.live())?.revision ?? null;
-    return { revision: cfg.revision, previous, master: procs.master, swapped: false };
+    return { revision: cfg.revision, previous, master: procs.master, kind: 'reload', ...scope, swapped: false };
   }
 
-  /** Phase 2: `.prev` backup, atomic swap, reload. A failure before the swap changed nothing live. */
+  /**
+   * Phase 2: `.prev` backup, atomic swap, reload. A failure before the swap changed nothing live.
+   * Weights only: the backup (so `.prev` is always the config before the last apply), then the weights file.
+   */
   async commit(p: Prepared, stages: Stages = {}): Promise<Committed> {
+    const layout = this.runtime.layout;
     await timed(stages, 'backup', () =>
-      backupLive(this.runtime.layout).catch((e: unknown) => {
+      backupLive(layout, p.js).catch((e: unknown) => {
         throw new ApplyError(`could not back up the live config: ${msg(e)}`, 'swap', { cause: e });
       }),
     );
     p.swapped = true;
-    await timed(stages, 'swap', () => asStage('swap', () => promoteCandidate(this.runtime.layout)));
+    if (p.kind === 'reload') await timed(stages, 'swap', () => asStage('swap', () => promoteCandidate(layout, p.js)));
+    // before the reload: the new workers' first request already reads this step's weights
+    const weights = p.weights;
+    if (weights !== null) await timed(stages, 'weights', () => asStage('swap', () => writeWeights(layout, weights)));
+    if (p.kind === 'weights') return { prepared: p, gen: { master: p.master, oldWorkers: new Set(), logOffset: 0 } };
     const gen = await asStage('reload', () => this.generation(p.master));
     await timed(stages, 'reload', () => this.runtime.reload());
     return { prepared: p, gen };
   }
 
-  /** Phase 3: the new revision is what fresh connections get. */
+  /** Phase 3: the new revision is what fresh connections get (weights only: no reload, so no old workers). */
   async confirm(c: Committed, stages: Stages = {}): Promise<void> {
-    await timed(stages, 'confirm', () => this.confirmRevision(c.prepared.revision, c.gen, true));
+    await timed(stages, 'confirm', () => this.confirmRevision(c.prepared.revision, c.gen, c.prepared.kind === 'reload'));
   }
 
-  /** Puts the `.prev` files back, reloads and confirms the previous revision; throws what went wrong. */
-  async restore(previous: number | null): Promise<void> {
-    await restorePrevious(this.runtime.layout);
+  /**
+   * Puts the `.prev` files back, reloads and confirms the previous revision; throws what went wrong.
+   * Weights only: puts the previous weights file back and confirms, without a reload.
+   */
+  async restore(previous: number | null, scope: RestoreScope = RELOAD_RESTORE): Promise<void> {
+    if (scope.weights !== null) await restoreWeights(this.runtime.layout);
+    if (scope.kind === 'weights') {
+      const procs = await this.runtime.processes();
+      if (procs === null) throw new Error('the nginx master is gone');
+      await this.confirmRevision(previous, { master: procs.master, oldWorkers: new Set(), logOffset: 0 }, false);
+      return;
+    }
+    await restorePrevious(this.runtime.layout, scope.js);
     const procs = await this.runtime.processes();
     if (procs === null) throw new Error('the nginx master is gone');
     const gen = await this.generation(procs.master);
@@ -192,7 +265,8 @@ export class StagedNginx implements NginxDriver, FleetMember {
       if (!p.swapped) throw error;
       return this.rollback(p, stageOf(error, 'swap'), error, stages);
     }
-    const report = { revision: cfg.revision, ms: Math.round(performance.now() - t0), stages };
+    const report = { revision: cfg.revision, ms: Math.round(performance.now() - t0), stages, reloaded: p.kind === 'reload' };
+    // one message for both paths (scripts and the benchmarks read it); `reloaded` and the stages tell them apart
     this.logger?.info('nginx serves the new config', { target: this.name, ...report });
     return report;
   }
@@ -203,17 +277,20 @@ export class StagedNginx implements NginxDriver, FleetMember {
       return;
     }
     await this.test(cfg);
-    await backupLive(this.runtime.layout).catch((e: unknown) => {
+    const scope = restoreScopeOf(this.withFiles(cfg));
+    await backupLive(this.runtime.layout, scope.js).catch((e: unknown) => {
       throw new ApplyError(`could not back up the live config: ${msg(e)}`, 'swap', { cause: e });
     });
     const logOffset = await fileSize(this.runtime.layout.errorLog);
     try {
-      await promoteCandidate(this.runtime.layout);
+      await promoteCandidate(this.runtime.layout, scope.js);
+      if (scope.weights !== null) await writeWeights(this.runtime.layout, scope.weights);
       const procs = await this.runtime.boot();
       await this.confirmRevision(cfg.revision, { master: procs.master, oldWorkers: new Set(), logOffset }, true);
     } catch (error) {
       await this.runtime.abortBoot().catch(() => undefined); // never leave a half-started NGINX behind
-      await restorePrevious(this.runtime.layout).catch(() => undefined);
+      await restorePrevious(this.runtime.layout, scope.js).catch(() => undefined);
+      if (scope.weights !== null) await restoreWeights(this.runtime.layout).catch(() => undefined);
       throw error instanceof ApplyError ? error : new ApplyError(`nginx did not start: ${msg(error)}`, 'confirm', { cause: error });
     }
     this.logger?.info('nginx started', { target: this.name, revision: cfg.revision, where: this.runtime.where });
@@ -237,6 +314,26 @@ export class StagedNginx implements NginxDriver, FleetMember {
     return [{ name: this.name, kind: this.kind, where: this.runtime.where, running, live, problem }];
   }
 
+  async njs(): Promise<Readonly<Record<string, NjsSupport>>> {
+    return { [this.name]: await this.runtime.njs() };
+  }
+
+  /** cfg with this instance's own files (a fleet's target) on top. */
+  private withFiles(cfg: RenderedConfig): RenderedConfig {
+    return { ...cfg, ...this.filesOf(cfg) };
+  }
+
+  /**
+   * dynamic mode: the live answer and master when NGINX runs exactly this structure (the id it answers)
+   * and the live files hold it too (a later reload or restart keeps it); else null: take the reload path.
+   */
+  private async runningStructure(files: NginxFiles): Promise<{ previous: number; master: number } | null> {
+    if (files.configId === undefined) return null;
+    const [live, procs, onDisk] = await Promise.all([this.live(), this.runtime.processes(), readLive(this.runtime.layout)]);
+    if (live?.mode !== 'dynamic' || live.config !== files.configId || procs === null || onDisk === null) return null;
+    return configIdOf(onDisk) === files.configId ? { previous: live.revision, master: procs.master } : null;
+  }
+
   /** Restore after a failed commit/confirm, then report the original failure (ApplyError) or a lost one (exit 4). */
   private async rollback(p: Prepared, stage: Stage, cause: unknown, stages: Stages): Promise<never> {
     this.logger?.warn('nginx apply failed, restoring the previous config', {
@@ -247,7 +344,7 @@ export class StagedNginx implements NginxDriver, FleetMember {
     });
     const t = performance.now();
     try {
-      await this.restore(p.previous);
+      await this.restore(p.previous, p);
     } catch (error) {
       throw new UnknownStateError(
         `revision ${p.revision} failed at ${stage} (${msg(cause)}) and restoring the previous config failed: ${msg(error)}`,
@@ -289,7 +386,10 @@ export class StagedNginx implements NginxDriver, FleetMember {
           if (++streak >= FRESH_ANSWERS) return;
           continue;
         }
-        why = live === null ? 'the status location does not answer' : `still serving revision ${live.revision}`;
+        why =
+          live === null
+            ? 'the status location does not answer'
+            : `still serving revision ${live.revision}${live.problem ? ` (${live.problem})` : ''}`;
       }
       streak = 0;
       await sleep(POLL_MS);
@@ -305,13 +405,21 @@ export class StagedNginx implements NginxDriver, FleetMember {
   }
 }
 
-/** The status JSON (`/__bgctl/status`) as LiveNginx, or null when it is not one. */
+/** The status JSON (`/__bgctl/status`) as LiveNginx, or null when it is not one. Dynamic mode adds mode, source, config, problem. */
 export function parseStatus(text: string): LiveNginx | null {
   try {
-    const { revision, blue, green, strategy, stable } = JSON.parse(text) as Record<string, unknown>;
+    const { revision, blue, green, strategy, stable, mode, source, problem, config } = JSON.parse(text) as Record<string, unknown>;
     if (typeof revision !== 'number' || !Number.isInteger(revision) || typeof blue !== 'number' || typeof green !== 'number') return null;
     if (typeof strategy !== 'string' || !isColor(stable)) return null;
-    return { revision, weights: { blue, green }, strategy, stable };
+    const live: LiveNginx = { revision, weights: { blue, green }, strategy, stable };
+    if (mode !== 'dynamic') return live;
+    return {
+      ...live,
+      mode: 'dynamic',
+      ...(source === 'file' || source === 'prev' || source === 'config' ? { source } : {}),
+      ...(typeof problem === 'string' ? { problem: problem.slice(0, 500) } : {}),
+      ...(typeof config === 'string' ? { config } : {}),
+    };
   } catch {
     return null;
   }

@@ -27,7 +27,7 @@ export function loopbackOf(listenAddress: string): string {
 }
 
 export function memberOf(t: NginxTargetConfig, config: Config, logger?: Logger): StagedNginx {
-  const common = { name: t.name, confirmTimeoutMs: config.nginx.confirmTimeoutMs, ...(logger ? { logger } : {}) };
+  const common = { name: t.name, confirmTimeoutMs: config.nginx.confirmTimeoutMs, njsModule: t.njsModule, ...(logger ? { logger } : {}) };
   if (t.driver === 'docker') {
     return new DockerNginxDriver({
       ...common,

@@ -1,0 +1,62 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { NjsSupport } from '../../app/ports.js';
+import { NJS_MODULE_RE } from '../../config/schema.js';
+
+/**
+ * Finding the njs module dynamic mode needs (nginx.mode): from `nginx -V` (its --modules-path, or njs
+ * compiled in with --add-module), unless nginx.njsModule names it. How the file is looked for differs
+ * between a local NGINX and one in a container; the words are the same.
+ */
+
+export const NJS_MODULE_FILE = 'ngx_http_js_module.so';
+
+/** `nginx -V` prints its build options on stderr. */
+export const versionCommand = (): readonly string[] => ['-V'];
+
+/** Pure: `nginx -V` output → njs compiled in, or the folder of its dynamic modules (nginx's own default when not set). */
+export function modulesOf(versionText: string): { builtIn: boolean; modulesPath: string } {
+  const builtIn = /--add-module=\S*njs\S*/.test(versionText);
+  const modules = /--modules-path=(\S+)/.exec(versionText)?.[1];
+  const prefix = /--prefix=(\S+)/.exec(versionText)?.[1] ?? '/usr/local/nginx';
+  return { builtIn, modulesPath: modules ?? path.posix.join(prefix, 'modules') };
+}
+
+/** The module path inside `modulesPath`, or null when it could not go into nginx.conf safely. */
+export function modulePathIn(modulesPath: string): string | null {
+  const p = path.posix.join(modulesPath, NJS_MODULE_FILE);
+  return NJS_MODULE_RE.test(p) && !p.split('/').includes('..') ? p : null;
+}
+
+export const notAvailable = (detail: string): NjsSupport => ({ available: false, module: null, detail });
+
+export const INSTALL_HINT = 'Debian/Ubuntu: apt-get install libnginx-mod-http-js; the official nginx image ships it';
+
+/**
+ * A master started as root runs its workers as an unprivileged user (nobody, NGINX's default; bgctl's
+ * nginx.conf sets no `user`), and njs reads the weights file in the workers: every folder on the way
+ * must be enterable by others. Returns why not, or null. Only a root master matters: otherwise the
+ * workers run as this user, who writes the file.
+ */
+export async function workersBlocked(dir: string, isRoot: boolean, statOf = stat): Promise<string | null> {
+  if (!isRoot) return null;
+  const target = path.join(path.resolve(dir), 'conf.d');
+  const folders: string[] = [];
+  for (let p = target; ; p = path.dirname(p)) {
+    folders.unshift(p);
+    if (path.dirname(p) === p) break;
+  }
+  for (const folder of folders) {
+    let mode: number;
+    try {
+      mode = (await statOf(folder)).mode;
+    } catch {
+      return null; // not created yet: bgctl creates it readable (mode 0755 with the usual umask)
+    }
+    if ((mode & 0o001) === 0) {
+      const octal = (mode & 0o777).toString(8).padStart(4, '0');
+      return `NGINX's workers run as an unprivileged user (bgctl starts NGINX as root) and cannot enter ${folder} (mode ${octal}) to read the weights file: chmod o+x ${folder}, or use nginx.mode: reload`;
+    }
+  }
+  return null;
+}
