@@ -11,6 +11,8 @@
  *   rollback         `bgctl rollback` wall time end to end, and the applyMs it reports
  *   cold-start       `bgctl status` and `bgctl --version` vs `node -e 0`
  *   data-plane       wrk throughput and p99 through bgctl's NGINX vs a minimal proxy_pass config vs direct
+ *   dynamic          nginx.mode dynamic vs reload on the same NGINX: failed requests, p99 and reloads during
+ *                    gradual (and bare reloads), wrk throughput at 50/50 and the njs pick's cost, rollback time
  *
  *   npm run build && node bench/run.mjs [--only NAME[,NAME...]] [--quick] [--runs N] [--out DIR]
  *
@@ -27,6 +29,7 @@ import { parseArgs } from 'node:util';
 import { benchApplyLatency } from './cases/apply-latency.mjs';
 import { benchColdStart } from './cases/cold-start.mjs';
 import { benchDataPlane } from './cases/data-plane.mjs';
+import { benchDynamic } from './cases/dynamic.mjs';
 import { benchRollback } from './cases/rollback.mjs';
 import { benchSplit } from './cases/split.mjs';
 import { benchTimeToRestore } from './cases/time-to-restore.mjs';
@@ -48,7 +51,7 @@ const RESULTS_DIR = path.join(REPO_ROOT, 'bench', 'results');
  */
 const PROFILES = {
   full: {
-    runs: { zeroDowntime: 7, split: 3, timeToRestore: 5, applyLatency: 5, rollback: 9, coldStart: 15, dataPlane: 5 },
+    runs: { zeroDowntime: 7, split: 3, timeToRestore: 5, applyLatency: 5, rollback: 9, coldStart: 15, dataPlane: 5, dynamic: 7 },
     restoreDefaultRuns: 3,
     warmupMs: 1000,
     settleMs: 500,
@@ -58,7 +61,7 @@ const PROFILES = {
     wrkSeconds: 5,
   },
   quick: {
-    runs: { zeroDowntime: 3, split: 1, timeToRestore: 3, applyLatency: 3, rollback: 5, coldStart: 7, dataPlane: 3 },
+    runs: { zeroDowntime: 3, split: 1, timeToRestore: 3, applyLatency: 3, rollback: 5, coldStart: 7, dataPlane: 3, dynamic: 3 },
     restoreDefaultRuns: 1,
     warmupMs: 500,
     settleMs: 250,
@@ -89,6 +92,8 @@ const CASES = {
   rollback: { key: 'rollback', run: benchRollback, budget: () => 30 },
   'cold-start': { key: 'coldStart', run: benchColdStart, budget: () => 15 },
   'data-plane': { key: 'dataPlane', run: benchDataPlane, budget: (o) => 3 * (o.profile.wrkSeconds + 10) },
+  // a run: 3 migrations under load, 2 wrk windows, 2 canary + rollback, and the mode changes between them
+  dynamic: { key: 'dynamic', run: benchDynamic, budget: (o) => 150 + 4 * o.profile.wrkSeconds },
 };
 
 const USAGE = `usage: node bench/run.mjs [--only ${Object.keys(CASES).join('|')}] [--quick] [--runs N] [--out DIR]`;

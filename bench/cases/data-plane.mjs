@@ -89,7 +89,7 @@ export function parseWrk(text) {
   };
 }
 
-async function wrk(url, seconds, connections) {
+export async function wrk(url, seconds, connections) {
   const r = await execa(WRK_BIN, ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url], {
     reject: false,
     stdin: 'ignore',

@@ -13,8 +13,8 @@ import { jsonOf, sleep, tail } from '../lib/proc.mjs';
 import { ensureOn, reloadNginx } from '../lib/sandbox.mjs';
 import { ratio, summarize } from '../lib/stats.mjs';
 
-const STEPS = [25, 50, 75, 100];
-const GRADUAL = ['gradual', 'green', '2.1.0', '--steps', STEPS.join(','), '--step-seconds', '1', '--json'];
+export const STEPS = [25, 50, 75, 100];
+export const GRADUAL = ['gradual', 'green', '2.1.0', '--steps', STEPS.join(','), '--step-seconds', '1', '--json'];
 
 /**
  * Failure events closer than this are one incident: a reload resets the connections its old workers held
@@ -35,7 +35,7 @@ export function bursts(failureTimes) {
 }
 
 /** What one measured window of load saw; req/s shows how much CPU the load got meanwhile. */
-function measured(stats, durationMs, extra) {
+export function measured(stats, durationMs, extra) {
   return {
     failed: stats.failed,
     total: stats.total,
@@ -47,6 +47,8 @@ function measured(stats, durationMs, extra) {
     bursts: bursts(stats.failureTimes),
     failureTimes: stats.failureTimes, // [ms after the window opened, failures], to line up with offsetsMs
     errors: stats.errors.slice(0, 3),
+    // { n, p50, p99, max } ms, when the load was started with latency: true
+    ...(stats.latency ? { latency: stats.latency } : {}),
     // per client kind (keep-alive GET, new connection POST...): failed, total
     kinds: Object.fromEntries(
       Object.entries(stats.kinds ?? {}).map(([k, v]) => [
@@ -62,7 +64,7 @@ function measured(stats, durationMs, extra) {
  * When each step started, in ms after the CLI was spawned, from the --json result. If the output cannot
  * be read (e.g. a failed run), the reloads are spread evenly over the duration instead.
  */
-function stepOffsets(result, durationMs) {
+export function stepOffsets(result, durationMs) {
   const steps = jsonOf(result)?.migration?.steps;
   const offsets = Array.isArray(steps)
     ? steps.map((s) => Date.parse(s.startedAt) - result.startedAt).filter((ms) => ms >= 0 && ms <= durationMs)
@@ -72,7 +74,7 @@ function stepOffsets(result, durationMs) {
 }
 
 /** Runs fn while the load runs; returns fn's result and the load's stats for exactly that window. */
-async function underLoad(box, load, fn) {
+export async function underLoad(box, load, fn) {
   const traffic = await startLoad({ url: box.url, ...load });
   try {
     const result = await fn();
@@ -92,7 +94,7 @@ async function migrateUnderLoad(box, load) {
 }
 
 /** The baseline: reloads fired at the given offsets while a timer runs for the same duration. */
-async function reloadsUnderLoad(box, load, durationMs, offsetsMs) {
+export async function reloadsUnderLoad(box, load, durationMs, offsetsMs) {
   const { result, stats } = await underLoad(box, load, async () => {
     const t0 = performance.now();
     const reloads = await Promise.all(offsetsMs.map((ms) => sleep(ms).then(() => reloadNginx(box))));

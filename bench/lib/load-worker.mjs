@@ -18,7 +18,12 @@
  * (epoch ms, to line those up with NGINX's log and bgctl's history) and, per color, when clients first
  * and last got an answer from it (`seen`). Times come from a 10 ms poll of the counters.
  * --max-seconds bounds it even if the parent vanishes without closing stdin.
+ * --latency adds `latency`: { n, p50, p99, max } in ms over the window, each request timed from the moment
+ * undici created it to the end of its response (answered requests of every status; errors and resets have
+ * no latency, they are counted as failed). Timed through undici's diagnostics channels, so the project's
+ * traffic generator stays as it is; off by default (it costs the load a little CPU).
  */
+import diagnostics from 'node:diagnostics_channel';
 import { createInterface } from 'node:readline';
 import { clearInterval, setInterval } from 'node:timers';
 import { pathToFileURL } from 'node:url';
@@ -45,6 +50,43 @@ export function parseKinds(spec) {
 const BODY = JSON.stringify({ order: 'bench', items: [1, 2, 3], note: 'a small JSON body, as a form post would send' });
 const POLL_MS = 10;
 const MAX_EVENTS = 1000;
+const MAX_SAMPLES = 2_000_000;
+
+/** The q-quantile (0-1) of sorted values, nearest rank. */
+export function quantile(sorted, q) {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+/**
+ * Times every request undici makes in this process: created → response complete. The channels are
+ * global by name, so this sees the requests of dist/demo/traffic.js's own undici.
+ */
+function latencyRecorder() {
+  const started = new WeakMap();
+  let samples = [];
+  const onCreate = ({ request }) => started.set(request, performance.now());
+  const onDone = ({ request }) => {
+    const t0 = started.get(request);
+    if (t0 === undefined) return;
+    started.delete(request);
+    if (samples.length < MAX_SAMPLES) samples.push(performance.now() - t0);
+  };
+  const onError = ({ request }) => started.delete(request);
+  diagnostics.subscribe('undici:request:create', onCreate);
+  diagnostics.subscribe('undici:request:trailers', onDone);
+  diagnostics.subscribe('undici:request:error', onError);
+  const round = (x) => (x === null ? null : Math.round(x * 100) / 100);
+  return {
+    reset() {
+      samples = [];
+    },
+    summary() {
+      const sorted = Float64Array.from(samples).sort();
+      return { n: sorted.length, p50: round(quantile(sorted, 0.5)), p99: round(quantile(sorted, 0.99)), max: round(quantile(sorted, 1)) };
+    },
+  };
+}
 
 function main() {
   const { values } = parseArgs({
@@ -54,12 +96,15 @@ function main() {
       connections: { type: 'string', default: '20' },
       'pause-ms': { type: 'string', default: '0' },
       'max-seconds': { type: 'string', default: '120' },
+      latency: { type: 'boolean', default: false },
     },
   });
   const url = new URL(values.url ?? '');
   // all load stays on this machine: refuse anything but loopback
   if (url.hostname !== '127.0.0.1') throw new Error(`load-worker: refusing non-loopback URL ${url.href}`);
   const kinds = parseKinds(values.kinds ?? `ka-get:${values.connections}`);
+  // subscribed before the first request is created
+  const latency = values.latency ? latencyRecorder() : null;
 
   const generators = kinds.map(([kind, connections]) => ({
     kind,
@@ -140,6 +185,7 @@ function main() {
       failureTimes: seen.failureTimes,
       resetAt: resetAtEpoch,
       seen: seen.colorTimes,
+      ...(latency ? { latency: latency.summary() } : {}),
       kinds: Object.fromEntries(
         finals.map(([kind, s]) => [
           kind,
@@ -155,6 +201,7 @@ function main() {
   lines.on('line', (line) => {
     if (line.trim() === 'reset') {
       for (const g of generators) g.traffic.reset();
+      latency?.reset();
       resetAt = performance.now();
       resetAtEpoch = Date.now();
       clearSeen();

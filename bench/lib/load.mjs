@@ -51,10 +51,12 @@ export async function startSplitClients({ url, clients = 1000, connections = 8, 
  * Starts the load, lets the connections warm up (so connection setup is not part of the measure),
  * then zeroes the counters. Returns { stop() } resolving with the stats of the measured window.
  */
-export async function startLoad({ url, kinds = null, connections = 20, pauseMs = 0, warmupMs = 1000, maxSeconds = 120 }) {
+export async function startLoad({ url, kinds = null, connections = 20, pauseMs = 0, warmupMs = 1000, maxSeconds = 120, latency = false }) {
   // kinds: "ka-get:5,close-post:5" (see load-worker.mjs); without it, `connections` keep-alive GET clients
   const mix = kinds ?? `ka-get:${connections}`;
   const args = ['--url', url, '--kinds', mix, '--pause-ms', String(pauseMs), '--max-seconds', String(maxSeconds)];
+  // latency: the stats get { n, p50, p99, max } in ms of the measured window
+  if (latency) args.push('--latency');
   const { child, undo, next } = spawnWorker(WORKER, args, 'load worker');
 
   await expectLine(next, 'ready', 10_000);

@@ -25,5 +25,27 @@ export function problemsOf(results) {
     if (c.failures > 0) problems.push(`cold start: ${c.label} exited non-zero ${c.failures} times`);
   for (const [id, t] of Object.entries(results.dataPlane?.summary ?? {}))
     if (t.errors > 0) problems.push(`data-plane ${id}: ${t.errors} wrk errors (non-2xx or socket errors)`);
+  const dyn = results.dynamic;
+  for (const r of dyn?.gradual ?? []) {
+    for (const side of ['dynamic', 'reload'])
+      if (!r[side].ok) problems.push(`dynamic run ${r.run}: gradual in ${side} mode exited ${r[side].exitCode}: ${r[side].output ?? ''}`);
+    if (!r.bare.ok) problems.push(`dynamic run ${r.run}: only ${r.bare.reloads} bare reloads were sent`);
+    if (r.reload.offsetsFrom !== 'steps') problems.push(`dynamic run ${r.run}: reload-mode step times not in the --json output`);
+    if (r.dynamic.nginxReloads > 0)
+      problems.push(`dynamic run ${r.run}: NGINX reloaded ${r.dynamic.nginxReloads} times during a dynamic-mode migration (expected 0)`);
+    if (r.reload.nginxReloads !== 4)
+      problems.push(`dynamic run ${r.run}: ${r.reload.nginxReloads} NGINX reloads seen in reload mode (expected 4)`);
+  }
+  for (const r of dyn?.rollback ?? [])
+    for (const m of ['dynamic', 'reload'])
+      if (!r[m].ok) problems.push(`dynamic run ${r.run}: rollback in ${m} mode exit ${r[m].exitCode}, action ${r[m].action}`);
+  for (const r of dyn?.rollback ?? [])
+    if (r.dynamic.nginxReloads > 0) problems.push(`dynamic run ${r.run}: NGINX reloaded during a dynamic-mode rollback`);
+  for (const m of ['dynamic', 'reload']) {
+    const t = dyn?.summary?.throughput?.[m];
+    if (t?.errors > 0) problems.push(`dynamic ${m}: ${t.errors} wrk errors (non-2xx or socket errors)`);
+    if (t && t.greenShare.median !== null && Math.abs(t.greenShare.median - 0.5) > 0.02)
+      problems.push(`dynamic ${m}: green got ${(t.greenShare.median * 100).toFixed(1)}% under wrk at 50/50`);
+  }
   return problems;
 }

@@ -8,6 +8,7 @@ import {
   applyLatencySection,
   coldStartSection,
   dataPlaneSection,
+  dynamicSections,
   ft,
   num,
   pct,
@@ -145,6 +146,64 @@ function dataPlaneRows(dp) {
   ];
 }
 
+function dynamicRows(d) {
+  const s = d.summary;
+  const g = s.gradual;
+  const pooled = (w) => `${pct(w.pooled.failRate)} (${ft(w.pooled.failed, w.pooled.total)})`;
+  const t = s.throughput;
+  const rb = s.rollback;
+  return [
+    [
+      'failed requests, gradual in dynamic mode (all runs pooled)',
+      pct(g.dynamic.pooled.failRate),
+      ft(g.dynamic.pooled.failed, g.dynamic.pooled.total),
+      `reload mode ${pooled(g.reload)}, bare reloads ${pooled(g.bare)}`,
+      s.pooledFailRateRatio !== null
+        ? times(s.pooledFailRateRatio)
+        : g.dynamic.pooled.failed === 0
+          ? g.reload.pooled.failed === 0
+            ? 'both 0'
+            : 'dynamic 0'
+          : 'reload 0',
+    ],
+    [
+      '  NGINX reloads during those migrations',
+      `${g.dynamic.nginxReloads}`,
+      `${d.gradual.length} migrations`,
+      `reload mode ${g.reload.nginxReloads}, bare reloads ${g.bare.nginxReloads}`,
+      '',
+    ],
+    [
+      '  p99 latency during the migration, dynamic mode',
+      ms(g.dynamic.p99.median, 1),
+      range(g.dynamic.p99, (x) => num(x, 1)),
+      `reload mode ${ms(g.reload.p99.median, 1)}, bare reloads ${ms(g.bare.p99.median, 1)}`,
+      times(s.p99Ratio),
+    ],
+    [
+      'throughput at 50/50, dynamic mode (wrk)',
+      `${num(t.dynamic.rps.median)} req/s`,
+      range(t.dynamic.rps, (x) => num(x)),
+      `reload mode (weighted upstream) ${num(t.reload.rps.median)}`,
+      times(t.rpsRatio),
+    ],
+    [
+      '  njs pick, per request at saturation',
+      `${num(t.pickUsFromMedians, 1)} µs`,
+      range(t.pickUs, (x) => `${num(x, 1)} µs`),
+      'from 1e6/req/s of each mode',
+      '',
+    ],
+    [
+      'rollback wall time from a held canary, dynamic mode',
+      ms(rb.dynamic.wallMs.median),
+      range(rb.dynamic.wallMs, (x) => num(x)),
+      `reload mode ${ms(rb.reload.wallMs.median)} (applyMs ${num(rb.dynamic.applyMs.median)} vs ${num(rb.reload.applyMs.median)})`,
+      times(rb.wallRatio),
+    ],
+  ];
+}
+
 /** One line per headline figure with its baseline from the same run. */
 function summarySection(results) {
   const rows = [];
@@ -174,6 +233,7 @@ function summarySection(results) {
     }
   }
   if (results.dataPlane) rows.push(...dataPlaneRows(results.dataPlane));
+  if (results.dynamic) rows.push(...dynamicRows(results.dynamic));
   return {
     title: 'Summary (medians; baselines from the same run)',
     note: '',
@@ -191,6 +251,7 @@ export function sections(results) {
   if (results.rollback) out.push(rollbackSection(results.rollback));
   if (results.coldStart) out.push(coldStartSection(results.coldStart));
   if (results.dataPlane) out.push(dataPlaneSection(results.dataPlane));
+  if (results.dynamic) out.push(...dynamicSections(results.dynamic));
   return out;
 }
 

@@ -4,7 +4,7 @@
  * started with `bgctl start`. Everything it starts is registered with cleanup.mjs the moment it exists.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readdir, realpath, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -78,7 +78,11 @@ async function startBackend(color, version, port = 0) {
   };
 }
 
-/** The config: real steps of 1 s, fast probes, and thresholds as in the integration tests. */
+/**
+ * The config: real steps of 1 s, fast probes, and thresholds as in the integration tests. nginx.mode is
+ * pinned to reload: every case but `dynamic` measures the reload path (the prefix folder now lets `auto`
+ * pick dynamic, which would change what they measure); `dynamic` switches modes with configureMode().
+ */
 function benchConfig({ listen, blue, green }, over = {}) {
   const base = {
     listen,
@@ -86,7 +90,7 @@ function benchConfig({ listen, blue, green }, over = {}) {
       blue: { servers: [`127.0.0.1:${blue}`], health: '/health' },
       green: { servers: [`127.0.0.1:${green}`], health: '/health' },
     },
-    nginx: { driver: 'local', dir: 'nginx', binary: NGINX_BIN, confirmTimeoutMs: 5000 },
+    nginx: { driver: 'local', dir: 'nginx', binary: NGINX_BIN, confirmTimeoutMs: 5000, mode: 'reload' },
     migration: { steps: [25, 50, 75, 100], stepSeconds: 1, strategy: 'weighted' },
     probe: { intervalMs: 200, timeoutMs: 1000, waitHealthySeconds: 10 },
     thresholds: { errorRate: 0.05, errorRateForSeconds: 0, p95LatencyMs: 1000, latencyForSeconds: 0, minRequests: 5 },
@@ -99,6 +103,9 @@ function benchConfig({ listen, blue, green }, over = {}) {
 async function makeTmpDir() {
   const dir = await realpath(await mkdtemp(path.join(os.tmpdir(), 'bgctl-bench-')));
   defer(`remove ${dir}`, () => rm(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 100 }));
+  // mkdtemp makes it 0700; NGINX's workers (nobody, under a root master) must enter it to read dynamic
+  // mode's weights file, else bgctl refuses nginx.mode: dynamic. Nothing secret lives here.
+  await chmod(dir, 0o755);
   return dir;
 }
 
@@ -145,6 +152,16 @@ export async function makeSandbox() {
     cliOk: (args, timeoutMs = 60_000) => bgctlOk(args, { cwd: dir, timeoutMs }),
     /** rewrites bgctl.yaml with some sections replaced (`{}`: the bench's own config again) */
     configure: (over = {}) => writeConfig(over),
+    /**
+     * the bench's own config with nginx.mode set ('dynamic' | 'reload' | 'auto'); NGINX changes mode at
+     * the next apply that changes weights (a reload: the structure differs)
+     */
+    configureMode: (mode) => writeConfig({ nginx: { ...benchConfig(ports).nginx, mode } }),
+    /** the NGINX master's pid, from its pid file; null when not running */
+    masterPid: async () => {
+      const pid = Number((await readFile(path.join(nginxDir, 'logs', 'nginx.pid'), 'utf8').catch(() => '')).trim());
+      return Number.isInteger(pid) && pid > 1 ? pid : null;
+    },
     /** what NGINX serves now, asked on a fresh connection: { revision, blue, green, strategy, stable } or null */
     live: () => getJson(`http://127.0.0.1:${listen}/__bgctl/status`),
     /** puts another version on a running backend (the demo's deploy hook): e.g. "2.1.0-flaky" */
@@ -170,6 +187,24 @@ async function getJson(url) {
   } catch {
     return null;
   }
+}
+
+/**
+ * The children of `ppid` (for NGINX's master: its workers, old ones still shutting down included), from
+ * /proc/PID/stat, reading only the processes not in `skip` (the `all` of a previous call: only newer
+ * processes need reading; pids wrap around, so "newer" cannot mean "higher"). Returns { pids, all }.
+ */
+export async function childPids(ppid, skip = new Set()) {
+  const all = new Set((await readdir('/proc').catch(() => [])).map(Number).filter((pid) => Number.isInteger(pid) && pid > 0));
+  const pids = [];
+  for (const pid of all) {
+    if (skip.has(pid)) continue;
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ')'
+    const fields = stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields && Number(fields[1]) === ppid) pids.push(pid);
+  }
+  return { pids, all };
 }
 
 /** Brings the sandbox to COLOR at 100% (direct switch) unless it is there already. */

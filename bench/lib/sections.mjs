@@ -239,3 +239,127 @@ export function dataPlaneSection(dp) {
     rows,
   };
 }
+
+const ftp = (failed, total) => `${ft(failed, total)} (${pct(total > 0 ? failed / total : null)})`;
+
+/** Dynamic vs reload mode: three tables (gradual under load, throughput at 50/50, rollback). */
+export function dynamicSections(d) {
+  const s = d.summary;
+  const sides = ['dynamic', 'reload', 'bare'];
+  const gradualRows = d.gradual.map((r) => [
+    String(r.run),
+    ...sides.flatMap((side) => {
+      const w = r[side];
+      const bad = w.ok ? '' : side === 'bare' ? ` (${w.reloads}/${w.offsetsMs.length} sent!)` : ` (exit ${w.exitCode}!)`;
+      return [`${ftp(w.failed, w.total)}${bad}`, num(w.latency?.p99, 1), String(w.nginxReloads)];
+    }),
+    r.order,
+  ]);
+  for (const k of ['median', 'min', 'max'])
+    gradualRows.push([
+      k,
+      ...sides.flatMap((side) => {
+        const g = s.gradual[side];
+        return [ft(g.failed[k], g.total[k]), num(g.p99[k], 1), num(g.reloadsPerRun[k])];
+      }),
+      '',
+    ]);
+  gradualRows.push([
+    'pooled',
+    ...sides.flatMap((side) => {
+      const g = s.gradual[side];
+      return [ftp(g.pooled.failed, g.pooled.total), '', `${g.nginxReloads} in all`];
+    }),
+    '',
+  ]);
+  gradualRows.push([
+    'window, req/s (medians)',
+    ...sides.flatMap((side) => [
+      `${num(s.gradual[side].durationMs.median / 1000, 1)} s, ${num(s.gradual[side].reqPerSec.median)} req/s`,
+      '',
+      '',
+    ]),
+    '',
+  ]);
+  gradualRows.push([
+    'keep-alive clients, pooled',
+    ...sides.flatMap((side) => [ftp(s.gradual[side].keepAlivePooled.failed, s.gradual[side].keepAlivePooled.total), '', '']),
+    '',
+  ]);
+  const mix = d.load.kinds
+    .split(',')
+    .map((p) => p.split(':').reverse().join(' '))
+    .join(', ');
+  const njs =
+    `In dynamic mode NGINX's njs, on every proxied request, reads conf.d/bgctl-weights.json (${d.weightsBytes ?? '~130'} bytes: revision, weights, growing and stable color, strategy) with fs.readFileSync, JSON.parse and validates it, ` +
+    "then picks the color with a per-connection low-discrepancy sequence, frac(connection·0.7549 + request number·0.6180) × 100 < share (no state shared between requests or workers), and proxies to that color's own upstream; " +
+    'a weight change is an atomic write of that file and NGINX never reloads. Reload mode renders the weights into a weighted upstream (smooth round-robin) and reloads for every change. ';
+  const gradual = {
+    title: `Dynamic vs reload mode: gradual ${d.load.steps.join(',')} @ ${d.load.stepSeconds} s under load (${mix}), failed requests, p99 and NGINX reloads`,
+    note:
+      njs +
+      'Same NGINX master, backends and load, three ways per run in rotating order: `bgctl gradual` in dynamic mode, in reload mode, and bare `nginx -s reload`s (reload-mode config at blue 100%) at the step starts of the latest reload-mode migration. ' +
+      'failed/total: errors, resets and non-2xx of the window; p99: ms, request created → response complete, answered requests of the window (load generator, all client kinds); ' +
+      'reloads: the reloads NGINX actually did, counted as new generations of worker processes of the master (polled every 100 ms). Going back to blue and changing modes happen between windows, unmeasured. ' +
+      'window: a dynamic-mode migration is shorter (its steps apply without a reload to confirm), the bare reloads replay the reload-mode duration; no bgctl process runs beside them, so their p99 lacks the CPU the CLI takes from the load on a small machine. ' +
+      'median/min/max rows are per column; pooled = all runs added up. Keep-alive clients are the ones a reload can hurt; new-connection clients are the control.',
+    headers: [
+      'run',
+      'dynamic failed/total',
+      'p99 ms',
+      'reloads',
+      'reload mode failed/total',
+      'p99 ms',
+      'reloads',
+      'bare reloads failed/total',
+      'p99 ms',
+      'reloads',
+      'order',
+    ],
+    rows: gradualRows,
+  };
+  const t = s.throughput;
+  const throughputRows = ['dynamic', 'reload'].map((m) => [
+    m === 'dynamic' ? 'dynamic: njs pick per request' : 'reload: weighted upstream',
+    mmm(t[m].rps),
+    mmm(t[m].p50, (x) => num(x, 2)),
+    mmm(t[m].p99, (x) => num(x, 2)),
+    mmm(t[m].greenShare, (x) => pct(x, 1)),
+    String(t[m].errors),
+    m === 'dynamic' ? `${times(t.rpsRatio)} req/s` : '',
+  ]);
+  throughputRows.push([
+    'dynamic pick, µs per request at saturation',
+    `${num(t.pickUsFromMedians, 1)} µs (from the medians)`,
+    '',
+    '',
+    '',
+    '',
+    `per run: ${mmm(t.pickUs, (x) => num(x, 1))} µs`,
+  ]);
+  const throughput = {
+    title: `Dynamic vs reload mode: throughput at 50/50, wrk -t1 -c${d.wrk.connections} -d${d.wrk.seconds}s`,
+    note:
+      'The same NGINX at green 50% (`bgctl canary green 50`), switched between modes by rewriting nginx.mode and re-applying (one reload, not measured; one warm-up second after it, discarded); alternating order. ' +
+      'green share: of the requests NGINX logged during the window (both modes must split 50/50). pick: 1e6/req/s (dynamic) − 1e6/req/s (reload), the extra wall time per request of the saturated machine ' +
+      '(wrk, NGINX and both backends share the cores: the CPU time of the pick is up to that × the busy cores). median (min – max).',
+    headers: ['mode', 'req/s', 'p50 ms', 'p99 ms', 'green share', 'errors', 'vs reload'],
+    rows: throughputRows,
+  };
+  const rb = s.rollback;
+  const rollbackRows = ['dynamic', 'reload'].map((m) => [
+    m,
+    mmm(rb[m].wallMs),
+    mmm(rb[m].applyMs),
+    rb[m].wallMs.median === null || rb[m].applyMs.median === null ? '-' : num(rb[m].wallMs.median - rb[m].applyMs.median),
+    `${rb[m].nginxReloads} in ${rb[m].runs} rollbacks`,
+    `${rb[m].reverted}/${rb[m].runs}`,
+  ]);
+  const rollback = {
+    title: 'Dynamic vs reload mode: `bgctl rollback` from a held canary (green 50%)',
+    note: 'wall: `bgctl rollback --json` from process start to exit; applyMs: from its output (dynamic: write the weights file + confirm on fresh connections; reload: nginx -t, swap, reload, confirm). reloads: counted as above while the rollback ran. Alternating order. median (min – max).',
+    headers: ['mode', 'wall ms', 'applyMs', 'wall − apply ms (median)', 'NGINX reloads', 'reverted'],
+    rows: rollbackRows,
+  };
+  return [gradual, throughput, rollback];
+}
