@@ -39,7 +39,7 @@ export function registerLifecycle(program: Command, deps: CliDeps): void {
 
   program
     .command('start')
-    .description('start NGINX with the rendered config (local driver: an NGINX master bgctl owns)')
+    .description('start NGINX with the rendered config (local: an NGINX master bgctl owns; docker: the compose stack)')
     .action(async (_o: unknown, cmd: Command) => {
       const run = makeRun(cmd, deps);
       const r = await start(await run.context());
@@ -52,7 +52,7 @@ export function registerLifecycle(program: Command, deps: CliDeps): void {
 
   program
     .command('stop')
-    .description('stop the NGINX that bgctl started')
+    .description('stop the NGINX that bgctl started (docker: bring the compose stack down)')
     .action(async (_o: unknown, cmd: Command) => {
       const run = makeRun(cmd, deps);
       const r = await stop(await run.context());

@@ -65,7 +65,9 @@ async function printMigration(run: Run, r: MigrationResult): Promise<void> {
 export function registerMigrations(program: Command, deps: CliDeps): void {
   program
     .command('gradual')
-    .description('staged migration to COLOR with health checks after every step and automatic rollback')
+    .description(
+      'staged migration to COLOR, every step judged on real traffic (access log) and health probes, rolled back automatically on a breach',
+    )
     .argument('<color>', 'blue or green')
     .argument('<version>', 'the version COLOR must report')
     .option('--steps <list>', 'percentages, e.g. 25,50,75,100 (default: migration.steps)')
