@@ -1,6 +1,9 @@
 import { chmod, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
+import { isPidAlive, readMasterPid } from '../../src/adapters/nginx/workers.js';
+import { stopAllBackends } from './backends.js';
+import { removeTmpDir } from './tmp.js';
 
 /**
  * Puts a `docker` first on PATH that records every argv and carries it out against a real NGINX on
@@ -68,4 +71,16 @@ export async function installDockerShim(dir: string, containers: Readonly<Record
       return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
     },
   };
+}
+
+/**
+ * Tears down what a docker-shim test started: the "stack" (compose down through the shim), a master
+ * left behind by a failed test, the backends and the folder.
+ */
+export async function teardownDockerSandbox(shim: DockerShim | undefined, dir: string | undefined, composeFile: string): Promise<void> {
+  await shim?.docker(['compose', '-f', composeFile, 'down']).catch(() => undefined);
+  const pid = dir ? await readMasterPid(path.join(dir, 'nginx', 'logs', 'nginx.pid')) : null;
+  if (pid !== null && isPidAlive(pid)) process.kill(pid, 'SIGKILL');
+  await stopAllBackends();
+  if (dir) await removeTmpDir(dir);
 }

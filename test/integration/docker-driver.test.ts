@@ -4,12 +4,12 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readMasterPid, isPidAlive } from '../../src/adapters/nginx/workers.js';
 import { startTraffic } from '../../src/demo/traffic.js';
-import { startBackendProcess, stopAllBackends } from '../helpers/backends.js';
+import { startBackendProcess } from '../helpers/backends.js';
 import { jsonOf, runCli, type CliResult } from '../helpers/cli.js';
-import { installDockerShim, type DockerShim } from '../helpers/docker-shim.js';
+import { installDockerShim, teardownDockerSandbox, type DockerShim } from '../helpers/docker-shim.js';
 import { writeConfig } from '../helpers/fixture.js';
 import { freePorts } from '../helpers/ports.js';
-import { makeTmpDir, removeTmpDir } from '../helpers/tmp.js';
+import { makeTmpDir } from '../helpers/tmp.js';
 
 /**
  * `nginx.driver: docker` end to end through the real CLI. `docker` is a shim first on PATH that records
@@ -65,13 +65,7 @@ describe('docker driver (docker client shimmed, NGINX real)', () => {
     });
   });
 
-  afterAll(async () => {
-    await shim?.docker(['compose', '-f', composeFile, 'down']).catch(() => undefined);
-    const pid = dir ? await readMasterPid(path.join(dir, 'nginx', 'logs', 'nginx.pid')) : null;
-    if (pid !== null && isPidAlive(pid)) process.kill(pid, 'SIGKILL');
-    await stopAllBackends();
-    if (dir) await removeTmpDir(dir);
-  });
+  afterAll(() => teardownDockerSandbox(shim, dir, composeFile));
 
   it('start: tests the config in a one-off container, brings the stack up, confirms from inside the container', async () => {
     const r = await cli(['start']);

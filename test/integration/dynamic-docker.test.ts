@@ -2,13 +2,12 @@ import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isPidAlive, readMasterPid } from '../../src/adapters/nginx/workers.js';
-import { startBackendProcess, stopAllBackends } from '../helpers/backends.js';
+import { startBackendProcess } from '../helpers/backends.js';
 import { jsonOf, runCli, type CliResult } from '../helpers/cli.js';
-import { installDockerShim, type DockerShim } from '../helpers/docker-shim.js';
+import { installDockerShim, teardownDockerSandbox, type DockerShim } from '../helpers/docker-shim.js';
 import { writeConfig } from '../helpers/fixture.js';
 import { freePorts } from '../helpers/ports.js';
-import { makeTmpDir, removeTmpDir } from '../helpers/tmp.js';
+import { makeTmpDir } from '../helpers/tmp.js';
 
 /**
  * `nginx.mode: dynamic` with the docker driver: the njs module is looked for inside the container
@@ -58,13 +57,7 @@ describe('docker driver in dynamic mode (docker client shimmed, NGINX real)', ()
     });
   });
 
-  afterAll(async () => {
-    await shim?.docker(['compose', '-f', composeFile, 'down']).catch(() => undefined);
-    const pid = dir ? await readMasterPid(path.join(dir, 'nginx', 'logs', 'nginx.pid')) : null;
-    if (pid !== null && isPidAlive(pid)) process.kill(pid, 'SIGKILL');
-    await stopAllBackends();
-    if (dir) await removeTmpDir(dir);
-  });
+  afterAll(() => teardownDockerSandbox(shim, dir, composeFile));
 
   it('start: finds the njs module inside a one-off container of the service, then starts in dynamic mode', async () => {
     const r = await cli(['start']);
