@@ -4,6 +4,7 @@ import type { TrafficSource, TrafficTail } from '../app/ports.js';
 import { COLORS, isColor, type Color } from '../core/color.js';
 import type { TrafficRead } from '../core/metrics.js';
 import { DeltaBuilder } from '../core/traffic.js';
+import { upstreamAddrText } from '../render/address.js';
 
 /**
  * Reads NGINX's JSON access log (`log_format bgctl_json` in templates/site.conf.hbs) into per-color
@@ -37,31 +38,18 @@ export interface ParsedLine {
 /** NGINX logs the group's name instead of an address when none of its servers was live. */
 const UPSTREAM_NAMES: ReadonlyMap<string, Color> = new Map(COLORS.map((c) => [`bgctl_${c}`, c]));
 
-/** IPv6 as NGINX prints it: lowercase, longest zero run compressed; `::ffff:1.2.3.4` style tails too. */
-function ipv6Forms(host: string): string[] {
-  let canonical: string;
-  try {
-    canonical = new URL(`http://${host}/`).hostname; // "[::1]": RFC 5952, the form ngx_inet6_ntop writes
-  } catch {
-    return [host];
-  }
-  const forms = [canonical];
-  const tail = /^\[::(ffff:)?([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(canonical);
-  if (tail) {
-    const [hi, lo] = [parseInt(tail[2] ?? '0', 16), parseInt(tail[3] ?? '0', 16)];
-    forms.push(`[::${tail[1] ?? ''}${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}]`);
-  }
-  return forms;
-}
-
-/** The address → color map for `parseLogLine`. An address configured for both colors stays unknown. */
+/**
+ * The address → color map for `parseLogLine`: each server as configured and as NGINX prints it in
+ * `$upstream_addr` (render/address.ts). An address configured for both colors stays unknown.
+ */
 export function addressColors(servers: Readonly<Record<Color, readonly string[]>>): AddressColors {
   const map = new Map<string, Color | null>();
   for (const color of COLORS) {
     for (const server of servers[color]) {
-      const m = /^(\[.*\]):(\d+)$/.exec(server);
-      const forms = m ? ipv6Forms(m[1] ?? '').map((h) => `${h}:${m[2] ?? ''}`) : [server];
-      for (const form of new Set([server, ...forms])) map.set(form, map.has(form) && map.get(form) !== color ? null : color);
+      const printed = upstreamAddrText(server);
+      for (const form of new Set(printed === null ? [server] : [server, printed])) {
+        map.set(form, map.has(form) && map.get(form) !== color ? null : color);
+      }
     }
   }
   return new Map([...map].filter((e): e is [string, Color] => e[1] !== null));

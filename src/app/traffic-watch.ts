@@ -1,6 +1,6 @@
 import { COLORS, type Color } from '../core/color.js';
-import type { TrafficDelta, WindowFigures } from '../core/metrics.js';
-import { figuresOf, sumDeltas } from '../core/traffic.js';
+import type { WindowFigures } from '../core/metrics.js';
+import { figuresOf, slideWindow, sumDeltas, type TimedDelta } from '../core/traffic.js';
 import type { AppContext } from './context.js';
 import type { TrafficTail } from './ports.js';
 
@@ -18,7 +18,7 @@ export interface LiveTraffic {
  * dropped, so memory stays bounded however long it runs).
  */
 export class TrafficWatch {
-  private readonly recent: { at: number; delta: TrafficDelta }[] = [];
+  private recent: readonly TimedDelta[] = [];
 
   private constructor(
     private readonly ctx: Pick<AppContext, 'clock'>,
@@ -34,8 +34,7 @@ export class TrafficWatch {
   async sample(): Promise<LiveTraffic> {
     const read = await this.tail.read();
     const now = this.ctx.clock.now();
-    this.recent.push({ at: now, delta: read.delta });
-    while (this.recent.length > 0 && (this.recent[0]?.at ?? now) <= now - this.windowMs) this.recent.shift();
+    this.recent = slideWindow(this.recent, { at: now, delta: read.delta }, this.windowMs);
     const spanMs = Math.max(1, Math.min(this.windowMs, now - this.startedAt));
     const figures = figuresOf(sumDeltas(this.recent.map((r) => r.delta)), spanMs);
     const rps = Object.fromEntries(COLORS.map((c) => [c, (figures.colors[c].requests * 1000) / spanMs])) as Record<Color, number>;

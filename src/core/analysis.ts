@@ -1,7 +1,7 @@
 import { otherColor, type Color } from './color.js';
 import { quantile } from './histogram.js';
 import type { TrafficDelta, TrafficRead, WindowFigures } from './metrics.js';
-import { addDeltas, emptyDelta, figuresOf, sumDeltas } from './traffic.js';
+import { addDeltas, emptyDelta, figuresOf, slideWindow, sumDeltas, type TimedDelta } from './traffic.js';
 
 /**
  * Threshold analysis of real traffic. Pure: it is fed one access-log read at a time with the time it
@@ -83,7 +83,7 @@ export interface Analysis {
   readonly target: Color;
   readonly stepStartedAt: number;
   /** reads of the current step still inside the window */
-  readonly recent: readonly { readonly at: number; readonly delta: TrafficDelta }[];
+  readonly recent: readonly TimedDelta[];
   readonly step: { readonly delta: TrafficDelta; readonly reads: number; readonly problem: string | null };
   readonly open: Readonly<Partial<Record<Rule, OpenBreach>>>;
   readonly exposure: Readonly<Record<Color, Span>>;
@@ -107,7 +107,7 @@ export const beginStep = (a: Analysis, now: number): Analysis => ({ ...a, stepSt
 
 export function analyze(a: Analysis, now: number, read: TrafficRead): { analysis: Analysis; verdict: Verdict } {
   const p = a.policy;
-  const recent = [...a.recent, { at: now, delta: read.delta }].filter((r) => r.at > now - p.windowMs);
+  const recent = slideWindow(a.recent, { at: now, delta: read.delta }, p.windowMs);
   const fed: Analysis = {
     ...a,
     recent,

@@ -1,7 +1,7 @@
 import type { Color } from './color.js';
 import type { StepPlan } from './plan.js';
 import { archive, type Migration, type MigrationKind, type RollbackTimeline, type State, type StepRecord } from './state.js';
-import { allOn, sameWeights, type Weights } from './weights.js';
+import { sameWeights, type Weights } from './weights.js';
 
 /**
  * Pure bookkeeping of a migration record inside the state. Every function returns a new State; the
@@ -188,10 +188,4 @@ export function rolledBack(state: State, reason: string, nowIso: string, outcome
 /** Rollback itself failed: a human must look. The record says so. */
 export function rollbackFailed(state: State, reason: string, nowIso: string): State {
   return mapMigration(state, nowIso, (m) => ({ ...m, status: 'failed', endedAt: nowIso, outcome: 'rollback failed', reason }));
-}
-
-/** The weights that put everything back on the color stable before the latest migration. */
-export function revertTarget(state: State): { color: Color; weights: Weights } {
-  const color = state.migration && state.migration.status !== 'rolled_back' ? state.migration.from : state.stable;
-  return { color, weights: allOn(color) };
 }

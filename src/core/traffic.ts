@@ -33,7 +33,39 @@ export function addDeltas(a: TrafficDelta, b: TrafficDelta): TrafficDelta {
   };
 }
 
-export const sumDeltas = (deltas: readonly TrafficDelta[]): TrafficDelta => deltas.reduce(addDeltas, emptyDelta());
+/** One read of the log and when it was taken (epoch ms). */
+export interface TimedDelta {
+  readonly at: number;
+  readonly delta: TrafficDelta;
+}
+
+/** Pure: the sliding window after `latest`: the reads taken in the `windowMs` up to it, oldest first. */
+export const slideWindow = (recent: readonly TimedDelta[], latest: TimedDelta, windowMs: number): TimedDelta[] =>
+  [...recent, latest].filter((r) => r.at > latest.at - windowMs);
+
+/** Like folding with addDeltas, but each color's histogram is built once instead of copied per delta (run on every check). */
+export function sumDeltas(deltas: readonly TrafficDelta[]): TrafficDelta {
+  const sumColor = (color: Color): ColorTraffic => {
+    const latency = new HistogramBuilder();
+    let [requests, errors, firstAt, lastAt] = [0, 0, null as number | null, null as number | null];
+    for (const d of deltas) {
+      const c = d.colors[color];
+      requests += c.requests;
+      errors += c.errors;
+      latency.addAll(c.latency);
+      firstAt = minOf(firstAt, c.firstAt);
+      lastAt = maxOf(lastAt, c.lastAt);
+    }
+    return { requests, errors, latency: latency.snapshot(), firstAt, lastAt };
+  };
+  let [requests, failures, unattributed] = [0, 0, 0];
+  for (const d of deltas) {
+    requests += d.client.requests;
+    failures += d.client.failures;
+    unattributed += d.unattributed;
+  }
+  return { colors: { blue: sumColor('blue'), green: sumColor('green') }, client: { requests, failures }, unattributed };
+}
 
 export function colorFigures(c: ColorTraffic): ColorFigures {
   const rate = c.requests > 0 ? c.errors / c.requests : null;
