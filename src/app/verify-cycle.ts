@@ -1,8 +1,9 @@
 import { otherColor, type Color } from '../core/color.js';
 import { BgctlError, ExitCode } from '../core/errors.js';
 import { isActive, type State } from '../core/state.js';
-import { formatWeights, sameWeights } from '../core/weights.js';
+import { formatWeights } from '../core/weights.js';
 import type { AppContext } from './context.js';
+import { driftCheck } from './preflight.js';
 import { gradual } from './traffic-commands.js';
 import {
   allowedFailures,
@@ -88,9 +89,7 @@ async function endsWhereItStarted(ctx: AppContext, probes: VerifyProbes, o: Veri
     state.stable === start &&
     state.weights[start] === 100 &&
     !isActive(state.migration) &&
-    live !== null &&
-    live.revision === state.revision &&
-    sameWeights(live.weights, state.weights) &&
+    driftCheck(state, live).ok &&
     served === SAMPLES;
   if (back) return pass(where);
   const version = state.versions[start] ?? 'VERSION';

@@ -150,6 +150,13 @@ export interface AlertBook {
 
 export const emptyBook = (): AlertBook => ({ active: [], resolved: [] });
 
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/** An alert as JSON shows it (`/alerts`, the webhook): its times as ISO strings. */
+export function alertJson(a: Alert) {
+  return { ...a, startedAt: new Date(a.startedAt).toISOString(), firedAt: iso(a.firedAt), resolvedAt: iso(a.resolvedAt) };
+}
+
 export interface AlertChange {
   readonly kind: 'firing' | 'resolved';
   readonly alert: Alert;

@@ -1,9 +1,9 @@
 import type { LiveNginx, LockInfo } from '../app/ports.js';
+import { driftCheck } from '../app/preflight.js';
 import { viewOf } from '../app/status.js';
 import { COLORS } from '../core/color.js';
 import type { WindowFigures } from '../core/metrics.js';
 import type { State } from '../core/state.js';
-import { sameWeights } from '../core/weights.js';
 import type { Alert, AlertBook } from './alerts.js';
 import type { Snapshot } from './monitor.js';
 import type { SeriesPoint } from './series.js';
@@ -52,7 +52,7 @@ export function dashboardData(i: DashboardInput) {
     },
     revision: i.live?.revision ?? i.state.revision,
     nginx: { up: i.live !== null, revision: i.live?.revision ?? null },
-    drift: i.live !== null && (i.live.revision !== i.state.revision || !sameWeights(i.live.weights, i.state.weights)),
+    drift: i.live !== null && !driftCheck(i.state, i.live).ok,
     migration: m
       ? {
           ...viewOf(m, i.lock),

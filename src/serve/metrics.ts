@@ -1,11 +1,11 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ApplyReport, ColorHealth, LiveNginx, LockInfo } from '../app/ports.js';
+import { driftCheck } from '../app/preflight.js';
 import { viewOf } from '../app/status.js';
 import { COLORS, type Color } from '../core/color.js';
 import { bucketBounds } from '../core/histogram.js';
 import type { Histogram as LatencyHistogram, TrafficRead } from '../core/metrics.js';
 import type { State } from '../core/state.js';
-import { sameWeights } from '../core/weights.js';
 import type { AlertBook } from './alerts.js';
 import { rollbackReason } from './rollback-reasons.js';
 
@@ -145,7 +145,7 @@ export class ServeMetrics {
     }
     this.nginxUp.set(live ? 1 : 0);
     this.revision.set(live?.revision ?? state.revision);
-    this.drift.set(live && (live.revision !== state.revision || !sameWeights(live.weights, state.weights)) ? 1 : 0);
+    this.drift.set(live && !driftCheck(state, live).ok ? 1 : 0);
     const m = state.migration;
     const view = m ? viewOf(m, lock) : null;
     for (const s of MIGRATION_STATUSES) this.migrationStatus.set({ status: s }, (view?.status ?? 'none') === s ? 1 : 0);

@@ -1,4 +1,5 @@
 import type { AppContext } from '../app/context.js';
+import { alertJson } from './alerts.js';
 import type { Handler } from './http-server.js';
 import { dashboardData } from './dashboard-data.js';
 import { dashboardPage } from './dashboard-page.js';
@@ -25,19 +26,12 @@ export function monitorRoutes(ctx: AppContext, monitor: Monitor, metrics: ServeM
     get('/metrics', async () => ({ status: 200, text: await metrics.text(), contentType: metrics.contentType })),
     get('/alerts', () => {
       const book = monitor.alerts;
-      const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-      const view = (a: (typeof book.active)[number]) => ({
-        ...a,
-        startedAt: iso(a.startedAt),
-        firedAt: iso(a.firedAt),
-        resolvedAt: iso(a.resolvedAt),
-      });
       return Promise.resolve({
         status: 200,
         json: {
-          firing: book.active.filter((a) => a.state === 'firing').map(view),
-          pending: book.active.filter((a) => a.state === 'pending').map(view),
-          resolved: [...book.resolved].reverse().map(view),
+          firing: book.active.filter((a) => a.state === 'firing').map(alertJson),
+          pending: book.active.filter((a) => a.state === 'pending').map(alertJson),
+          resolved: [...book.resolved].reverse().map(alertJson),
           rules: monitor.o.rules,
         },
       });

@@ -4,7 +4,7 @@ import type { Color } from '../core/color.js';
 import type { State } from '../core/state.js';
 import type { HostProbe, HostSample } from './adapters/host.js';
 import type { Notifier } from './adapters/webhook.js';
-import { advance, emptyBook, findings, type AlertBook, type AlertChange, type AlertRule } from './alerts.js';
+import { advance, alertJson, emptyBook, findings, type AlertBook, type AlertChange, type AlertRule } from './alerts.js';
 import type { ServeMetrics } from './metrics.js';
 import { TrafficSeries } from './series.js';
 
@@ -146,12 +146,7 @@ export class Monitor {
       text: `${label} bgctl on ${this.ctx.host}: ${alert.summary}`,
       status: kind,
       host: this.ctx.host,
-      alert: {
-        ...alert,
-        startedAt: new Date(alert.startedAt).toISOString(),
-        firedAt: alert.firedAt === null ? null : new Date(alert.firedAt).toISOString(),
-        resolvedAt: alert.resolvedAt === null ? null : new Date(alert.resolvedAt).toISOString(),
-      },
+      alert: alertJson(alert),
     });
   }
 }
