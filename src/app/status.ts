@@ -118,13 +118,15 @@ export async function status(ctx: AppContext): Promise<StatusReport> {
   };
 }
 
-function driftOf(state: State, live: LiveNginx | null, running: boolean): string | null {
-  if (!live)
-    return running ? 'NGINX is running but does not answer its status location' : state.revision > 0 ? 'NGINX is not running' : null;
-  if (live.revision !== state.revision || !sameWeights(live.weights, state.weights)) {
-    return `${weightsFileProblem(live)}NGINX serves revision ${live.revision} (blue ${live.weights.blue}% / green ${live.weights.green}%) but state.json says revision ${state.revision} (blue ${state.weights.blue}% / green ${state.weights.green}%)`;
-  }
-  return null;
+/**
+ * Why what one NGINX serves differs from state.json, or null. `named`: the sentence names NGINX (the
+ * single instance); a fleet target's line already carries its name.
+ */
+function driftOf(state: State, live: LiveNginx | null, running: boolean, named = true): string | null {
+  const is = named ? 'NGINX is ' : '';
+  if (!live) return running ? `${is}running but does not answer its status location` : state.revision > 0 ? `${is}not running` : null;
+  if (live.revision === state.revision && sameWeights(live.weights, state.weights)) return null;
+  return `${weightsFileProblem(live)}${named ? 'NGINX ' : ''}serves revision ${live.revision} (blue ${live.weights.blue}% / green ${live.weights.green}%) but state.json says revision ${state.revision} (blue ${state.weights.blue}% / green ${state.weights.green}%)`;
 }
 
 /** dynamic mode, weights file unusable: what NGINX does instead, as the start of a drift message. */
@@ -135,15 +137,7 @@ function weightsFileProblem(live: LiveNginx): string {
 }
 
 function targetView(state: State, t: NginxTargetStatus): TargetView {
-  const drift = !t.live
-    ? t.running
-      ? 'running but does not answer its status location'
-      : state.revision > 0
-        ? 'not running'
-        : null
-    : t.live.revision !== state.revision || !sameWeights(t.live.weights, state.weights)
-      ? `${weightsFileProblem(t.live)}serves revision ${t.live.revision} (blue ${t.live.weights.blue}% / green ${t.live.weights.green}%) but state.json says revision ${state.revision} (blue ${state.weights.blue}% / green ${state.weights.green}%)`
-      : null;
+  const drift = driftOf(state, t.live, t.running, false);
   return {
     name: t.name,
     kind: t.kind,
