@@ -53,7 +53,7 @@ export async function wireContext(
 }
 
 /** What `renderConfig` needs for a target in `mode` (null: reload mode). */
-export function dynamicOf(mode: ApplyMode | null, target: string): DynamicOptions | null {
+function dynamicOf(mode: ApplyMode | null, target: string): DynamicOptions | null {
   return mode?.mode === 'dynamic' ? { module: mode.modules[target] ?? null } : null;
 }
 

@@ -1,5 +1,4 @@
 import { isAbsolute } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import type { LiveNginx, Logger, NjsSupport } from '../../app/ports.js';
 import { ApplyError, UsageError } from '../../core/errors.js';
@@ -17,8 +16,8 @@ import {
   topCommand,
 } from './docker-commands.js';
 import { ensureTree, nginxLayout, type NginxLayout } from './files.js';
-import { INSTALL_HINT, modulePathIn, modulesOf, notAvailable, versionCommand } from './njs.js';
-import { StagedNginx, parseStatus, type NginxProcesses, type NginxRuntime } from './sequence.js';
+import { INSTALL_HINT, njsCandidate, notAvailable, versionCommand } from './njs.js';
+import { StagedNginx, parseStatus, waitForMaster, type NginxProcesses, type NginxRuntime } from './sequence.js';
 
 export interface DockerNginxOptions {
   /** absolute host folder bgctl owns, bind-mounted (as a folder) at containerDir */
@@ -50,12 +49,8 @@ export interface DockerNginxOptions {
  * worker generations, `docker exec C curl` for the revision on fresh connections).
  */
 export class DockerNginxDriver extends StagedNginx {
-  readonly layout: NginxLayout;
-
   constructor(opts: DockerNginxOptions) {
-    const runtime = new DockerRuntime(opts);
-    super(runtime, { name: opts.name ?? 'nginx', confirmTimeoutMs: opts.confirmTimeoutMs, logger: opts.logger });
-    this.layout = runtime.layout;
+    super(new DockerRuntime(opts), { name: opts.name ?? 'nginx', confirmTimeoutMs: opts.confirmTimeoutMs, logger: opts.logger });
   }
 }
 
@@ -121,21 +116,14 @@ class DockerRuntime implements NginxRuntime {
     await ensureTree(this.layout); // the bind-mount source must exist, owned by us, before docker creates it as root
     const r = await this.docker(composeUpCommand(file));
     if (r.exitCode !== 0) throw new ApplyError(`docker compose up failed: ${oneLine(r.stderr) || r.message}`, 'reload');
-    const deadline = performance.now() + (this.opts.confirmTimeoutMs ?? 10_000);
-    for (;;) {
-      const procs = await this.processes();
-      if (procs !== null) return procs;
-      if (performance.now() > deadline) {
-        throw new ApplyError(
-          `container ${this.opts.container} did not run an nginx master: ${this.lastProblem ?? 'no answer'}`,
-          'confirm',
-          {
-            hint: `docker compose -f ${file} logs ${this.service}`,
-          },
-        );
-      }
-      await sleep(POLL_MS);
-    }
+    return waitForMaster(() => this.processes(), {
+      timeoutMs: this.opts.confirmTimeoutMs ?? 10_000,
+      pollMs: POLL_MS,
+      timedOut: () =>
+        new ApplyError(`container ${this.opts.container} did not run an nginx master: ${this.lastProblem ?? 'no answer'}`, 'confirm', {
+          hint: `docker compose -f ${file} logs ${this.service}`,
+        }),
+    });
   }
 
   /** Only the NGINX service: the apps may have been running before and keep running. */
@@ -170,28 +158,29 @@ class DockerRuntime implements NginxRuntime {
    * The official image ships /usr/lib/nginx/modules/ngx_http_js_module.so.
    */
   async njs(): Promise<NjsSupport> {
-    let module = this.opts.njsModule ?? null;
-    let how = 'nginx.njsModule';
-    if (module === null) {
-      const r = await this.inContainer(['nginx', ...versionCommand()]);
-      if (r === null) return notAvailable(`cannot look into the container: ${this.notRunning()}`);
-      if (r.exitCode !== 0)
+    // asked once: both programs run in the same place (the running container or a one-off one)
+    const running = (await this.processes()) !== null;
+    const found = await njsCandidate(
+      this.opts.njsModule,
+      async () => {
+        const r = await this.inContainer(running, ['nginx', ...versionCommand()]);
+        if (r === null) return notAvailable(`cannot look into the container: ${this.notRunning()}`);
+        if (r.exitCode === 0) return `${r.stderr}\n${r.stdout}`;
         return notAvailable(`nginx -V in container ${this.opts.container} failed: ${oneLine(r.stderr || r.message || '')}`);
-      const found = modulesOf(`${r.stderr}\n${r.stdout}`);
-      if (found.builtIn) return { available: true, module: null, detail: `njs is built into nginx (container ${this.opts.container})` };
-      module = modulePathIn(found.modulesPath);
-      how = `nginx -V: --modules-path=${found.modulesPath}`;
-      if (module === null) return notAvailable(`cannot use the modules path ${JSON.stringify(found.modulesPath)} (${how})`);
-    }
-    const t = await this.inContainer(['test', '-f', module]);
+      },
+      `njs is built into nginx (container ${this.opts.container})`,
+    );
+    if (!('how' in found)) return found;
+    const { module, how } = found;
+    const t = await this.inContainer(running, ['test', '-f', module]);
     if (t === null) return notAvailable(`cannot look into the container: ${this.notRunning()}`);
     if (t.exitCode !== 0) return notAvailable(`no njs module at ${module} in container ${this.opts.container} (${how}; ${INSTALL_HINT})`);
     return { available: true, module, detail: `njs module ${module} (container ${this.opts.container})` };
   }
 
   /** A program in the running container, else in a one-off container of the compose service; null: neither. */
-  private async inContainer(argv: readonly [string, ...string[]]) {
-    if ((await this.processes()) !== null) return this.docker(execCommand(this.opts.container, argv));
+  private async inContainer(running: boolean, argv: readonly [string, ...string[]]) {
+    if (running) return this.docker(execCommand(this.opts.container, argv));
     const file = this.opts.composeFile;
     return file === null ? null : this.docker(composeRunCommand(file, this.service, argv));
   }

@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { copyFile, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { WEIGHTS_FILE } from '../../render/dynamic.js';
 import { writeFileAtomic } from '../atomic-file.js';
 
 /**
@@ -39,8 +40,8 @@ export function nginxLayout(dir: string): NginxLayout {
     js: join(dir, 'conf.d', 'bgctl.js'),
     jsPrev: join(dir, 'conf.d', 'bgctl.js.prev'),
     candidateJs: join(dir, 'candidate', 'conf.d', 'bgctl.js'),
-    weights: join(dir, 'conf.d', 'bgctl-weights.json'),
-    weightsPrev: join(dir, 'conf.d', 'bgctl-weights.json.prev'),
+    weights: join(dir, WEIGHTS_FILE),
+    weightsPrev: join(dir, `${WEIGHTS_FILE}.prev`),
     pidFile: join(dir, 'logs', 'nginx.pid'),
     errorLog: join(dir, 'logs', 'error.log'),
     accessLog: join(dir, 'logs', 'access.json.log'),

@@ -1,7 +1,7 @@
 import type { ApplyReport, LiveNginx, Logger, NginxDriver, NginxTargetStatus, NjsSupport, RenderedConfig } from '../../app/ports.js';
 import { ApplyError, UnknownStateError } from '../../core/errors.js';
 import { sameWeights } from '../../core/weights.js';
-import { msg, restoreScopeOf, stageOf, type Committed, type FleetMember, type Prepared } from './sequence.js';
+import { msg, restoreScopeOf, stageOf, timed, type Committed, type FleetMember, type Prepared } from './sequence.js';
 
 /**
  * Several NGINX instances (local or docker, any mix) that every change is applied to as one:
@@ -37,14 +37,7 @@ export class FleetDriver implements NginxDriver {
   async apply(cfg: RenderedConfig): Promise<ApplyReport> {
     const t0 = performance.now();
     const stages: Record<string, number> = {};
-    const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-      const t = performance.now();
-      try {
-        return await fn();
-      } finally {
-        stages[name] = Math.round(performance.now() - t);
-      }
-    };
+    const phase = <T>(name: string, fn: () => Promise<T>): Promise<T> => timed(stages, name, fn);
     // a refusal here changed nothing live on any target (candidates only)
     const prepared = await phase('test', () => this.every((m) => m.prepare(cfg))).catch(rethrowNamed);
     try {

@@ -1,6 +1,5 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { Client } from 'undici';
 import type { LiveNginx, Logger, NjsSupport } from '../../app/ports.js';
@@ -9,8 +8,8 @@ import { quitCommand, reloadCommand, startCommand, testCommand } from './command
 import type { NginxTarget } from './commands.js';
 import type { NginxLayout } from './files.js';
 import { nginxLayout } from './files.js';
-import { INSTALL_HINT, modulePathIn, modulesOf, notAvailable, versionCommand, workersBlocked } from './njs.js';
-import { StagedNginx, parseStatus, type NginxProcesses, type NginxRuntime } from './sequence.js';
+import { INSTALL_HINT, njsCandidate, notAvailable, versionCommand, workersBlocked } from './njs.js';
+import { StagedNginx, parseStatus, waitForMaster, type NginxProcesses, type NginxRuntime } from './sequence.js';
 import { escalateStop, listWorkers, runningMaster, sendSignal } from './workers.js';
 
 export interface LocalNginxOptions {
@@ -31,12 +30,8 @@ const POLL_MS = 20;
 
 /** Drives one NGINX master under `dir` on this machine; every change follows STYLE rule 3 (see sequence.ts). */
 export class LocalNginxDriver extends StagedNginx {
-  readonly layout: NginxLayout;
-
   constructor(opts: LocalNginxOptions) {
-    const runtime = new LocalRuntime(opts);
-    super(runtime, { name: opts.name ?? 'nginx', confirmTimeoutMs: opts.confirmTimeoutMs, logger: opts.logger });
-    this.layout = runtime.layout;
+    super(new LocalRuntime(opts), { name: opts.name ?? 'nginx', confirmTimeoutMs: opts.confirmTimeoutMs, logger: opts.logger });
   }
 }
 
@@ -76,13 +71,11 @@ class LocalRuntime implements NginxRuntime {
     const r = await this.nginx(startCommand(this.liveTarget()));
     if (r.exitCode !== 0) throw new ApplyError(`nginx failed to start: ${r.stderr.trim() || r.message}`, 'reload');
     // nginx daemonizes: the start command may return before the master wrote its pid file
-    const deadline = performance.now() + (this.opts.confirmTimeoutMs ?? 10_000);
-    for (;;) {
-      const procs = await this.processes();
-      if (procs !== null) return procs;
-      if (performance.now() > deadline) throw new ApplyError('the nginx master did not come up', 'confirm');
-      await sleep(POLL_MS);
-    }
+    return waitForMaster(() => this.processes(), {
+      timeoutMs: this.opts.confirmTimeoutMs ?? 10_000,
+      pollMs: POLL_MS,
+      timedOut: () => new ApplyError('the nginx master did not come up', 'confirm'),
+    });
   }
 
   abortBoot(): Promise<void> {
@@ -127,19 +120,17 @@ class LocalRuntime implements NginxRuntime {
   }
 
   private async findNjs(): Promise<NjsSupport> {
-    let module = this.opts.njsModule ?? null;
-    let how = 'nginx.njsModule';
-    if (module === null) {
-      const r = await this.nginx(versionCommand());
-      if (r.exitCode !== 0) {
+    const found = await njsCandidate(
+      this.opts.njsModule,
+      async () => {
+        const r = await this.nginx(versionCommand());
+        if (r.exitCode === 0) return `${r.stderr}\n${r.stdout}`;
         return notAvailable(`cannot run ${this.opts.binary ?? 'nginx'} -V: ${(r.stderr || r.message || '').trim().slice(0, 200)}`);
-      }
-      const found = modulesOf(`${r.stderr}\n${r.stdout}`);
-      if (found.builtIn) return { available: true, module: null, detail: 'njs is built into nginx' };
-      how = `nginx -V: --modules-path=${found.modulesPath}`;
-      module = modulePathIn(found.modulesPath);
-      if (module === null) return notAvailable(`cannot use the modules path ${JSON.stringify(found.modulesPath)} (${how})`);
-    }
+      },
+      'njs is built into nginx',
+    );
+    if (!('how' in found)) return found;
+    const { module, how } = found;
     const file = await stat(module).catch(() => null);
     if (!file?.isFile()) return notAvailable(`no njs module at ${module} (${how}; ${INSTALL_HINT})`);
     return { available: true, module, detail: `njs module ${module}` };

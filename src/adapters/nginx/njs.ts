@@ -9,7 +9,7 @@ import { NJS_MODULE_RE } from '../../config/schema.js';
  * between a local NGINX and one in a container; the words are the same.
  */
 
-export const NJS_MODULE_FILE = 'ngx_http_js_module.so';
+const NJS_MODULE_FILE = 'ngx_http_js_module.so';
 
 /** `nginx -V` prints its build options on stderr. */
 export const versionCommand = (): readonly string[] => ['-V'];
@@ -26,6 +26,31 @@ export function modulesOf(versionText: string): { builtIn: boolean; modulesPath:
 export function modulePathIn(modulesPath: string): string | null {
   const p = path.posix.join(modulesPath, NJS_MODULE_FILE);
   return NJS_MODULE_RE.test(p) && !p.split('/').includes('..') ? p : null;
+}
+
+/** The njs module file to look for, and how it was found (for messages). */
+export interface NjsCandidate {
+  readonly module: string;
+  readonly how: string;
+}
+
+/**
+ * nginx.njsModule when set, else the module `nginx -V` points to. `version` runs `nginx -V` and answers
+ * its output, or why it could not (an answer already, like njs compiled in: `builtIn`).
+ */
+export async function njsCandidate(
+  configured: string | null | undefined,
+  version: () => Promise<string | NjsSupport>,
+  builtIn: string,
+): Promise<NjsCandidate | NjsSupport> {
+  if (configured != null) return { module: configured, how: 'nginx.njsModule' };
+  const text = await version();
+  if (typeof text !== 'string') return text;
+  const found = modulesOf(text);
+  if (found.builtIn) return { available: true, module: null, detail: builtIn };
+  const how = `nginx -V: --modules-path=${found.modulesPath}`;
+  const module = modulePathIn(found.modulesPath);
+  return module === null ? notAvailable(`cannot use the modules path ${JSON.stringify(found.modulesPath)} (${how})`) : { module, how };
 }
 
 export const notAvailable = (detail: string): NjsSupport => ({ available: false, module: null, detail });

@@ -104,7 +104,7 @@ export interface Prepared {
 export type RestoreScope = Pick<Prepared, 'kind' | 'weights' | 'js'>;
 
 /** A reload-mode apply's restore: the `.prev` config files, reload, confirm. */
-export const RELOAD_RESTORE: RestoreScope = { kind: 'reload', weights: null, js: false };
+const RELOAD_RESTORE: RestoreScope = { kind: 'reload', weights: null, js: false };
 
 /** A restore after `start`/`apply` of `cfg` whose path is unknown (the reload path covers both). */
 export const restoreScopeOf = (cfg: RenderedConfig): RestoreScope => ({
@@ -153,6 +153,8 @@ export class StagedNginx implements NginxDriver, FleetMember {
   readonly kind: 'local' | 'docker';
   readonly name: string;
   readonly accessLog: string;
+  /** the files bgctl owns for this instance (the runtime's) */
+  readonly layout: NginxLayout;
   protected readonly confirmMs: number;
   protected readonly logger: Logger | undefined;
 
@@ -162,6 +164,7 @@ export class StagedNginx implements NginxDriver, FleetMember {
   ) {
     this.kind = runtime.kind;
     this.name = opts.name;
+    this.layout = runtime.layout;
     this.accessLog = runtime.layout.accessLog;
     this.confirmMs = opts.confirmTimeoutMs ?? 10_000;
     this.logger = opts.logger;
@@ -175,11 +178,11 @@ export class StagedNginx implements NginxDriver, FleetMember {
   async test(cfg: RenderedConfig): Promise<string> {
     const files = this.filesOf(cfg);
     const pid = /^\s*pid\s+(\S+?)\s*;/m.exec(files.main)?.[1];
-    if (pid !== 'logs/nginx.pid' && pid !== this.runtime.layout.pidFile) {
+    if (pid !== 'logs/nginx.pid' && pid !== this.layout.pidFile) {
       // else nginx uses the compiled-in /run/nginx.pid: we would lose (or clash with) the master
       throw new ApplyError('nginx.conf must contain "pid logs/nginx.pid;"', 'test');
     }
-    await writeCandidate(this.runtime.layout, files.main, files.site, files.js);
+    await writeCandidate(this.layout, files.main, files.site, files.js);
     const r = await this.runtime.testCandidate();
     if (!r.ok) {
       const why = r.output
@@ -212,12 +215,8 @@ export class StagedNginx implements NginxDriver, FleetMember {
    * Weights only: the backup (so `.prev` is always the config before the last apply), then the weights file.
    */
   async commit(p: Prepared, stages: Stages = {}): Promise<Committed> {
-    const layout = this.runtime.layout;
-    await timed(stages, 'backup', () =>
-      backupLive(layout, p.js).catch((e: unknown) => {
-        throw new ApplyError(`could not back up the live config: ${msg(e)}`, 'swap', { cause: e });
-      }),
-    );
+    const layout = this.layout;
+    await timed(stages, 'backup', () => this.backup(p.js));
     p.swapped = true;
     if (p.kind === 'reload') await timed(stages, 'swap', () => asStage('swap', () => promoteCandidate(layout, p.js)));
     // before the reload: the new workers' first request already reads this step's weights
@@ -239,17 +238,15 @@ export class StagedNginx implements NginxDriver, FleetMember {
    * Weights only: puts the previous weights file back and confirms, without a reload.
    */
   async restore(previous: number | null, scope: RestoreScope = RELOAD_RESTORE): Promise<void> {
-    if (scope.weights !== null) await restoreWeights(this.runtime.layout);
+    if (scope.weights !== null) await restoreWeights(this.layout);
+    if (scope.kind === 'reload') await restorePrevious(this.layout, scope.js);
+    const procs = await this.runtime.processes();
+    if (procs === null) throw new Error('the nginx master is gone');
     if (scope.kind === 'weights') {
-      const procs = await this.runtime.processes();
-      if (procs === null) throw new Error('the nginx master is gone');
       await this.confirmRevision(previous, { master: procs.master, oldWorkers: new Set(), logOffset: 0 }, false);
       return;
     }
-    await restorePrevious(this.runtime.layout, scope.js);
-    const procs = await this.runtime.processes();
-    if (procs === null) throw new Error('the nginx master is gone');
-    const gen = await this.generation(procs.master);
+    const gen = await this.generationOf(procs);
     await this.runtime.reload();
     // no [emerg] fail-fast here: the failed reload may still be logging its bind() retries (~2.5 s)
     await this.confirmRevision(previous, gen, false, Math.max(this.confirmMs, RESTORE_MIN_MS));
@@ -278,19 +275,17 @@ export class StagedNginx implements NginxDriver, FleetMember {
     }
     await this.test(cfg);
     const scope = restoreScopeOf(this.withFiles(cfg));
-    await backupLive(this.runtime.layout, scope.js).catch((e: unknown) => {
-      throw new ApplyError(`could not back up the live config: ${msg(e)}`, 'swap', { cause: e });
-    });
-    const logOffset = await fileSize(this.runtime.layout.errorLog);
+    await this.backup(scope.js);
+    const logOffset = await fileSize(this.layout.errorLog);
     try {
-      await promoteCandidate(this.runtime.layout, scope.js);
-      if (scope.weights !== null) await writeWeights(this.runtime.layout, scope.weights);
+      await promoteCandidate(this.layout, scope.js);
+      if (scope.weights !== null) await writeWeights(this.layout, scope.weights);
       const procs = await this.runtime.boot();
       await this.confirmRevision(cfg.revision, { master: procs.master, oldWorkers: new Set(), logOffset }, true);
     } catch (error) {
       await this.runtime.abortBoot().catch(() => undefined); // never leave a half-started NGINX behind
-      await restorePrevious(this.runtime.layout, scope.js).catch(() => undefined);
-      if (scope.weights !== null) await restoreWeights(this.runtime.layout).catch(() => undefined);
+      await restorePrevious(this.layout, scope.js).catch(() => undefined);
+      if (scope.weights !== null) await restoreWeights(this.layout).catch(() => undefined);
       throw error instanceof ApplyError ? error : new ApplyError(`nginx did not start: ${msg(error)}`, 'confirm', { cause: error });
     }
     this.logger?.info('nginx started', { target: this.name, revision: cfg.revision, where: this.runtime.where });
@@ -318,6 +313,13 @@ export class StagedNginx implements NginxDriver, FleetMember {
     return { [this.name]: await this.runtime.njs() };
   }
 
+  /** The live files as `.prev` (a failure here changed nothing live). */
+  private backup(js: boolean): Promise<void> {
+    return backupLive(this.layout, js).catch((e: unknown) => {
+      throw new ApplyError(`could not back up the live config: ${msg(e)}`, 'swap', { cause: e });
+    });
+  }
+
   /** cfg with this instance's own files (a fleet's target) on top. */
   private withFiles(cfg: RenderedConfig): RenderedConfig {
     return { ...cfg, ...this.filesOf(cfg) };
@@ -329,7 +331,7 @@ export class StagedNginx implements NginxDriver, FleetMember {
    */
   private async runningStructure(files: NginxFiles): Promise<{ previous: number; master: number } | null> {
     if (files.configId === undefined) return null;
-    const [live, procs, onDisk] = await Promise.all([this.live(), this.runtime.processes(), readLive(this.runtime.layout)]);
+    const [live, procs, onDisk] = await Promise.all([this.live(), this.runtime.processes(), readLive(this.layout)]);
     if (live?.mode !== 'dynamic' || live.config !== files.configId || procs === null || onDisk === null) return null;
     return configIdOf(onDisk) === files.configId ? { previous: live.revision, master: procs.master } : null;
   }
@@ -351,7 +353,7 @@ export class StagedNginx implements NginxDriver, FleetMember {
         {
           cause: error,
           details: { stage, stages },
-          hint: `inspect ${this.runtime.layout.errorLog} and run nginx -t on ${this.runtime.layout.main}`,
+          hint: `inspect ${this.layout.errorLog} and run nginx -t on ${this.layout.main}`,
         },
       );
     }
@@ -374,7 +376,7 @@ export class StagedNginx implements NginxDriver, FleetMember {
     let why = 'old workers still accept connections';
     while (performance.now() < deadline) {
       if (failOnEmerg) {
-        const emerg = (await readSince(this.runtime.layout.errorLog, gen.logOffset)).find((l) => l.includes('[emerg]'));
+        const emerg = (await readSince(this.layout.errorLog, gen.logOffset)).find((l) => l.includes('[emerg]'));
         if (emerg !== undefined) throw new ApplyError(`nginx rejected the config: ${emerg}`, 'reload');
       }
       const procs = await this.runtime.processes();
@@ -400,8 +402,28 @@ export class StagedNginx implements NginxDriver, FleetMember {
   private async generation(master: number): Promise<Generation> {
     const procs = await this.runtime.processes();
     if (procs === null || procs.master !== master) throw new ApplyError('the nginx master exited', 'reload');
+    return this.generationOf(procs);
+  }
+
+  /** The workers of `procs` that accept connections now, and where the error log ends. */
+  private async generationOf(procs: NginxProcesses): Promise<Generation> {
+    const { master } = procs;
     const active = procs.workers.filter((w) => !w.shuttingDown);
-    return { master, oldWorkers: new Set(active.map((w) => w.pid)), logOffset: await fileSize(this.runtime.layout.errorLog) };
+    return { master, oldWorkers: new Set(active.map((w) => w.pid)), logOffset: await fileSize(this.layout.errorLog) };
+  }
+}
+
+/** Polls `processes` until a master runs (a runtime's boot: nginx may answer before its master is up); `timedOut` after `timeoutMs`. */
+export async function waitForMaster(
+  processes: () => Promise<NginxProcesses | null>,
+  o: { timeoutMs: number; pollMs: number; timedOut: () => Error },
+): Promise<NginxProcesses> {
+  const deadline = performance.now() + o.timeoutMs;
+  for (;;) {
+    const procs = await processes();
+    if (procs !== null) return procs;
+    if (performance.now() > deadline) throw o.timedOut();
+    await sleep(o.pollMs);
   }
 }
 
@@ -425,7 +447,8 @@ export function parseStatus(text: string): LiveNginx | null {
   }
 }
 
-async function timed<T>(stages: Stages, name: string, fn: () => Promise<T>): Promise<T> {
+/** Runs fn and records how long it took (ms) as `stages[name]`, also when it throws. */
+export async function timed<T>(stages: Stages, name: string, fn: () => Promise<T>): Promise<T> {
   const t = performance.now();
   try {
     return await fn();

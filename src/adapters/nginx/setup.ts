@@ -22,7 +22,7 @@ export interface NginxSetup {
 }
 
 /** bgctl asks a local NGINX on loopback: the rendered config always listens there (see render/view.ts). */
-export function loopbackOf(listenAddress: string): string {
+function loopbackOf(listenAddress: string): string {
   return listenAddress.startsWith('127.') ? listenAddress : listenAddress === '[::1]' ? '::1' : '127.0.0.1';
 }
 

@@ -38,7 +38,7 @@ export function isPidAlive(pid: number): boolean {
 }
 
 /** True when `pid` is alive and titled as an nginx master (guards against a stale pid file whose pid was reused). */
-export async function isNginxMaster(pid: number): Promise<boolean> {
+async function isNginxMaster(pid: number): Promise<boolean> {
   return isPidAlive(pid) && (await title(pid)).startsWith('nginx: master process');
 }
 
@@ -67,7 +67,7 @@ export async function runningMaster(pidFile: string): Promise<number | null> {
 }
 
 /** Polls until `pid` is gone; false if it is still alive after `ms`. */
-export async function waitForExit(pid: number, ms: number): Promise<boolean> {
+async function waitForExit(pid: number, ms: number): Promise<boolean> {
   const deadline = performance.now() + ms;
   while (isPidAlive(pid)) {
     if (performance.now() > deadline) return false;
