@@ -41,6 +41,8 @@ function parse(text) {
   }
   if (!isColor(d.growing) || !isColor(d.stable) || !isColor(d.fallback)) throw new Error('growing, stable or fallback is not a color');
   if (d.strategy !== 'weighted' && d.strategy !== 'sticky') throw new Error('unknown strategy');
+  // nginx.fallback: the color at 0% that may take the retry of a request the live color failed
+  if (d.backup !== undefined && (!isColor(d.backup) || d[d.backup] !== 0)) throw new Error('backup is not the color at 0%');
   return d;
 }
 
@@ -61,6 +63,7 @@ function load(r) {
       growing: d.growing,
       stable: d.stable,
       strategy: d.strategy,
+      backup: d.backup === undefined ? null : d.backup,
       source: 'file',
       problem: null,
     };
@@ -85,6 +88,7 @@ function load(r) {
     growing: color,
     stable: color,
     strategy: 'weighted',
+    backup: null,
     source: source,
     problem: problem,
   };
@@ -112,10 +116,10 @@ function cookie(r) {
   return load(r).strategy === 'sticky' ? r.variables.bgctl_set_cookie || '' : '';
 }
 
-/** $bgctl_both: 1 while both colors carry traffic (only then may a request fail over to the other one). */
+/** $bgctl_both: 1 while both colors carry traffic, or the idle one is armed as the fallback (only then may a request fail over). */
 function both(r) {
   var d = load(r);
-  return d.blue > 0 && d.green > 0 ? '1' : '0';
+  return (d.blue > 0 && d.green > 0) || d.backup !== null ? '1' : '0';
 }
 
 /** GET /__bgctl/status: what this request would be routed by, and where it came from. */
@@ -127,6 +131,7 @@ function status(r) {
     green: d.green,
     strategy: d.strategy,
     stable: d.stable,
+    backup: d.backup,
     mode: 'dynamic',
     source: d.source,
     config: r.variables.bgctl_config,

@@ -1,7 +1,7 @@
 import type { LoadedConfig } from '../config/schema.js';
 import type { Color } from '../core/color.js';
 import type { State } from '../core/state.js';
-import type { Weights } from '../core/weights.js';
+import { sameWeights, type Weights } from '../core/weights.js';
 import type { ApplyMode } from './mode.js';
 import type {
   Clock,
@@ -24,6 +24,8 @@ export interface RenderRequest {
   /** the color whose share grows (listed first in the split so growth only moves clients old → new) */
   readonly growing: Color;
   readonly strategy: 'weighted' | 'sticky';
+  /** nginx.fallback: the idle color whose servers back up the one at 100% (null or absent: none) */
+  readonly backup?: Color | null;
 }
 
 /** Everything a use case needs, wired by main.ts (real adapters) or by tests (fakes). No globals. */
@@ -59,5 +61,7 @@ export function renderRequestFor(state: State, weights: Weights = state.weights,
       : state.stable === 'blue'
         ? 'green'
         : 'blue';
-  return { weights, revision, stable: state.stable, growing, strategy: state.strategy };
+  // the fallback armed at the last apply, while the weights are still the ones it was armed for
+  const backup = state.backup && weights[state.backup] === 0 && sameWeights(weights, state.weights) ? state.backup : null;
+  return { weights, revision, stable: state.stable, growing, strategy: state.strategy, backup };
 }

@@ -2,7 +2,8 @@ import type { Color } from '../core/color.js';
 import { otherColor } from '../core/color.js';
 import type { Outcome } from '../core/engine.js';
 import { InterruptedError, PreflightError, RolledBackError, UnknownStateError } from '../core/errors.js';
-import { beginMigration, completed, holding, rollbackFailed, rolledBack, timelineRecorded } from '../core/migration.js';
+import { beginMigration, completed, holding, rollbackFailed, rolledBack, stoppedForHuman, timelineRecorded } from '../core/migration.js';
+import { formatWeights } from '../core/weights.js';
 import type { StepPlan } from '../core/plan.js';
 import { isActive, type Migration, type MigrationKind, type State } from '../core/state.js';
 import { withLock } from './apply.js';
@@ -164,6 +165,16 @@ async function finish(ctx: AppContext, run: EngineRun, req: MigrationRequest, ch
       if (run.outcome === 'interrupted')
         throw new InterruptedError(`${req.command}: ${reason}; traffic is back on ${state.stable}`, { details });
       throw new RolledBackError(`${req.command}: ${reason}; traffic is back on ${state.stable} (100%)`, { details });
+    }
+    case 'stopped': {
+      const reason = run.reason ?? 'stopped';
+      state = stoppedForHuman(state, reason, at);
+      await ctx.store.save(state);
+      ctx.reporter.event({ type: 'done', outcome: 'stopped' });
+      throw new UnknownStateError(
+        `${req.command}: ${reason}. Traffic: ${formatWeights(state.weights)}. A human must look: bring the stable color back, then run \`bgctl status\``,
+        { details: { migration: state.migration, state } },
+      );
     }
     case 'rollback_failed': {
       const reason = run.reason ?? 'rollback failed';

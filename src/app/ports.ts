@@ -46,6 +46,8 @@ export interface LiveNginx {
   readonly weights: Weights;
   readonly strategy: string;
   readonly stable: Color;
+  /** nginx.fallback: the idle color armed as NGINX's fallback for the one at 100%; null: none */
+  readonly backup?: Color | null;
   /** how the running config routes: dynamic (njs, weights file) or reload (weights in the config) */
   readonly mode?: 'dynamic' | 'reload';
   /** dynamic: where the weights came from: the file, its .prev copy or (neither readable) the config's fallback */

@@ -1,9 +1,12 @@
-import { LockHeldError, UnknownStateError } from '../core/errors.js';
+import { otherColor, type Color } from '../core/color.js';
+import { LockHeldError, PreflightError, UnknownStateError } from '../core/errors.js';
 import { rolledBack } from '../core/migration.js';
 import type { Migration, State } from '../core/state.js';
 import { allOn, sameWeights } from '../core/weights.js';
-import { applyWeights, withLock } from './apply.js';
+import { applyWeights, fallbackFor, withLock } from './apply.js';
 import { nowIso, type AppContext } from './context.js';
+import type { ColorHealth, LiveNginx } from './ports.js';
+import { describeHealth } from './preflight.js';
 
 export interface RollbackResult {
   /** reverted: a migration was undone now; reasserted: nothing to undo, the stable color was (re)applied */
@@ -14,21 +17,34 @@ export interface RollbackResult {
   readonly applyMs: number;
   /** a migration in progress that this rollback stopped first */
   readonly preempted?: { readonly pid: number; readonly command: string } | null;
+  /** --force moved traffic onto a color that failed its health probe: what the probe said */
+  readonly forced?: string | null;
+  /** nginx.fallback: the idle color NGINX now falls back to (null: none armed) */
+  readonly backup?: State['stable'] | null;
+}
+
+export interface RollbackOptions {
+  /** move traffic even onto a color that fails its health probe (the operator's call) */
+  readonly force?: boolean;
 }
 
 /**
- * Emergency rollback: needs no metrics and no health checks. The latest migration, in progress or
- * completed, is reverted so the color stable before it gets 100%. A migration already reverted is never
- * reverted again (no flip-flop): a repeated rollback re-asserts the stable color and succeeds.
+ * Emergency rollback: needs no metrics, only one health probe of the color it moves traffic onto. The
+ * latest migration, in progress or completed, is reverted so the color stable before it gets 100%. A
+ * migration already reverted is never reverted again (no flip-flop): a repeated rollback re-asserts the
+ * stable color and succeeds. A target that fails its probe is refused (exit 6, nothing changed), unless
+ * --force.
  */
 /** Commands that move traffic: a rollback may stop them, since they return traffic on SIGTERM. */
 const MIGRATING = /^(gradual|deploy|canary|switch) /;
 const PREEMPT_WAIT_MS = 30_000;
 
-export async function rollback(ctx: AppContext): Promise<RollbackResult> {
+export async function rollback(ctx: AppContext, opts: RollbackOptions = {}): Promise<RollbackResult> {
+  // before anything is stopped: a migration in progress keeps running when its stable color is down
+  const probed = await probeTarget(ctx, await ctx.store.load(), opts, await ctx.nginx.live());
   const preempted = await preemptMigration(ctx);
   try {
-    return { ...(await rollbackLocked(ctx)), preempted };
+    return { ...(await rollbackLocked(ctx, opts, probed)), preempted };
   } catch (e) {
     if (!(e instanceof LockHeldError)) throw e;
     throw new LockHeldError(`rollback: ${e.message}`, {
@@ -64,25 +80,75 @@ async function preemptMigration(ctx: AppContext): Promise<RollbackResult['preemp
   }
 }
 
-function rollbackLocked(ctx: AppContext): Promise<RollbackResult> {
+/** The color a rollback gives 100% to: the one stable before the latest migration not yet reverted. */
+function targetOf(state: State): { color: Color; revert: boolean } {
+  const m = state.migration;
+  const revert = m !== null && m.status !== 'rolled_back';
+  return { color: revert ? m.from : state.stable, revert };
+}
+
+interface Probed {
+  readonly color: Color;
+  readonly health: ColorHealth;
+  /** the other color's probe, which decides the fallback */
+  readonly idle: ColorHealth;
+  readonly forced: string | null;
+}
+
+/**
+ * Probes the rollback's target (and the other color, for the fallback). A target that fails is refused
+ * with exit 6 naming its servers, unless --force, which goes on and says so.
+ */
+async function probeTarget(ctx: AppContext, state: State, opts: RollbackOptions, live: LiveNginx | null): Promise<Probed> {
+  const { color } = targetOf(state);
+  const [health, idle] = await Promise.all([ctx.prober.color(color), ctx.prober.color(otherColor(color))]);
+  if (health.healthy) return { color, health, idle, forced: null };
+  const detail = describeHealth(health);
+  if (live && sameWeights(live.weights, allOn(color))) {
+    // nothing moves: the color already has all traffic; say so rather than refuse the re-assertion
+    ctx.logger.warn('the stable color carries all traffic and fails its health probe', { color, servers: detail });
+    return {
+      color,
+      health,
+      idle,
+      forced: `${color} already carries all traffic and fails its health probe (${detail}): a human must look`,
+    };
+  }
+  if (opts.force) {
+    ctx.logger.warn('--force: rolling back onto a color that fails its health probe', { color, servers: detail });
+    return { color, health, idle, forced: `${color} failed its health probe (${detail}); traffic was moved onto it because of --force` };
+  }
+  throw new PreflightError(`rollback: ${color} is not healthy (${detail}); nothing was changed`, {
+    details: { color, health },
+    hint: `traffic stays where it is (run \`bgctl status\`). Bring ${color} back, or move traffic onto it anyway with \`bgctl rollback --force\``,
+  });
+}
+
+/** Refuses (exit 6) when the color a rollback would move traffic onto fails its probe, unless force. Changes nothing. */
+export async function probeRollbackTarget(ctx: AppContext, opts: RollbackOptions = {}): Promise<void> {
+  await probeTarget(ctx, await ctx.store.load(), opts, await ctx.nginx.live());
+}
+
+function rollbackLocked(ctx: AppContext, opts: RollbackOptions, before: Probed): Promise<RollbackResult> {
   return withLock(ctx, 'rollback', async () => {
     let state = await ctx.store.load();
-    const m = state.migration;
-    const revert = m !== null && m.status !== 'rolled_back';
-    const color = revert ? m.from : state.stable;
+    const { color, revert } = targetOf(state);
+    // the state moved on while a migration was being stopped: probe the color this rollback now targets
     const weights = allOn(color);
     const live = await ctx.nginx.live();
+    const probed = color === before.color ? before : await probeTarget(ctx, state, opts, live);
     // an emergency is no time for a pre-flight: without njs the rollback takes the reload path
     if (!ctx.mode.ok) ctx.logger.warn('rolling back by reload', { why: ctx.mode.detail });
     let applyMs = 0;
     const base: State = { ...state, stable: color };
+    const backup = await fallbackFor(ctx, weights, probed.idle.healthy);
     if (!live) {
       // NGINX is down: bring it up on the stable color rather than leave the site dark.
       ctx.logger.warn('NGINX is not running; starting it on the stable color', { color });
       const revision = state.revision + 1;
       const t0 = ctx.clock.now();
       try {
-        await ctx.nginx.start(ctx.render({ weights, revision, stable: color, growing: color, strategy: state.strategy }));
+        await ctx.nginx.start(ctx.render({ weights, revision, stable: color, growing: color, strategy: state.strategy, backup }));
       } catch (e) {
         throw new UnknownStateError(
           `rollback: NGINX is down and could not be started on ${color}: ${e instanceof Error ? e.message : String(e)}`,
@@ -90,10 +156,12 @@ function rollbackLocked(ctx: AppContext): Promise<RollbackResult> {
         );
       }
       applyMs = ctx.clock.now() - t0;
-      state = { ...base, weights, revision, updatedAt: nowIso(ctx) };
-    } else if (revert || !sameWeights(live.weights, weights) || live.revision !== state.revision) {
+      state = { ...base, weights, revision, backup, updatedAt: nowIso(ctx) };
+    } else if (revert || !sameWeights(live.weights, weights) || live.revision !== state.revision || (live.backup ?? null) !== backup) {
       try {
-        const r = await applyWeights(ctx, { ...base, revision: Math.max(state.revision, live.revision) }, weights, color);
+        const r = await applyWeights(ctx, { ...base, revision: Math.max(state.revision, live.revision) }, weights, color, {
+          idleHealthy: probed.idle.healthy,
+        });
         state = r.state;
         applyMs = r.report.ms;
       } catch (e) {
@@ -107,6 +175,14 @@ function rollbackLocked(ctx: AppContext): Promise<RollbackResult> {
     }
     if (revert) state = rolledBack(state, 'manual rollback', nowIso(ctx), 'rolled back by operator');
     await ctx.store.save(state);
-    return { action: revert ? 'reverted' : 'reasserted', color, migration: state.migration, state, applyMs };
+    return {
+      action: revert ? 'reverted' : 'reasserted',
+      color,
+      migration: state.migration,
+      state,
+      applyMs,
+      forced: probed.forced,
+      backup: state.backup ?? null,
+    };
   });
 }

@@ -15,7 +15,9 @@ import type { WindowFigures } from '../core/metrics.js';
 import { probeRecorded, stepEnded, stepStarting } from '../core/migration.js';
 import type { StepPlan } from '../core/plan.js';
 import type { RollbackTimeline, State } from '../core/state.js';
+import { allOn } from '../core/weights.js';
 import { applyWeights } from './apply.js';
+import { describeHealth } from './preflight.js';
 import { isoAt, nowIso, type AppContext } from './context.js';
 import type { MigrationRequest } from './migrate.js';
 import type { TrafficTail } from './ports.js';
@@ -44,7 +46,8 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
   const stable = otherColor(req.to);
   const cfg: EngineConfig = {
     steps,
-    stableWeights: { blue: stable === 'blue' ? 100 : 0, green: stable === 'green' ? 100 : 0 },
+    stableWeights: allOn(stable),
+    targetWeights: allOn(req.to),
     stepMs: req.stepSeconds * 1000,
     probeIntervalMs: config.probe.intervalMs,
     failuresBeforeRollback: config.probe.failuresBeforeRollback,
@@ -58,6 +61,8 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
   let firstErrorAt: number | null = null;
   let lastJudgement: Judgement | null = null;
   let lastHealthy: boolean | null = null;
+  /** the stable color at its last probe (both colors are probed): decides the fallback armed at 100% */
+  let stableHealthy: boolean | null = null;
   const save = async (s: State): Promise<State> => {
     await ctx.store.save(s);
     return s;
@@ -100,7 +105,7 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
         await readTraffic();
         stepBegun = false;
         try {
-          ({ state } = await applyWeights(ctx, state, cmd.step.weights, req.to));
+          ({ state } = await applyWeights(ctx, state, cmd.step.weights, req.to, { idleHealthy: stableHealthy ?? undefined }));
           tail ??= await ctx.traffic.tail();
           stepStartedAt = ctx.clock.now();
           analysis = beginStep(analysis, stepStartedAt);
@@ -119,16 +124,17 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
         const withdrawn = state.weights[req.to] === 0;
         const verdict = await readTraffic();
         let health: { healthy: boolean; detail: string } | null = null;
+        let stableHealth: { healthy: boolean; detail: string } | null = null;
         if (cmd.probe) {
-          const h = withdrawn ? { healthy: true, servers: [] } : await ctx.prober.color(req.to);
-          const detail = h.healthy
-            ? 'healthy'
-            : h.servers
-                .filter((s) => !s.healthy)
-                .map((s) => `${s.server}: ${s.error ?? 'unhealthy'}`)
-                .join('; ');
-          health = { healthy: h.healthy, detail };
+          // both colors: the stable one is where a rollback would go, and the fallback at 100%
+          const [h, s] = await Promise.all([
+            withdrawn ? { color: req.to, healthy: true, servers: [], version: null } : ctx.prober.color(req.to),
+            ctx.prober.color(stable),
+          ]);
+          health = { healthy: h.healthy, detail: h.healthy ? 'healthy' : describeHealth(h) };
+          stableHealth = { healthy: s.healthy, detail: s.healthy ? 'healthy' : `${stable}: ${describeHealth(s)}` };
           lastHealthy = h.healthy;
+          stableHealthy = s.healthy;
           state = await save(probeRecorded(state, h.healthy, nowIso(ctx)));
         }
         const now = ctx.clock.now();
@@ -153,7 +159,7 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
                 ? verdict.breaches.map((b) => b.explanation).join('; ')
                 : null,
         });
-        event = { type: 'observed', now, health, breach, judgement };
+        event = { type: 'observed', now, health, stableHealth, breach, judgement };
         break;
       }
       case 'wait':
@@ -166,8 +172,21 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
         state = await save(
           stepEnded(state, { verdict: 'failed', reason: cmd.reason, decision: cmd.reason, figures: figuresNow() }, nowIso(ctx)),
         );
+        // never back onto a dead color: the stable color is probed right before traffic moves to it
+        const stableNow = await ctx.prober.color(stable);
+        if (!stableNow.healthy) {
+          const targetNow = await ctx.prober.color(req.to);
+          ctx.logger.warn('the stable color is down: not rolling back onto it', { color: stable, servers: describeHealth(stableNow) });
+          event = {
+            type: 'stable_down',
+            now: ctx.clock.now(),
+            detail: `${stable}: ${describeHealth(stableNow)}`,
+            targetHealthy: targetNow.healthy,
+          };
+          break;
+        }
         try {
-          ({ state } = await applyWeights(ctx, state, cmd.weights, stable));
+          ({ state } = await applyWeights(ctx, state, cmd.weights, stable, { idleHealthy: lastHealthy ?? undefined }));
           const restoredAt = ctx.clock.now();
           const outcome = nextTransition(cfg, t.state, { type: 'rolled_back', now: restoredAt });
           if (outcome.command.type === 'finish' && outcome.command.outcome === 'rolled_back') {
@@ -179,8 +198,19 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
         }
         break;
       }
+      case 'divert': {
+        ctx.reporter.event({ type: 'notice', message: `${cmd.reason}: moving all traffic to ${req.to}, which answers its health probe` });
+        try {
+          // the stable color is down: no fallback onto it
+          ({ state } = await applyWeights(ctx, state, cmd.weights, req.to, { idleHealthy: false }));
+          event = { type: 'diverted', now: ctx.clock.now() };
+        } catch (e) {
+          event = { type: 'divert_failed', now: ctx.clock.now(), error: e instanceof Error ? e.message : String(e) };
+        }
+        break;
+      }
     }
-    if (ctx.signal.aborted && cmd.type !== 'rollback') {
+    if (ctx.signal.aborted && cmd.type !== 'rollback' && cmd.type !== 'divert' && event.type !== 'stable_down') {
       event = { type: 'interrupt', now: ctx.clock.now(), signal: signalName(ctx.signal) };
     }
     t = nextTransition(cfg, t.state, event);

@@ -48,6 +48,28 @@ export interface ModeView {
   readonly problem: string | null;
 }
 
+/** nginx.fallback: whether the idle color backs up the one at 100% inside NGINX right now. */
+export interface FallbackView {
+  readonly enabled: boolean;
+  /** the idle color NGINX falls back to (per what NGINX answers, else state.json); null: none armed */
+  readonly color: Color | null;
+  /** why none is armed, or what is armed */
+  readonly detail: string;
+}
+
+export function fallbackView(enabled: boolean, weights: Weights, armed: Color | null): FallbackView {
+  if (!enabled) return { enabled, color: null, detail: 'off (nginx.fallback: false)' };
+  const live = weights.blue === 100 ? 'blue' : weights.green === 100 ? 'green' : null;
+  if (live === null) return { enabled, color: null, detail: 'on; not needed while both colors carry traffic (NGINX retries on the other)' };
+  if (armed === null)
+    return { enabled, color: null, detail: `on, but NOT armed: the idle color failed its health probe at the last change` };
+  return {
+    enabled,
+    color: armed,
+    detail: `on: ${armed} takes ${live}'s traffic if every ${live} server fails (it runs ${armed}'s version)`,
+  };
+}
+
 export interface StatusReport {
   readonly stable: Color;
   /** the color carrying most traffic per NGINX (or per state if NGINX does not answer) */
@@ -57,6 +79,7 @@ export interface StatusReport {
   readonly revision: number;
   readonly strategy: string;
   readonly mode: ModeView;
+  readonly fallback: FallbackView;
   readonly nginx: { readonly running: boolean; readonly live: LiveNginx | null };
   readonly drift: string | null;
   /** every NGINX instance bgctl drives (one, or each target of a fleet) */
@@ -104,6 +127,7 @@ export async function status(ctx: AppContext): Promise<StatusReport> {
       source: live?.source ?? null,
       problem: live?.problem ?? null,
     },
+    fallback: fallbackView(ctx.loaded.config.nginx.fallback, weights, live ? (live.backup ?? null) : (state.backup ?? null)),
     nginx: { running, live },
     drift:
       targets.length > 1

@@ -226,6 +226,7 @@ function printStatus(run: Run, r: StatusReport, file: string): void {
   line('active', `${r.active}${r.versions[r.active] ? ` ${r.versions[r.active]}` : ''} — ${formatWeights(r.weights)} (${r.strategy})`);
   line('stable', r.stable);
   line('mode', modeLine(r));
+  line('fallback', r.fallback.detail);
   if (r.targets.length > 1) printTargets(run, r);
   else
     line(

@@ -136,13 +136,23 @@ export function registerMigrations(program: Command, deps: CliDeps): void {
   program
     .command('rollback')
     .description('emergency: the color stable before the latest migration gets 100% now (no metrics needed)')
+    .option('--force', 'move traffic even when that color fails its health probe (refused with exit 6 otherwise)', false)
     .addHelpText(
       'after',
-      '\nA migration already reverted is not reverted again: a repeated rollback re-asserts the stable color and exits 0.',
+      [
+        '',
+        'The color traffic goes back to is probed first: when its servers fail, nothing changes (exit 6)',
+        'unless --force. A migration already reverted is not reverted again: a repeated rollback',
+        're-asserts the stable color and exits 0.',
+        '',
+        'Examples:',
+        '  $ bgctl rollback',
+        '  $ bgctl rollback --force      # blue fails its probe, but green is worse',
+      ].join('\n'),
     )
-    .action(async (_o: unknown, cmd: Command) => {
+    .action(async (o: { force: boolean }, cmd: Command) => {
       const run = makeRun(cmd, deps);
-      const r = await rollback(await run.context());
+      const r = await rollback(await run.context(), { force: o.force });
       run.out.result(
         {
           action: r.action,
@@ -151,8 +161,11 @@ export function registerMigrations(program: Command, deps: CliDeps): void {
           migration: r.migration,
           applyMs: Math.round(r.applyMs),
           preempted: r.preempted ?? null,
+          forced: r.forced ?? null,
+          fallback: r.backup ?? null,
         },
         () => {
+          if (r.forced) run.out.line(`warning: ${r.forced}`);
           if (r.preempted) {
             run.out.line(
               `stopped the migration in progress (\`${r.preempted.command}\`, pid ${r.preempted.pid}); it returned traffic to ${r.color}`,
@@ -163,6 +176,7 @@ export function registerMigrations(program: Command, deps: CliDeps): void {
               ? `rolled back: ${r.color} has 100% of traffic (migration ${r.migration?.id ?? ''} ${r.migration?.from ?? ''} → ${r.migration?.to ?? ''} reverted, applied in ${Math.round(r.applyMs)} ms)`
               : `${r.preempted ? 'confirmed' : 'nothing to revert'}: ${r.color} has 100% of traffic${r.applyMs > 0 ? ` (re-applied in ${Math.round(r.applyMs)} ms)` : ''}`,
           );
+          if (r.backup) run.out.line(`fallback: NGINX sends ${r.color}'s traffic to ${r.backup} if every ${r.color} server fails`);
         },
       );
     });

@@ -99,6 +99,7 @@ export function renderInitConfig(opts: InitOptions): string {
     entry(2, 'mode', 'auto', 'auto (dynamic if njs is installed, else reload) | dynamic | reload'),
     entry(2, 'njsModule', 'null', 'dynamic: the njs module to load; null: found by `nginx -V`', true),
     entry(2, 'binary', 'nginx', 'local: nginx executable, a name on PATH or a path', true),
+    entry(2, 'fallback', 'true', 'at 100/0 the idle color (if healthy) backs up the live one inside NGINX', true),
     entry(2, 'maxFails', '3', 'failed attempts before NGINX marks a server down (count)', true),
     entry(2, 'failTimeout', '10', 'how long a failed server stays marked down (seconds)', true),
     entry(2, 'keepalive', '32', 'idle keep-alive connections kept per upstream (count)', true),

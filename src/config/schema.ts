@@ -168,6 +168,12 @@ export const configSchema = z
           .describe(
             'dynamic mode: the njs module NGINX loads (load_module), an absolute path (docker: inside the container). null: found from `nginx -V` (--modules-path), e.g. /usr/lib/nginx/modules/ngx_http_js_module.so.',
           ),
+        fallback: z
+          .boolean()
+          .default(true)
+          .describe(
+            'While one color carries 100%, the other color backs it up inside NGINX (its servers take over when every live server fails), so a dead live color fails over with no bgctl process running. Armed only when the other color was healthy at the last check. The fallback runs the other version.',
+          ),
         maxFails: z.number().int().min(0).max(100).default(3).describe('Per-server max_fails before NGINX marks it down.'),
         failTimeout: z.number().int().min(1).max(3600).default(10).describe('Per-server fail_timeout in seconds.'),
         keepalive: z.number().int().min(0).max(1024).default(32).describe('Idle keep-alive connections kept per upstream.'),

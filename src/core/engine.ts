@@ -10,6 +10,8 @@ export interface EngineConfig {
   readonly steps: readonly StepPlan[];
   /** weights that put all traffic back on the stable color */
   readonly stableWeights: Weights;
+  /** weights that put all traffic on the new color: where traffic goes when the stable color is down and the new one healthy */
+  readonly targetWeights: Weights;
   readonly stepMs: number;
   readonly probeIntervalMs: number;
   /** consecutive unhealthy probe rounds that trigger a rollback */
@@ -31,14 +33,19 @@ export interface Observation {
   readonly unhealthy: number;
   /** set once the step ran past `until` because it could not be promoted yet */
   readonly extended: boolean;
+  /** the stable color failed its last probe (bgctl will not roll back onto it while it is down) */
+  readonly stableDown: boolean;
 }
 
-export type Outcome = 'completed' | 'rolled_back' | 'interrupted' | 'rollback_failed';
+/** stopped: a rollback was due but the stable color was down; traffic is on the healthy color (or left as it was) for a human. */
+export type Outcome = 'completed' | 'rolled_back' | 'interrupted' | 'rollback_failed' | 'stopped';
 
 export type EngineState =
   | { readonly phase: 'applying'; readonly step: number }
   | ({ readonly phase: 'observing' } & Observation)
   | { readonly phase: 'rolling_back'; readonly reason: string; readonly outcome: 'rolled_back' | 'interrupted' }
+  /** the stable color was down when a rollback was due: all traffic goes to the new color, which was just seen healthy */
+  | { readonly phase: 'diverting'; readonly reason: string }
   | { readonly phase: 'done'; readonly outcome: Outcome; readonly reason: string | null };
 
 /** Whether the step as a whole may be promoted (from the traffic analysis); asked for once the step's time is up. */
@@ -55,6 +62,8 @@ export type EngineEvent =
       readonly now: number;
       /** null when this round did not probe */
       readonly health: { readonly healthy: boolean; readonly detail: string } | null;
+      /** the stable color's probe of this round (both colors are probed); null or absent: not probed */
+      readonly stableHealth?: { readonly healthy: boolean; readonly detail: string } | null;
       /** a sustained threshold breach, explained ("error rate 0.31 > 0.05 for 0.0 s over 214 requests"); null: none */
       readonly breach: string | null;
       /** null when not asked for (`judge: false`) */
@@ -63,7 +72,11 @@ export type EngineEvent =
   | { readonly type: 'tick'; readonly now: number }
   | { readonly type: 'interrupt'; readonly now: number; readonly signal: string }
   | { readonly type: 'rolled_back'; readonly now: number }
-  | { readonly type: 'rollback_failed'; readonly now: number; readonly error: string };
+  | { readonly type: 'rollback_failed'; readonly now: number; readonly error: string }
+  /** the rollback was not applied: the stable color fails its probe right now; `targetHealthy`: the new color passes its own */
+  | { readonly type: 'stable_down'; readonly now: number; readonly detail: string; readonly targetHealthy: boolean }
+  | { readonly type: 'diverted'; readonly now: number }
+  | { readonly type: 'divert_failed'; readonly now: number; readonly error: string };
 
 export type EngineCommand =
   | { readonly type: 'apply'; readonly step: StepPlan }
@@ -71,6 +84,8 @@ export type EngineCommand =
   | { readonly type: 'observe'; readonly step: number; readonly probe: boolean; readonly judge: boolean }
   | { readonly type: 'wait'; readonly until: number }
   | { readonly type: 'rollback'; readonly weights: Weights; readonly reason: string }
+  /** put all traffic on the healthy new color (the stable one is down): never a rollback onto a dead color */
+  | { readonly type: 'divert'; readonly weights: Weights; readonly reason: string }
   | { readonly type: 'finish'; readonly outcome: Outcome; readonly reason: string | null };
 
 export interface Transition {
@@ -107,6 +122,19 @@ export function nextTransition(cfg: EngineConfig, state: EngineState, event: Eng
     case 'rolling_back':
       if (event.type === 'rolled_back') return done(state.outcome, state.reason);
       if (event.type === 'rollback_failed') return done('rollback_failed', `${state.reason}; rollback failed: ${event.error}`);
+      if (event.type === 'stable_down') {
+        const why = `${state.reason}; the stable color is down (${event.detail}), so traffic was not moved back onto it`;
+        if (!event.targetHealthy) return done('stopped', `${why}, and the new color fails its probe too: traffic left as it was`);
+        return {
+          state: { phase: 'diverting', reason: why },
+          command: { type: 'divert', weights: cfg.targetWeights, reason: why },
+        };
+      }
+      return unexpected(state, event);
+    case 'diverting':
+      if (event.type === 'diverted') return done('stopped', `${state.reason}; the new color, healthy, carries all traffic`);
+      if (event.type === 'divert_failed')
+        return done('rollback_failed', `${state.reason}; moving traffic to the new color failed: ${event.error}`);
       return unexpected(state, event);
   }
 }
@@ -122,6 +150,7 @@ function observe(cfg: EngineConfig, step: number, now: number): Transition {
     rounds: 0,
     unhealthy: 0,
     extended: false,
+    stableDown: false,
   };
   return { state: { phase: 'observing', ...obs }, command: observeCommand(obs, now) };
 }
@@ -149,8 +178,23 @@ function waitNext(obs: Observation): Transition {
 const seconds = (ms: number): string => `${Number((ms / 1000).toFixed(1))} s`;
 
 function afterObserved(cfg: EngineConfig, obs: Observation, event: Extract<EngineEvent, { type: 'observed' }>): Transition {
-  const label = `step ${obs.step + 1}`;
   let next: Observation = { ...obs, nextCheckAt: event.now + cfg.checkIntervalMs };
+  // the stable color is probed too: the operator hears when it goes down (and comes back), once each way
+  let notice: string | undefined;
+  const stable = event.stableHealth;
+  if (stable && stable.healthy === obs.stableDown) {
+    next = { ...next, stableDown: !stable.healthy };
+    notice = stable.healthy
+      ? `step ${obs.step + 1}: the stable color answers its health probe again`
+      : `step ${obs.step + 1}: the stable color fails its health probe (${stable.detail}); the migration goes on, and bgctl will not roll back onto it while it is down`;
+  }
+  const t = decide(cfg, obs, next, event);
+  return notice === undefined ? t : { ...t, notice: t.notice === undefined ? notice : `${notice}; ${t.notice}` };
+}
+
+function decide(cfg: EngineConfig, obs: Observation, base: Observation, event: Extract<EngineEvent, { type: 'observed' }>): Transition {
+  const label = `step ${obs.step + 1}`;
+  let next = base;
   if (event.health) {
     const consecutiveFailures = event.health.healthy ? 0 : obs.consecutiveFailures + 1;
     next = {

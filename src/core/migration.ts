@@ -91,8 +91,8 @@ export function stepStarting(state: State, step: StepPlan, nowIso: string): Stat
 }
 
 /** NGINX confirmed it serves `weights` at `revision`. */
-export function applied(state: State, weights: Weights, revision: number, nowIso: string): State {
-  const next = { ...state, weights, revision, updatedAt: nowIso };
+export function applied(state: State, weights: Weights, revision: number, nowIso: string, backup: Color | null = null): State {
+  const next = { ...state, weights, revision, backup, updatedAt: nowIso };
   // only the step being applied is marked: a rollback applied after a rejected step is not that step
   const isThisStep = (s: StepRecord): boolean => s.verdict === 'pending' && s.appliedAt === null && sameWeights(s.weights, weights);
   return mapMigration(next, nowIso, (m) => mapLastStep(m, (s) => (isThisStep(s) ? { ...s, revision, appliedAt: nowIso } : s)));
@@ -188,4 +188,21 @@ export function rolledBack(state: State, reason: string, nowIso: string, outcome
 /** Rollback itself failed: a human must look. The record says so. */
 export function rollbackFailed(state: State, reason: string, nowIso: string): State {
   return mapMigration(state, nowIso, (m) => ({ ...m, status: 'failed', endedAt: nowIso, outcome: 'rollback failed', reason }));
+}
+
+/**
+ * A rollback was due but the stable color was down, so traffic was not moved back onto it: it stays
+ * where it was, or went to the new color when that one was healthy (then the new color is the one safe
+ * to return to). A human must look; the record says why.
+ */
+export function stoppedForHuman(state: State, reason: string, nowIso: string): State {
+  const m = state.migration;
+  if (!m) return state;
+  const steps = m.steps.map((s) =>
+    s.verdict === 'pending' ? { ...s, verdict: 'failed' as const, reason: s.reason ?? reason, endedAt: nowIso } : s,
+  );
+  const stopped: Migration = { ...m, steps, status: 'failed', endedAt: nowIso, outcome: 'stopped: the stable color was down', reason };
+  const onNew = state.weights[m.to] === 100;
+  const versions = onNew && m.version ? { ...state.versions, [m.to]: m.version } : state.versions;
+  return { ...archive(state, stopped), stable: onNew ? m.to : state.stable, versions, migration: stopped, updatedAt: nowIso };
 }

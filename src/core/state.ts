@@ -103,6 +103,8 @@ export const stateSchema = z.strictObject({
   /** revision of the config NGINX confirmed serving; 0 before the first apply */
   revision: z.number().int().min(0),
   strategy: z.enum(['weighted', 'sticky']),
+  /** the color NGINX falls back to while the other carries 100% (nginx.fallback); null or absent: none armed */
+  backup: color.nullable().optional(),
   versions: z.strictObject({ blue: z.string().nullable(), green: z.string().nullable() }),
   /** the latest migration, in progress or finished */
   migration: migrationSchema.nullable(),

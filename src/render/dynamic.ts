@@ -48,6 +48,17 @@ export function fallbackColor(opts: Pick<RenderOptions, 'weights' | 'stable'>): 
 /** The weights file's content: one JSON object and a newline (njs parses it with JSON.parse). */
 export function weightsDocument(opts: RenderOptions): string {
   const { revision, weights, growing, stable, strategy } = opts;
-  const doc = { revision, blue: weights.blue, green: weights.green, growing, stable, fallback: fallbackColor(opts), strategy };
+  const backup = opts.backup ?? null;
+  const doc = {
+    revision,
+    blue: weights.blue,
+    green: weights.green,
+    growing,
+    stable,
+    fallback: fallbackColor(opts),
+    strategy,
+    // nginx.fallback: the idle color may take the retry (error_page) of a request the live color failed
+    ...(backup !== null && weights[backup] === 0 ? { backup } : {}),
+  };
   return `${JSON.stringify(doc)}\n`;
 }

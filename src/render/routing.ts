@@ -57,6 +57,8 @@ export interface WeightedServer {
   readonly color: Color;
   readonly server: string;
   readonly weight: number;
+  /** an NGINX `backup` server: used only when every other server of the group has failed */
+  readonly backup: boolean;
 }
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
@@ -68,14 +70,21 @@ const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
  * 300. Weights are reduced by their common divisor (1 and 1 rather than 50 and 50), which keeps
  * NGINX's round-robin cycle short. A color at 0% is left out; NGINX rejects `weight=0`.
  */
-export function exactSplit(weights: Weights, servers: Readonly<Record<Color, readonly string[]>>): WeightedServer[] {
+export function exactSplit(
+  weights: Weights,
+  servers: Readonly<Record<Color, readonly string[]>>,
+  backup: Color | null = null,
+): WeightedServer[] {
   checkWeights(weights);
   const count = (c: Color): number => int(`server count of ${c}`, servers[c].length, 1, 64);
   const raw = COLORS.filter((c) => weights[c] > 0).flatMap((c) =>
-    servers[c].map((server) => ({ color: c, server, weight: weights[c] * count(otherColor(c)) })),
+    servers[c].map((server) => ({ color: c, server, weight: weights[c] * count(otherColor(c)), backup: false })),
   );
   const divisor = raw.reduce((d, s) => gcd(s.weight, d), 0);
-  return raw.map((s) => ({ ...s, weight: s.weight / divisor }));
+  const live = raw.map((s) => ({ ...s, weight: s.weight / divisor }));
+  // nginx.fallback at 100/0: the idle color's servers stand by as `backup` (never weighted, never picked while one live server is up)
+  if (backup === null || weights[backup] !== 0) return live;
+  return [...live, ...servers[backup].map((server) => ({ color: backup, server, weight: 1, backup: true }))];
 }
 
 /** A regex entry of a `map`: `"~^1:blue$" blue;`. */

@@ -27,6 +27,11 @@ export interface RenderOptions {
   readonly stable: Color;
   /** the color whose share grows: first in split_clients, owner of the low sticky buckets */
   readonly growing: Color;
+  /**
+   * nginx.fallback: the color at 0% whose servers back up the one at 100% (they take over when every
+   * live server fails); null or absent: none. Only at 100/0.
+   */
+  readonly backup?: Color | null;
 }
 
 /** Dynamic mode (nginx.mode): njs routes every request by the weights file. null: reload mode. */
@@ -141,12 +146,26 @@ function upstreamOf(config: Config, c: Color): UpstreamView {
   return { color: c, servers: [...env.servers], health: env.health };
 }
 
-function exactView(weights: Weights, servers: Readonly<Record<Color, readonly string[]>>, forced: boolean): ExactView | null {
+function exactView(
+  weights: Weights,
+  servers: Readonly<Record<Color, readonly string[]>>,
+  forced: boolean,
+  backup: Color | null,
+): ExactView | null {
   const served = servedByAddress(servers);
   if (served === null) return null;
   const both = weights.blue > 0 && weights.green > 0;
-  const target = both ? 'bgctl_split' : `bgctl_${weights.blue > 0 ? 'blue' : 'green'}`;
-  return { split: both ? exactSplit(weights, servers) : null, target, proxy: forced ? '$bgctl_upstream' : target, served };
+  const split = both || backup !== null;
+  const target = split ? 'bgctl_split' : `bgctl_${weights.blue > 0 ? 'blue' : 'green'}`;
+  return { split: split ? exactSplit(weights, servers, backup) : null, target, proxy: forced ? '$bgctl_upstream' : target, served };
+}
+
+/** The backup color asked for, checked: only the color at 0% while the other carries 100%. */
+function backupOf(opts: RenderOptions): Color | null {
+  if (opts.backup === undefined || opts.backup === null) return null;
+  const backup = checkColor('backup color', opts.backup);
+  if (opts.weights[backup] !== 0) fail('backup color (must be the color at 0%)', { backup, weights: opts.weights });
+  return backup;
 }
 
 export function siteView(config: Config, opts: RenderOptions, dynamic: DynamicOptions | null = null): SiteView {
@@ -159,7 +178,8 @@ export function siteView(config: Config, opts: RenderOptions, dynamic: DynamicOp
   const n = config.nginx;
   const keepalive = int('nginx.keepalive', n.keepalive, 0, 1024);
   // Only numbers and enum words go in, so the JSON holds no quote, backslash or `$` of its own.
-  const statusJson = JSON.stringify({ revision, blue, green, strategy, stable });
+  const backup = backupOf(opts);
+  const statusJson = JSON.stringify({ revision, blue, green, strategy, stable, ...(backup ? { backup } : {}) });
   if (!/^[{}":,a-z0-9]+$/.test(statusJson)) fail('status JSON', statusJson);
   const upstreams = { blue: upstreamOf(config, 'blue'), green: upstreamOf(config, 'green') };
   const force = forceView(config.routing);
@@ -167,7 +187,7 @@ export function siteView(config: Config, opts: RenderOptions, dynamic: DynamicOp
   const servers = { blue: upstreams.blue.servers, green: upstreams.green.servers };
   // dynamic mode: nothing printed depends on the weights; njs picks, the sticky machinery is always there
   const dyn = dynamic !== null;
-  const exact = sticky || dyn ? null : exactView(opts.weights, servers, force !== null);
+  const exact = sticky || dyn ? null : exactView(opts.weights, servers, force !== null, backup);
   return {
     revision,
     listens: listensOf(config),
@@ -184,7 +204,8 @@ export function siteView(config: Config, opts: RenderOptions, dynamic: DynamicOp
     dynamic: dyn
       ? { fallback: checkColor('fallback color', fallbackColor({ weights: opts.weights, stable })), configId: CONFIG_ID_PENDING }
       : null,
-    failover: dyn || (!exact && blue > 0 && green > 0),
+    // dynamic: njs allows the retry while both carry traffic or the weights file arms the fallback
+    failover: dyn || (!exact && ((blue > 0 && green > 0) || backup !== null)),
     force,
     stripHeader: force?.strip ?? null,
     stripCookie: force?.stripCookie ?? null,

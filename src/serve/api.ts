@@ -1,6 +1,6 @@
 import { history, validate } from '../app/admin.js';
 import type { AppContext } from '../app/context.js';
-import { rollback } from '../app/rollback.js';
+import { probeRollbackTarget, rollback } from '../app/rollback.js';
 import { status, viewOf } from '../app/status.js';
 import { gradual } from '../app/traffic-commands.js';
 import { PreflightError, UsageError } from '../core/errors.js';
@@ -34,7 +34,7 @@ const ENDPOINTS = [
   'GET /migration',
   'GET /history?limit=N',
   'POST /switch/:color  {"version", "steps", "stepSeconds", "strategy", "dryRun"} (Authorization: Bearer)',
-  'POST /rollback  (Authorization: Bearer)',
+  'POST /rollback  {"force"} (Authorization: Bearer)',
 ];
 
 function limitOf(call: Call): number {
@@ -140,8 +140,11 @@ async function versionOf(ctx: AppContext, req: SwitchRequest): Promise<string> {
  * stable color itself); one run by a CLI process is stopped by the rollback use case (SIGTERM).
  */
 async function rollbackNow(ctx: AppContext, jobs: MigrationJobs, call: Call): Promise<Reply> {
+  const force = forceOf(await call.body());
+  // the target is probed before a migration is stopped: a dead stable color is refused (409, code 6) with nothing changed
+  await probeRollbackTarget(ctx, { force });
   const stopped = await jobs.stop(`a rollback requested over the API by ${call.source}`);
-  const r = await rollback(ctx);
+  const r = await rollback(ctx, { force });
   const preempted = stopped ? { pid: ctx.pid, command: stopped.action } : (r.preempted ?? null);
   return {
     status: 200,
@@ -152,7 +155,20 @@ async function rollbackNow(ctx: AppContext, jobs: MigrationJobs, call: Call): Pr
       migration: r.migration,
       applyMs: Math.round(r.applyMs),
       preempted,
+      forced: r.forced ?? null,
+      fallback: r.backup ?? null,
     },
     audit: { result: `${r.action}: ${r.color} has 100%${preempted ? ` (stopped \`${preempted.command}\` first)` : ''}` },
   };
+}
+
+/** `POST /rollback` body: empty, or `{"force": true|false}`. */
+function forceOf(body: unknown): boolean {
+  if (body === undefined || body === null || body === '') return false;
+  if (typeof body !== 'object' || Array.isArray(body)) throw new UsageError('body: expected a JSON object like {"force": true}');
+  const extra = Object.keys(body).filter((k) => k !== 'force');
+  if (extra.length > 0) throw new UsageError(`body: unknown field ${JSON.stringify(extra[0])} (only "force")`);
+  const force = (body as { force?: unknown }).force;
+  if (force !== undefined && typeof force !== 'boolean') throw new UsageError('force: expected true or false');
+  return force === true;
 }

@@ -85,12 +85,13 @@ export class FakeNginx implements NginxDriver {
   }
 
   private serve(config: RenderedConfig): void {
-    const meta = JSON.parse(config.site) as { stable?: Color; strategy?: string };
+    const meta = JSON.parse(config.site) as { stable?: Color; strategy?: string; backup?: Color | null };
     this.current = {
       revision: config.revision,
       weights: config.weights,
       stable: meta.stable ?? 'blue',
       strategy: meta.strategy ?? 'weighted',
+      ...(meta.backup ? { backup: meta.backup } : {}),
     };
   }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { rollback } from '../../src/app/rollback.js';
 import { canary, gradual } from '../../src/app/traffic-commands.js';
-import { ExitCode, LockHeldError, RolledBackError, UnknownStateError } from '../../src/core/errors.js';
+import { ExitCode, LockHeldError, PreflightError, RolledBackError, UnknownStateError } from '../../src/core/errors.js';
 import { rollbackFailed } from '../../src/core/migration.js';
 import { failure, makeContext, type World } from '../fakes/context.js';
 import { FakeNginx } from '../fakes/nginx.js';
@@ -95,14 +95,56 @@ describe('rollback', () => {
     expect(await rollback(w.ctx)).toMatchObject({ action: 'reverted', color: 'blue' });
   });
 
-  it('needs no metrics and no health checks', async () => {
+  it('needs no metrics: one probe of each color, and a healthy target is enough', async () => {
     const w = await afterGradual();
-    w.prober.setHealth('blue', false);
     w.prober.setHealth('green', false);
     const probes = { ...w.prober.calls };
-    expect(await rollback(w.ctx)).toMatchObject({ action: 'reverted' });
-    expect(w.prober.calls).toEqual(probes);
+    expect(await rollback(w.ctx)).toMatchObject({ action: 'reverted', forced: null, backup: null });
+    expect(w.prober.calls).toEqual({ blue: probes.blue + 1, green: probes.green + 1 });
     expect(w.nginx.current?.weights).toEqual(blue(100));
+  });
+
+  it('refuses to move traffic onto a target that fails its probe: exit 6 naming it, nothing changed', async () => {
+    const w = await afterGradual();
+    w.prober.setHealth('blue', false);
+    const before = structuredClone(w.store.state);
+    const applies = w.nginx.calls.length;
+    const e = await failure(rollback(w.ctx));
+    expect(e).toBeInstanceOf(PreflightError);
+    expect(e.exitCode).toBe(ExitCode.PREFLIGHT);
+    expect(e.message).toMatch(/rollback: blue is not healthy \(127\.0\.0\.1:8081: HTTP 503\); nothing was changed/);
+    expect(w.nginx.calls.length).toBe(applies);
+    expect(w.nginx.current?.weights).toEqual(green(100));
+    expect(w.store.state).toEqual(before);
+    expect(w.lock.held).toBe(false);
+  });
+
+  it('--force moves traffic onto an unhealthy target and says so', async () => {
+    const w = await afterGradual();
+    w.prober.setHealth('blue', false);
+    const r = await rollback(w.ctx, { force: true });
+    expect(r).toMatchObject({ action: 'reverted', color: 'blue' });
+    expect(r.forced).toMatch(/blue failed its health probe .*--force/);
+    expect(w.nginx.current?.weights).toEqual(blue(100));
+  });
+
+  it('arms the fallback: the idle color, healthy, backs up the one at 100%; none when it fails its probe', async () => {
+    const w = await afterGradual();
+    const r = await rollback(w.ctx);
+    expect(r.backup).toBe('green');
+    expect(w.renders.at(-1)).toMatchObject({ weights: blue(100), backup: 'green' });
+    expect(w.store.state.backup).toBe('green');
+    expect(w.nginx.current?.backup).toBe('green');
+    w.prober.setHealth('green', false);
+    expect(await rollback(w.ctx)).toMatchObject({ action: 'reasserted', backup: null });
+    expect(w.renders.at(-1)).toMatchObject({ weights: blue(100), backup: null });
+  });
+
+  it('nginx.fallback: false never arms one', async () => {
+    const w = makeContext({ config: { nginx: { fallback: false } } });
+    await gradual(w.ctx, { color: 'green', version: '2.1.0' });
+    expect(w.renders.every((r) => (r.backup ?? null) === null)).toBe(true);
+    expect(await rollback(w.ctx)).toMatchObject({ backup: null });
   });
 
   it('starts NGINX on the stable color when it is not running', async () => {

@@ -14,6 +14,7 @@ import { allOn } from '../../src/core/weights.js';
 const cfg = (over: Partial<EngineConfig> = {}): EngineConfig => ({
   steps: planSteps({ blue: 100, green: 0 }, 'green', [25, 50, 75, 100]),
   stableWeights: allOn('blue'),
+  targetWeights: allOn('green'),
   stepMs: 3000,
   probeIntervalMs: 1000,
   failuresBeforeRollback: 1,
@@ -224,5 +225,57 @@ describe('planning steps', () => {
     expect(parseSteps('25,50')).toEqual({ error: expect.stringMatching(/last step must be 100/) });
     expect(parseSteps('0,100')).toEqual({ error: expect.stringMatching(/outside 1-100/) });
     expect(parseSteps('10;include')).toEqual({ error: expect.stringMatching(/not a comma-separated/) });
+  });
+});
+
+describe('engine: the stable color is probed too, and never rolled back onto while down', () => {
+  const c = cfg();
+  const observing = (): EngineState => {
+    const t = nextTransition(c, startEngine(c).state, { type: 'applied', now: 0 });
+    return t.state;
+  };
+  const observed = (now: number, stableHealthy: boolean): EngineEvent => ({
+    type: 'observed',
+    now,
+    health: { healthy: true, detail: 'healthy' },
+    stableHealth: { healthy: stableHealthy, detail: stableHealthy ? 'healthy' : 'blue: 127.0.0.1:8081: HTTP 503' },
+    breach: null,
+    judgement: null,
+  });
+
+  it('says once when the stable color goes down, and once when it is back; the step goes on', () => {
+    const down = nextTransition(c, observing(), observed(0, false));
+    expect(down.command.type).toBe('wait');
+    expect(down.notice).toMatch(
+      /step 1: the stable color fails its health probe \(blue: 127\.0\.0\.1:8081: HTTP 503\).*will not roll back onto it/,
+    );
+    const still = nextTransition(c, down.state, observed(1000, false));
+    expect(still.notice).toBeUndefined();
+    const back = nextTransition(c, still.state, observed(2000, true));
+    expect(back.notice).toMatch(/the stable color answers its health probe again/);
+  });
+
+  it('a rollback that finds the stable color down puts all traffic on the healthy new color, then stops for a human', () => {
+    const rb = nextTransition(c, observing(), { type: 'interrupt', now: 10, signal: 'SIGTERM' });
+    expect(rb.command).toMatchObject({ type: 'rollback', weights: allOn('blue') });
+    const divert = nextTransition(c, rb.state, { type: 'stable_down', now: 11, detail: 'blue: refused', targetHealthy: true });
+    expect(divert.command).toMatchObject({ type: 'divert', weights: allOn('green') });
+    expect((divert.command as { reason: string }).reason).toMatch(/interrupted by SIGTERM; the stable color is down \(blue: refused\)/);
+    const end = nextTransition(c, divert.state, { type: 'diverted', now: 12 });
+    expect(end.command).toMatchObject({ type: 'finish', outcome: 'stopped' });
+  });
+
+  it('with both colors down it moves nothing and stops for a human', () => {
+    const rb = nextTransition(c, observing(), { type: 'interrupt', now: 10, signal: 'SIGTERM' });
+    const end = nextTransition(c, rb.state, { type: 'stable_down', now: 11, detail: 'blue: refused', targetHealthy: false });
+    expect(end.command).toMatchObject({ type: 'finish', outcome: 'stopped' });
+    expect((end.command as { reason: string }).reason).toMatch(/traffic left as it was/);
+  });
+
+  it('a failed divert is a failed rollback (exit 4 path)', () => {
+    const rb = nextTransition(c, observing(), { type: 'interrupt', now: 10, signal: 'SIGTERM' });
+    const divert = nextTransition(c, rb.state, { type: 'stable_down', now: 11, detail: 'blue: refused', targetHealthy: true });
+    const end = nextTransition(c, divert.state, { type: 'divert_failed', now: 12, error: 'nginx -t failed' });
+    expect(end.command).toMatchObject({ type: 'finish', outcome: 'rollback_failed' });
   });
 });

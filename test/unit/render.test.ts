@@ -214,15 +214,40 @@ describe('exactSplit: the color shares are exactly the weights', () => {
   it('leaves a color at 0% out (NGINX rejects weight=0)', () => {
     const servers = { blue: ['127.0.0.1:1', '127.0.0.1:2'], green: ['127.0.0.1:3'] };
     expect(exactSplit({ blue: 100, green: 0 }, servers)).toEqual([
-      { color: 'blue', server: '127.0.0.1:1', weight: 1 },
-      { color: 'blue', server: '127.0.0.1:2', weight: 1 },
+      { color: 'blue', server: '127.0.0.1:1', weight: 1, backup: false },
+      { color: 'blue', server: '127.0.0.1:2', weight: 1, backup: false },
     ]);
-    expect(exactSplit({ blue: 0, green: 100 }, servers)).toEqual([{ color: 'green', server: '127.0.0.1:3', weight: 1 }]);
+    expect(exactSplit({ blue: 0, green: 100 }, servers)).toEqual([{ color: 'green', server: '127.0.0.1:3', weight: 1, backup: false }]);
     expect(exactSplit({ blue: 25, green: 75 }, servers)).toEqual([
-      { color: 'blue', server: '127.0.0.1:1', weight: 1 },
-      { color: 'blue', server: '127.0.0.1:2', weight: 1 },
-      { color: 'green', server: '127.0.0.1:3', weight: 6 },
+      { color: 'blue', server: '127.0.0.1:1', weight: 1, backup: false },
+      { color: 'blue', server: '127.0.0.1:2', weight: 1, backup: false },
+      { color: 'green', server: '127.0.0.1:3', weight: 6, backup: false },
     ]);
+  });
+
+  it('nginx.fallback at 100/0: the idle color joins as `backup` servers, never weighted', () => {
+    const servers = { blue: ['127.0.0.1:1', '127.0.0.1:2'], green: ['127.0.0.1:3'] };
+    expect(exactSplit({ blue: 0, green: 100 }, servers, 'blue')).toEqual([
+      { color: 'green', server: '127.0.0.1:3', weight: 1, backup: false },
+      { color: 'blue', server: '127.0.0.1:1', weight: 1, backup: true },
+      { color: 'blue', server: '127.0.0.1:2', weight: 1, backup: true },
+    ]);
+    // mid-split there is no backup: both colors already carry traffic and retry on each other
+    expect(exactSplit({ blue: 50, green: 50 }, servers, 'blue').some((s) => s.backup)).toBe(false);
+  });
+
+  it('renders the fallback into the site: backup servers (exact split), error_page retry (pick), and the status JSON names it', () => {
+    const exact = renderConfig(ips(1, 1), { ...step(100), backup: 'blue' }).site;
+    expect(exact).toMatch(
+      /upstream bgctl_split \{[^}]*server 127\.0\.0\.1:8200 weight=1 max_fails=3 fail_timeout=10s; # green\n\s+server 127\.0\.0\.1:8100 weight=1 backup max_fails=3/,
+    );
+    expect(exact).toMatch(/map \$bgctl_force \$bgctl_upstream \{[^}]*default bgctl_split;/);
+    expect(exact).toContain(`"backup":"blue"`);
+    const none = renderConfig(ips(1, 1), step(100)).site;
+    expect(none).toMatch(/map \$bgctl_force \$bgctl_upstream \{[^}]*default bgctl_green;/);
+    expect(none).not.toContain('backup');
+    // a backup that is not the idle color is a bug, never rendered
+    expect(() => renderConfig(ips(1, 1), { ...step(50), backup: 'blue' })).toThrow(/backup color/);
   });
 
   it('renders the servers of both colors with their weights into one upstream with a zone', () => {

@@ -430,10 +430,10 @@ export async function waitForMaster(
 /** The status JSON (`/__bgctl/status`) as LiveNginx, or null when it is not one. Dynamic mode adds mode, source, config, problem. */
 export function parseStatus(text: string): LiveNginx | null {
   try {
-    const { revision, blue, green, strategy, stable, mode, source, problem, config } = JSON.parse(text) as Record<string, unknown>;
+    const { revision, blue, green, strategy, stable, mode, source, problem, config, backup } = JSON.parse(text) as Record<string, unknown>;
     if (typeof revision !== 'number' || !Number.isInteger(revision) || typeof blue !== 'number' || typeof green !== 'number') return null;
     if (typeof strategy !== 'string' || !isColor(stable)) return null;
-    const live: LiveNginx = { revision, weights: { blue, green }, strategy, stable };
+    const live: LiveNginx = { revision, weights: { blue, green }, strategy, stable, ...(isColor(backup) ? { backup } : {}) };
     if (mode !== 'dynamic') return live;
     return {
       ...live,
