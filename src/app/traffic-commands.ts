@@ -3,7 +3,7 @@ import { otherColor } from '../core/color.js';
 import { PreflightError } from '../core/errors.js';
 import { planSteps, type StepPlan } from '../core/plan.js';
 import { isActive, type State } from '../core/state.js';
-import { weightsFor } from '../core/weights.js';
+import { sameWeights, weightsFor } from '../core/weights.js';
 import type { AppContext } from './context.js';
 import { migrate, type MigrationResult } from './migrate.js';
 
@@ -18,20 +18,27 @@ export interface GradualOptions {
   readonly dryRun?: boolean;
 }
 
-async function peekState(ctx: AppContext): Promise<State> {
-  return ctx.store.load();
+/** The state, and whether NGINX really serves what it says (live beats remembered). */
+async function peekState(ctx: AppContext): Promise<{ state: State; servedAsSaid: boolean }> {
+  const [state, live] = await Promise.all([ctx.store.load(), ctx.nginx.live()]);
+  return { state, servedAsSaid: live !== null && live.revision === state.revision && sameWeights(live.weights, state.weights) };
 }
 
-/** Already fully on the target with nothing active: there is nothing to migrate. */
-function alreadyLive(state: State, color: Color): boolean {
-  return state.stable === color && state.weights[color] === 100 && !isActive(state.migration);
+/**
+ * Already fully on the target with nothing active, per state.json AND per what NGINX answers: only then
+ * is there nothing to do. NGINX serving something else (changed behind bgctl's back, or not answering)
+ * goes through the migration's pre-flight, which names the drift.
+ */
+function alreadyLive({ state, servedAsSaid }: { state: State; servedAsSaid: boolean }, color: Color): boolean {
+  return servedAsSaid && state.stable === color && state.weights[color] === 100 && !isActive(state.migration);
 }
 
 export async function gradual(ctx: AppContext, o: GradualOptions): Promise<MigrationResult> {
   const cfg = ctx.loaded.config.migration;
-  const state = await peekState(ctx);
+  const peeked = await peekState(ctx);
+  const { state } = peeked;
   const command = `gradual ${o.color} ${o.version}`;
-  if (alreadyLive(state, o.color)) return alreadyOn(ctx, state, o.color, o.version, command);
+  if (alreadyLive(peeked, o.color)) return alreadyOn(ctx, state, o.color, o.version, command);
   return migrate(ctx, {
     kind: 'gradual',
     to: o.color,
@@ -48,7 +55,8 @@ export async function gradual(ctx: AppContext, o: GradualOptions): Promise<Migra
 }
 
 export async function deploy(ctx: AppContext, o: { color: Color; version: string; dryRun?: boolean }): Promise<MigrationResult> {
-  const state = await peekState(ctx);
+  const peeked = await peekState(ctx);
+  const { state } = peeked;
   const command = `deploy ${o.color} ${o.version}`;
   if (state.weights[o.color] > 0) {
     throw new PreflightError(
@@ -71,9 +79,10 @@ export async function deploy(ctx: AppContext, o: { color: Color; version: string
 }
 
 export async function switchTo(ctx: AppContext, o: { color: Color; dryRun?: boolean }): Promise<MigrationResult> {
-  const state = await peekState(ctx);
+  const peeked = await peekState(ctx);
+  const { state } = peeked;
   const command = `switch ${o.color}`;
-  if (alreadyLive(state, o.color)) return alreadyOn(ctx, state, o.color, null, command);
+  if (alreadyLive(peeked, o.color)) return alreadyOn(ctx, state, o.color, null, command);
   return migrate(ctx, {
     kind: 'switch',
     to: o.color,
@@ -94,13 +103,15 @@ export async function switchTo(ctx: AppContext, o: { color: Color; dryRun?: bool
  * color 100-P%. A canary can move down as well as up; 0% withdraws it, 100% completes it.
  */
 export async function canary(ctx: AppContext, o: { color: Color; percent: number; dryRun?: boolean }): Promise<MigrationResult> {
-  const state = await peekState(ctx);
+  const peeked = await peekState(ctx);
+  const { state } = peeked;
   const active = isActive(state.migration) ? state.migration : null;
   const growing = active ? active.to : state.stable === o.color ? otherColor(o.color) : o.color;
   const percent = growing === o.color ? o.percent : 100 - o.percent;
   const step: StepPlan = { index: 0, percent, weights: weightsFor(growing, percent) };
   const command = `canary ${o.color} ${o.percent}`;
-  if (percent === 0 && !active) return alreadyOn(ctx, state, state.stable, null, command);
+  if (percent === 0 && !active && peeked.servedAsSaid && state.weights[state.stable] === 100)
+    return alreadyOn(ctx, state, state.stable, null, command);
   return migrate(ctx, {
     kind: 'canary',
     to: growing,
