@@ -47,7 +47,12 @@ export function migrate(ctx: AppContext, req: MigrationRequest): Promise<Migrati
     let state = await ctx.store.load();
     state = await adoptInterrupted(ctx, state, req);
     const steps = req.plan(state);
-    if (steps.length === 0) return { outcome: 'noop', migration: state.migration, state, checks: [] };
+    if (steps.length === 0) {
+      // nothing to do per state.json: only true when NGINX serves exactly that (live beats remembered)
+      const drift = driftCheck(state, await ctx.nginx.live());
+      if (!drift.ok) enforce(ctx, [drift], req.command);
+      return { outcome: 'noop', migration: state.migration, state, checks: [] };
+    }
     if (req.deploy !== 'never' && !req.dryRun) await maybeDeploy(ctx, state, req);
     const first = steps[0] as StepPlan;
     const checks = await preflight(ctx, state, req, {

@@ -476,3 +476,24 @@ describe('gradual judged on real traffic', () => {
     expect((await switchTo(w2.ctx, { color: 'green' })).outcome).toBe('completed');
   });
 });
+
+describe('"nothing to do" is decided against what NGINX serves, not only state.json', () => {
+  for (const [name, run] of [
+    ['switch blue', (w: World) => switchTo(w.ctx, { color: 'blue' })],
+    ['gradual blue 2.0.0', (w: World) => gradual(w.ctx, { color: 'blue', version: '2.0.0' })],
+    ['canary green 0', (w: World) => canary(w.ctx, { color: 'green', percent: 0 })],
+  ] as const) {
+    it(`${name}: state says blue 100%, NGINX serves green 100% behind bgctl's back → the drift is named, exit 6`, async () => {
+      const w = makeContext({ nginx: new FakeNginx({ revision: 9, weights: green(100) }) });
+      const e = await failure(run(w));
+      expect(e).toBeInstanceOf(PreflightError);
+      expect(e.message).toMatch(/NGINX serves revision 9 \(blue 0% \/ green 100%\)/);
+      expect(w.nginx.current?.weights).toEqual(green(100));
+    });
+  }
+
+  it('switch blue when NGINX and state.json both say blue 100% is still nothing to do', async () => {
+    const w = makeContext();
+    expect(await switchTo(w.ctx, { color: 'blue' })).toMatchObject({ outcome: 'noop' });
+  });
+});
