@@ -5,6 +5,7 @@ import { ExecDeployRunner } from './adapters/deploy.js';
 import { FileLock } from './adapters/lock.js';
 import { createLogger, type LogLevel } from './adapters/logger.js';
 import { setupNginx } from './adapters/nginx/setup.js';
+import { checkTls } from './adapters/tls-check.js';
 import { FileStateStore } from './adapters/state-store.js';
 import type { AppContext, RenderRequest } from './app/context.js';
 import { detectMode, type ApplyMode } from './app/mode.js';
@@ -49,6 +50,7 @@ export async function wireContext(
     pid: process.pid,
     host: hostname(),
     newId: () => randomUUID().slice(0, 8),
+    checkTls: () => checkTls(config, (msg, fields) => logger.warn(msg, fields)),
   };
 }
 

@@ -12,7 +12,7 @@ export interface HttpProberOptions {
   readonly environments: Readonly<Record<Color, ProbeEnvironment>>;
   readonly timeoutMs: number;
   /** Where NGINX listens: the config's listenAddress (`*`, 0.0.0.0 and [::] mean loopback) and listen port. */
-  readonly nginx: { readonly host: string; readonly port: number };
+  readonly nginx: { readonly host: string; readonly port: number; readonly tls?: boolean };
   /**
    * The config's forced routes (`routing`): throughNginx asks NGINX for the color's health path with
    * `forceHeader: COLOR` (`COLOR:SECRET` when forceSecret is set). forceHeader null: it asks the
@@ -31,10 +31,13 @@ const BODY_CAP = 64 * 1024;
  */
 export class HttpProber implements Prober {
   private readonly agent: Agent;
+  /** NGINX's own loopback port: with tls, its certificate names the public host, not 127.0.0.1 */
+  private readonly nginxAgent: Agent;
 
   constructor(private readonly options: HttpProberOptions) {
     const t = options.timeoutMs;
     this.agent = new Agent({ pipelining: 0, connect: { timeout: t }, headersTimeout: t, bodyTimeout: t });
+    this.nginxAgent = new Agent({ pipelining: 0, connect: { timeout: t, rejectUnauthorized: false }, headersTimeout: t, bodyTimeout: t });
   }
 
   async color(color: Color): Promise<ColorHealth> {
@@ -54,25 +57,32 @@ export class HttpProber implements Prober {
     // health locations only serve loopback anyway)
     const loop = host === '*' || host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' || host === '::' ? '::1' : host;
     const h = loop.includes(':') && !loop.startsWith('[') ? `[${loop}]` : loop;
-    if (forceHeader === null) return this.probe(`${h}:${port}`, `http://${h}:${port}/__bgctl/health/${color}`, {}, color);
+    const origin = `${this.options.nginx.tls ? 'https' : 'http'}://${h}:${port}`;
+    if (forceHeader === null) return this.probe(`${h}:${port}`, `${origin}/__bgctl/health/${color}`, {}, color, this.nginxAgent);
     const value = forceSecret === null ? color : `${color}:${forceSecret}`;
     const path = this.options.environments[color].health;
-    return this.probe(`${h}:${port}`, `http://${h}:${port}${path}`, { [forceHeader]: value }, color);
+    return this.probe(`${h}:${port}`, `${origin}${path}`, { [forceHeader]: value }, color, this.nginxAgent);
   }
 
   /** Closes the connection pool; call once when done probing (tests, `serve` shutdown). */
-  close(): Promise<void> {
-    return this.agent.close();
+  async close(): Promise<void> {
+    await Promise.all([this.agent.close(), this.nginxAgent.close()]);
   }
 
   /** `servedBy`: through NGINX, the color its X-Bgctl-Color must name. */
-  private async probe(server: string, url: string, headers: Record<string, string> = {}, servedBy?: Color): Promise<ServerHealth> {
+  private async probe(
+    server: string,
+    url: string,
+    headers: Record<string, string> = {},
+    servedBy?: Color,
+    agent: Agent = this.agent,
+  ): Promise<ServerHealth> {
     const { timeoutMs } = this.options;
     const started = performance.now();
     const latency = (): number => Math.round(performance.now() - started);
     try {
       const res = await request(url, {
-        dispatcher: this.agent,
+        dispatcher: agent,
         method: 'GET',
         headers: { ...headers, accept: 'application/json', 'user-agent': 'bgctl-probe' },
         signal: AbortSignal.timeout(timeoutMs),

@@ -3,7 +3,7 @@ import { applied } from '../core/migration.js';
 import type { Migration } from '../core/state.js';
 import { weightsFor, type Weights } from '../core/weights.js';
 import type { Color } from '../core/color.js';
-import { withLock } from './apply.js';
+import { fallbackFor, withLock } from './apply.js';
 import { nowIso, renderRequestFor, type AppContext } from './context.js';
 import type { LiveNginx, RenderedConfig } from './ports.js';
 import { configTestCheck, driftCheck, enforce, healthCheck, modeCheck, type CheckResult } from './preflight.js';
@@ -18,6 +18,7 @@ function nginxRunningCheck(revision: number, running: boolean, live: LiveNginx |
 
 /** Pre-flight of the whole system; changes nothing. Throws PreflightError (exit 6) listing failures. */
 export async function validate(ctx: AppContext): Promise<CheckResult[]> {
+  await ctx.checkTls?.();
   const state = await ctx.store.load();
   const [blue, green, live, running] = await Promise.all([
     ctx.prober.color('blue'),
@@ -57,16 +58,20 @@ export async function renderStep(ctx: AppContext, step?: { color: Color; percent
  * Starts NGINX on what the state says is live (a fresh install: blue at 100%), in the apply mode this
  * process resolved (`nginx.mode: dynamic` without the njs module: exit 6, nothing started).
  */
-export function start(
+export async function start(
   ctx: AppContext,
 ): Promise<{ revision: number; weights: Weights; alreadyRunning: boolean; mode: 'dynamic' | 'reload'; modeDetail: string }> {
+  // a bad certificate or key: exit 2 before anything is written (not even the lock)
+  await ctx.checkTls?.();
   return withLock(ctx, 'start', async () => {
     enforce(ctx, [modeCheck(ctx)], 'start');
     const state = await ctx.store.load();
     const alreadyRunning = await ctx.nginx.isRunning();
     const revision = state.revision + 1;
-    await ctx.nginx.start(ctx.render(renderRequestFor(state, state.weights, revision)));
-    await ctx.store.save(applied(state, state.weights, revision, nowIso(ctx)));
+    // nginx.fallback: the idle color backs up the live one when it answers its probe now
+    const req = { ...renderRequestFor(state, state.weights, revision), backup: await fallbackFor(ctx, state.weights) };
+    await ctx.nginx.start(ctx.render(req));
+    await ctx.store.save(applied(state, state.weights, revision, nowIso(ctx), req.backup));
     return { revision, weights: state.weights, alreadyRunning, mode: ctx.mode.mode, modeDetail: ctx.mode.detail };
   });
 }

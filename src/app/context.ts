@@ -48,6 +48,8 @@ export interface AppContext {
   readonly pid: number;
   readonly host: string;
   readonly newId: () => string;
+  /** tls: checks the certificate and key (readable, matching) before a command writes NGINX files; UsageError (exit 2) */
+  readonly checkTls?: () => Promise<void>;
 }
 
 export const isoAt = (ms: number): string => new Date(ms).toISOString();

@@ -42,7 +42,9 @@ export interface MigrationResult {
   readonly plan?: readonly { step: StepPlan; config: RenderedConfig }[];
 }
 
-export function migrate(ctx: AppContext, req: MigrationRequest): Promise<MigrationResult> {
+export async function migrate(ctx: AppContext, req: MigrationRequest): Promise<MigrationResult> {
+  // a bad certificate or key: exit 2 before anything is written (not even the lock)
+  await ctx.checkTls?.();
   return withLock(ctx, req.command, async () => {
     let state = await ctx.store.load();
     state = await adoptInterrupted(ctx, state, req);

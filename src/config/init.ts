@@ -146,6 +146,11 @@ export function renderInitConfig(opts: InitOptions): string {
     entry(2, 'timeoutSeconds', '600', 'how long the command may run (seconds)', true),
     '',
     entry(0, 'stateDir', '.bgctl', 'folder for state.json, its backup, the lock and history'),
+    '',
+    entry(0, 'tls', '', "optional: `listen` serves HTTPS (bgctl's own NGINX)", true),
+    entry(2, 'certificate', '/etc/ssl/app.crt', 'PEM certificate (chain), relative to this file', true),
+    entry(2, 'key', '/etc/ssl/app.key', 'its private key; checked before anything is written', true),
+    entry(2, 'redirectFrom', 'null', 'a plain-HTTP port that redirects (308) to HTTPS', true),
   ];
   return `${lines.join('\n')}\n`;
 }

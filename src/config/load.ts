@@ -190,5 +190,8 @@ export function resolvePaths(config: Config, baseDir: string): Config {
       binary: binary.includes('/') || binary.includes('\\') ? path.resolve(baseDir, binary) : binary,
     },
     stateDir: path.resolve(baseDir, config.stateDir),
+    tls: config.tls
+      ? { ...config.tls, certificate: path.resolve(baseDir, config.tls.certificate), key: path.resolve(baseDir, config.tls.key) }
+      : null,
   };
 }

@@ -72,6 +72,8 @@ const secret = z.string().regex(/^[A-Za-z0-9._~-]{16,128}$/, 'must be 16-128 cha
 
 export const STRATEGIES = ['weighted', 'sticky'] as const;
 
+/** Goes into the site config (ssl_certificate PATH;): a path of plain characters, nothing NGINX would parse. */
+const tlsPath = z.string().regex(/^[A-Za-z0-9._/+@-]{1,400}$/, 'not a plain file path (letters, digits and . _ / + @ - only)');
 const listenAddress = z.string().refine((s) => IPV4.test(s) || IPV6_BRACKETED.test(s) || s === '*', 'not an IP address or *');
 const driverName = z.enum(['local', 'docker']);
 const containerName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'not a container name');
@@ -312,8 +314,28 @@ export const configSchema = z
       .optional()
       .describe('Optional: how a version gets onto a color.'),
     stateDir: z.string().min(1).default('.bgctl').describe('Folder for state.json, its backup, the lock and history.'),
+    tls: z
+      .strictObject({
+        certificate: tlsPath.describe('PEM certificate (chain) of the HTTPS listen port; relative to the config file.'),
+        key: tlsPath.describe('PEM private key of that certificate; checked (readable, matching) before anything is written.'),
+        redirectFrom: port
+          .nullable()
+          .default(null)
+          .describe('A plain-HTTP port that answers every request with a 308 redirect to HTTPS on `listen`. null: none.'),
+      })
+      .nullable()
+      .default(null)
+      .describe("Optional, bgctl's own NGINX (local and docker drivers): `listen` serves HTTPS with this certificate."),
   })
   .superRefine((cfg, ctx) => {
+    if (cfg.tls && cfg.tls.redirectFrom === cfg.listen)
+      ctx.addIssue({ code: 'custom', path: ['tls', 'redirectFrom'], message: 'must differ from listen (the HTTPS port)' });
+    if (cfg.tls && cfg.nginx.targets !== null)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tls'],
+        message: 'not supported with nginx.targets (a fleet) yet: terminate TLS in front of the fleet',
+      });
     for (const issue of targetConflicts(cfg))
       ctx.addIssue({ code: 'custom', path: ['nginx', 'targets', ...issue.path], message: issue.message });
     const blue = new Set(cfg.environments.blue.servers);

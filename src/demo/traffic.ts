@@ -21,6 +21,8 @@ export interface TrafficOptions {
   readonly pauseMs?: number;
   /** per-request timeout */
   readonly timeoutMs?: number;
+  /** https: the CA to trust (PEM) and the name the certificate must carry (SNI), e.g. a test's own certificate */
+  readonly tls?: { readonly ca: string; readonly servername: string };
 }
 
 export interface ColorCounts {
@@ -67,7 +69,11 @@ export function startTraffic(options: TrafficOptions): TrafficGenerator {
   const method = options.method ?? 'GET';
   const pauseMs = Math.max(0, options.pauseMs ?? 10);
   const timeoutMs = options.timeoutMs ?? 5000;
-  const agent = new Agent({ connections, pipelining: 1, connectTimeout: timeoutMs });
+  const agent = new Agent({
+    connections,
+    pipelining: 1,
+    connect: { timeout: timeoutMs, ...(options.tls ? { ca: options.tls.ca, servername: options.tls.servername } : {}) },
+  });
   const abort = new AbortController();
 
   let ok = 0;

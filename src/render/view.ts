@@ -76,9 +76,24 @@ export interface PickView {
   readonly failoverKey: string;
 }
 
+/** tls: the HTTPS listen port's certificate and key, as NGINX reads them (docker: inside the container). */
+export interface TlsView {
+  readonly certificate: string;
+  readonly key: string;
+}
+
+/** tls.redirectFrom: a plain-HTTP server that redirects every request to HTTPS. */
+export interface RedirectView {
+  readonly listens: readonly string[];
+  /** `:PORT` of the HTTPS listen port, empty for 443 */
+  readonly port: string;
+}
+
 export interface SiteView {
   readonly revision: number;
   readonly listens: readonly string[];
+  readonly tls: TlsView | null;
+  readonly redirect: RedirectView | null;
   readonly exact: ExactView | null;
   readonly pick: PickView | null;
   /** the bucket machinery; in dynamic mode always (njs uses it while the weights file says sticky) */
@@ -138,6 +153,35 @@ function listensOf(config: Config): string[] {
   return loopback ? [`${address}:${port}`] : [`${address}:${port}`, `127.0.0.1:${port}`];
 }
 
+const TLS_PATH = /^\/[A-Za-z0-9._/+@-]{1,400}$/;
+
+/**
+ * Where NGINX reads the certificate and key: the absolute paths of the config (local), or, for the docker
+ * driver, the same files under nginx.containerDir (they must be inside nginx.dir, which is mounted there).
+ */
+export function tlsPathsOf(config: Config): TlsView | null {
+  const tls = config.tls;
+  if (!tls) return null;
+  const inside = (file: string): string => {
+    if (config.nginx.driver !== 'docker') return file;
+    const dir = config.nginx.dir.replace(/\/+$/, '');
+    if (!file.startsWith(`${dir}/`)) return fail('tls file outside nginx.dir (docker driver)', file);
+    return `${config.nginx.containerDir.replace(/\/+$/, '')}/${file.slice(dir.length + 1)}`;
+  };
+  const view = { certificate: inside(tls.certificate), key: inside(tls.key) };
+  for (const p of [view.certificate, view.key]) if (!TLS_PATH.test(p) || p.split('/').includes('..')) fail('tls file path', p);
+  return view;
+}
+
+function redirectOf(config: Config): RedirectView | null {
+  const from = config.tls?.redirectFrom ?? null;
+  if (from === null) return null;
+  int('tls.redirectFrom', from, 1, 65535);
+  const listens = listensOf({ ...config, listen: from });
+  const port = int('listen port', config.listen, 1, 65535);
+  return { listens, port: port === 443 ? '' : `:${port}` };
+}
+
 function upstreamOf(config: Config, c: Color): UpstreamView {
   const env = config.environments[c];
   if (env.servers.length < 1 || env.servers.length > 64) fail(`server count of ${c}`, env.servers.length);
@@ -191,6 +235,8 @@ export function siteView(config: Config, opts: RenderOptions, dynamic: DynamicOp
   return {
     revision,
     listens: listensOf(config),
+    tls: tlsPathsOf(config),
+    redirect: redirectOf(config),
     exact,
     pick: exact
       ? null

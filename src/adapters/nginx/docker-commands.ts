@@ -55,8 +55,14 @@ export function composeRunCommand(file: string, service: string, argv: readonly 
  * would be the docker bridge's gateway). Extra request headers come on stdin (`-H @-`): a forced
  * route's secret never appears in a process list.
  */
-export function curlCommand(container: string, url: string, o: { timeoutSeconds: number; headersOnStdin?: boolean }): readonly string[] {
+export function curlCommand(
+  container: string,
+  url: string,
+  o: { timeoutSeconds: number; headersOnStdin?: boolean; insecure?: boolean },
+): readonly string[] {
   const argv = ['curl', '-sS', '--max-time', String(o.timeoutSeconds)];
+  // tls: NGINX's own loopback port, whose certificate names the public host, not 127.0.0.1
+  if (o.insecure) argv.push('--insecure');
   if (o.headersOnStdin) argv.push('-i', '-H', '@-');
   return execCommand(container, [...argv, url], o.headersOnStdin === true);
 }

@@ -31,6 +31,8 @@ export interface DockerNginxOptions {
   readonly service?: string;
   /** the listen port inside the container */
   readonly listenPort: number;
+  /** tls: the listen port speaks HTTPS */
+  readonly tls?: boolean;
   /** the docker client; default 'docker' (found on PATH) */
   readonly docker?: string;
   readonly confirmTimeoutMs?: number;
@@ -138,8 +140,8 @@ class DockerRuntime implements NginxRuntime {
 
   /** curl inside the container: a new process, so a new connection, from the container's loopback. */
   async live(): Promise<LiveNginx | null> {
-    const url = `http://127.0.0.1:${this.opts.listenPort}/__bgctl/status`;
-    const r = await this.docker(curlCommand(this.opts.container, url, { timeoutSeconds: 2 }), 10_000);
+    const url = `${this.opts.tls ? 'https' : 'http'}://127.0.0.1:${this.opts.listenPort}/__bgctl/status`;
+    const r = await this.docker(curlCommand(this.opts.container, url, { timeoutSeconds: 2, insecure: this.opts.tls === true }), 10_000);
     if (r.exitCode !== 0) {
       // curl's own failures (refused, timeout) are routine while NGINX restarts; docker's are news
       this.note(r.stderr.trim() || (r.message ?? 'docker failed'), !/^curl: /.test(r.stderr.trim()));

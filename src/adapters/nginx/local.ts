@@ -17,6 +17,8 @@ export interface LocalNginxOptions {
   readonly binary?: string; // default 'nginx'
   readonly listenHost?: string; // where the status location is asked; default '127.0.0.1'
   readonly listenPort: number;
+  /** tls: the listen port speaks HTTPS (bgctl's own loopback connection does not check the certificate's name) */
+  readonly tls?: boolean;
   readonly confirmTimeoutMs?: number; // bound on confirming a reload/start, and the restore; default 10 000
   readonly stopTimeoutMs?: number; // graceful quit before SIGTERM; default 10 000
   readonly logger?: Logger;
@@ -47,7 +49,7 @@ class LocalRuntime implements NginxRuntime {
     this.layout = nginxLayout(opts.dir);
     this.where = opts.dir;
     const host = opts.listenHost ?? '127.0.0.1';
-    this.origin = `http://${host.includes(':') ? `[${host}]` : host}:${opts.listenPort}`;
+    this.origin = `${opts.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${opts.listenPort}`;
   }
 
   async testCandidate(): Promise<{ ok: boolean; output: string }> {
@@ -95,7 +97,7 @@ class LocalRuntime implements NginxRuntime {
   /** GET /__bgctl/status on a brand-new TCP connection (new Client, reset): a pooled keep-alive
    * socket may still be served by an old-generation worker and report the old revision. */
   async live(): Promise<LiveNginx | null> {
-    const client = new Client(this.origin, { connect: { timeout: 1000 } });
+    const client = new Client(this.origin, { connect: { timeout: 1000, rejectUnauthorized: false } });
     try {
       const res = await client.request({ path: '/__bgctl/status', method: 'GET', reset: true, headersTimeout: 1000, bodyTimeout: 1000 });
       const text = await res.body.text();

@@ -37,9 +37,17 @@ export function memberOf(t: NginxTargetConfig, config: Config, logger?: Logger):
       composeFile: t.composeFile,
       service: t.service,
       listenPort: t.listen,
+      tls: config.tls !== null,
     });
   }
-  return new LocalNginxDriver({ ...common, dir: t.dir, binary: t.binary, listenHost: loopbackOf(t.listenAddress), listenPort: t.listen });
+  return new LocalNginxDriver({
+    ...common,
+    dir: t.dir,
+    binary: t.binary,
+    listenHost: loopbackOf(t.listenAddress),
+    listenPort: t.listen,
+    tls: config.tls !== null,
+  });
 }
 
 export function setupNginx(config: Config, targets: readonly NginxTargetConfig[], logger?: Logger): NginxSetup {
@@ -65,7 +73,7 @@ function httpProber(config: Config, t: NginxTargetConfig): HttpProber {
   return new HttpProber({
     environments: config.environments,
     timeoutMs: config.probe.timeoutMs,
-    nginx: { host: loopbackOf(t.listenAddress), port: t.listen },
+    nginx: { host: loopbackOf(t.listenAddress), port: t.listen, tls: config.tls !== null },
     routing: config.routing,
   });
 }
@@ -75,6 +83,7 @@ function throughOf(config: Config, t: NginxTargetConfig): ThroughProbe {
     return dockerThroughProbe({
       container: t.container,
       port: t.listen,
+      tls: config.tls !== null,
       timeoutMs: config.probe.timeoutMs,
       environments: config.environments,
       routing: config.routing,

@@ -43,6 +43,8 @@ export interface DockerThroughOptions {
   readonly docker?: string;
   readonly container: string;
   readonly port: number;
+  /** tls: the listen port speaks HTTPS */
+  readonly tls?: boolean;
   readonly timeoutMs: number;
   readonly environments: Readonly<Record<Color, { readonly health: string }>>;
   readonly routing: { readonly forceHeader: string | null; readonly forceSecret: string | null };
@@ -64,7 +66,11 @@ export function dockerThroughProbe(o: DockerThroughOptions): ThroughProbe {
     const seconds = Math.max(1, Math.ceil(o.timeoutMs / 1000));
     const r = await execa(
       o.docker ?? 'docker',
-      curlCommand(o.container, `http://127.0.0.1:${o.port}${path}`, { timeoutSeconds: seconds, headersOnStdin: true }),
+      curlCommand(o.container, `${o.tls ? 'https' : 'http'}://127.0.0.1:${o.port}${path}`, {
+        timeoutSeconds: seconds,
+        headersOnStdin: true,
+        insecure: o.tls === true,
+      }),
       {
         input: `${headers.join('\n')}\n`,
         reject: false,
