@@ -9,7 +9,7 @@ import { isPidAlive, listWorkers, readMasterPid } from '../../src/adapters/nginx
 import type { ApplyReport, RenderedConfig } from '../../src/app/ports.js';
 import { ApplyError } from '../../src/core/errors.js';
 
-// Real NGINX on free loopback ports, a real node:http backend. Never mocked (STYLE rule 10).
+// Real NGINX on free loopback ports, a real node:http backend. Never mocked.
 
 async function freePort(): Promise<number> {
   const srv = net.createServer();

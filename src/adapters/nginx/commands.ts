@@ -1,5 +1,5 @@
 /**
- * Pure argv builders for the nginx binary (STYLE rule 1: arrays of words, never shell strings).
+ * Pure argv builders for the nginx binary (arrays of words, never shell strings).
  * They return only the arguments *after* the binary, so the local driver runs
  * `execa(binary, argv)` and a docker driver can run `execa('docker', ['exec', container, 'nginx', ...argv])`
  * with exactly the same words (paths are then paths inside the container).

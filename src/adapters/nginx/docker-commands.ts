@@ -4,7 +4,7 @@ import type { NginxProcesses } from './sequence.js';
 import type { WorkerInfo } from './workers.js';
 
 /**
- * Pure argv builders for the `docker` client (STYLE rule 1), unit-tested by equality, plus the parser of
+ * Pure argv builders for the `docker` client (arrays of words, never shell strings), unit-tested by equality, plus the parser of
  * `docker top`. Inside the container NGINX runs exactly like the local driver's master, on the bind
  * mount: `nginx -p DIR -c DIR/nginx.conf -e DIR/logs/error.log` with DIR = nginx.containerDir, so the
  * nginx words are the ones commands.ts builds, with container paths.

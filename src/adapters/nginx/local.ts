@@ -30,7 +30,7 @@ export interface LocalNginxOptions {
 
 const POLL_MS = 20;
 
-/** Drives one NGINX master under `dir` on this machine; every change follows STYLE rule 3 (see sequence.ts). */
+/** Drives one NGINX master under `dir` on this machine; every change takes the tested, confirmed sequence of sequence.ts. */
 export class LocalNginxDriver extends StagedNginx {
   constructor(opts: LocalNginxOptions) {
     super(new LocalRuntime(opts), { name: opts.name ?? 'nginx', confirmTimeoutMs: opts.confirmTimeoutMs, logger: opts.logger });
@@ -63,7 +63,7 @@ class LocalRuntime implements NginxRuntime {
     return master === null ? null : { master, workers: await listWorkers(master) };
   }
 
-  /** The exit code only says the signal was sent (STYLE rule 3); the sequence's confirm decides. */
+  /** The exit code only says the signal was sent; the sequence's confirm decides. */
   async reload(): Promise<void> {
     const r = await this.nginx(reloadCommand(this.liveTarget()));
     if (r.exitCode !== 0) throw new ApplyError(`nginx -s reload failed: ${r.stderr.trim() || r.message}`, 'reload');

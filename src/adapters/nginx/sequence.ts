@@ -27,7 +27,7 @@ import {
 import type { WorkerInfo } from './workers.js';
 
 /**
- * The one safe way to change what an NGINX serves (STYLE rule 3), shared by the local and the docker
+ * The one safe way to change what an NGINX serves (never an untested config, never a reload trusted on its exit code), shared by the local and the docker
  * driver and split into phases so a fleet can run each phase on every instance before the next:
  *
  *   prepare: write the candidate tree, `nginx -t` it               (nothing live changes)
@@ -366,7 +366,7 @@ export class StagedNginx implements NginxDriver, FleetMember {
   }
 
   /**
-   * STYLE rule 3. Applied = every old-generation worker exited or retitled "is shutting down" (it closed
+   * Applied = every old-generation worker exited or retitled "is shutting down" (it closed
    * the listen socket) AND FRESH_ANSWERS fresh connections in a row answer `revision` (null: any answer).
    * An [emerg] logged since the reload means nginx kept the old config (e.g. a taken port): fail fast.
    */

@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * Linux /proc helpers. They exist because a reload's exit code proves nothing (STYLE rule 3): the only
+ * Linux /proc helpers. They exist because a reload's exit code proves nothing (a reload is confirmed, never trusted): the only
  * evidence that old workers stopped accepting on the listen socket is that they exited or retitled
  * themselves "worker process is shutting down" (nginx does that right before closing listen sockets).
  */
