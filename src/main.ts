@@ -35,6 +35,13 @@ export async function main(
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // a reader that went away (a cancelled CI job's log, `| head`) must not kill a command halfway through
+  // moving traffic: what it would still print is dropped, the work (e.g. returning traffic) goes on
+  const onWriteError = (e: NodeJS.ErrnoException): void => {
+    if (e.code !== 'EPIPE') throw e;
+  };
+  streams.stdout.on('error', onWriteError);
+  streams.stderr.on('error', onWriteError);
   let verbose = argv.includes('--verbose') || argv.includes('-v') || argv.includes('debug');
   let json = argv.includes('--json');
   // --json-out FILE: the document --json would print goes to FILE too (the last one, or the error)
@@ -85,6 +92,8 @@ export async function main(
       streams.stderr.write(`bgctl: could not write --json-out ${jsonOut}: ${e instanceof Error ? e.message : String(e)}\n`);
     }
   }
+  streams.stdout.off('error', onWriteError);
+  streams.stderr.off('error', onWriteError);
   return code;
 }
 
