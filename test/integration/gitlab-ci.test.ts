@@ -75,12 +75,20 @@ describe('bgctl GitLab CI/CD component under gitlab-ci-local', () => {
   async function makeProject(name: string, branch = 'main'): Promise<string> {
     const dir = await makeTmpDir(name);
     await cp(FIXTURE, dir, { recursive: true });
-    // release 0.1.0 of ops/bgctl where gitlab-ci-local keeps fetched includes (component@0.1.0, project ref v0.1.0)
-    for (const ref of ['0.1.0', 'v0.1.0']) {
-      const to = path.join(dir, '.gitlab-ci-local', 'includes', 'gitlab.example.com', 'ops', 'bgctl', ref, 'templates', 'gitlab-deploy');
-      await mkdir(to, { recursive: true });
-      await cp(COMPONENT, path.join(to, 'template.yml'));
-    }
+    // tag 0.1.0 of ops/bgctl where gitlab-ci-local keeps fetched includes (component@0.1.0, project ref 0.1.0)
+    const release = path.join(
+      dir,
+      '.gitlab-ci-local',
+      'includes',
+      'gitlab.example.com',
+      'ops',
+      'bgctl',
+      '0.1.0',
+      'templates',
+      'gitlab-deploy',
+    );
+    await mkdir(release, { recursive: true });
+    await cp(COMPONENT, path.join(release, 'template.yml'));
     await mkdir(path.join(dir, 'ci', 'bgctl'), { recursive: true });
     await cp(COMPONENT, path.join(dir, 'ci', 'bgctl', 'template.yml'));
     await writeFile(path.join(dir, '.gitignore'), '.gitlab-ci-local/\n.home/\n.bgctl-cli/\n*.json\n*.env\n');
