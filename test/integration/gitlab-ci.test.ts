@@ -184,8 +184,8 @@ describe('bgctl GitLab CI/CD component under gitlab-ci-local', () => {
     for (const job of ['build', 'test', 'bgctl:deploy']) expect(run.output).toMatch(new RegExp(`PASS +${job}\\b`));
     expect(run.output).toMatch(/building 2\.1\.0/);
     // bgctl came from the tarball, installed into the job's folder, not from PATH
-    expect(run.output).toMatch(/bgctl-ci: installing .*bgctl-0\.1\.0\.tgz/);
-    expect(run.output).toMatch(/bgctl-ci: bgctl 0\.1\.0 \(.*\/\.bgctl-cli\/bin\/bgctl\)/);
+    expect(run.output).toMatch(new RegExp(`bgctl-ci: installing .*${path.basename(tarball).replace(/\./g, '\\.')}`));
+    expect(run.output).toMatch(/bgctl-ci: bgctl \d+\.\d+\.\d+\S* \(.*\/\.bgctl-cli\/bin\/bgctl\)/);
     expect(run.output).toMatch(/bgctl:deploy +> step 2\/2 +/);
     expect(run.output).toMatch(/bgctl-ci: completed: blue 0% \/ green 100%, stable green \(migration blue -> green, version 2\.1\.0\)/);
     expect(run.output).not.toMatch(/bgctl:rollback +starting/);
