@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import { CommanderError } from 'commander';
 import type { ProgressEvent } from './app/ports.js';
 import { buildProgram, type CliDeps, type GlobalOptions } from './cli/program.js';
 import type { Output, Streams } from './cli/output.js';
+import { writeFileAtomic } from './adapters/atomic-file.js';
 import type { LogLevel } from './adapters/logger.js';
 import { loadConfig, resolveConfigPath } from './config/load.js';
 import { BgctlError, ExitCode, exitCodeOf } from './core/errors.js';
@@ -32,14 +35,32 @@ export async function main(
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // a reader that went away (a cancelled CI job's log, `| head`) must not kill a command halfway through
+  // moving traffic: what it would still print is dropped, the work (e.g. returning traffic) goes on
+  const onWriteError = (e: NodeJS.ErrnoException): void => {
+    if (e.code !== 'EPIPE') throw e;
+  };
+  streams.stdout.on('error', onWriteError);
+  streams.stderr.on('error', onWriteError);
   let verbose = argv.includes('--verbose') || argv.includes('-v') || argv.includes('debug');
   let json = argv.includes('--json');
+  // --json-out FILE: the document --json would print goes to FILE too (the last one, or the error)
+  const jsonOut = optionValue(argv, '--json-out');
+  const jsonOutProblem = jsonOut === undefined ? null : await unwritable(jsonOut);
+  if (jsonOutProblem) {
+    streams.stderr.write(`bgctl: --json-out ${jsonOut}: ${jsonOutProblem}; nothing was changed\n`);
+    return ExitCode.USAGE;
+  }
+  const last: { doc?: unknown } = {};
   const deps: CliDeps = {
     streams,
     env: process.env,
     cwd: process.cwd(),
     signal: controller.signal,
     version: packageVersion(),
+    onResult: (value) => {
+      last.doc = value;
+    },
     async createContext(opts: GlobalOptions, events: ProgressEvent[], _out: Output) {
       verbose = opts.verbose || opts.logLevel === 'debug';
       json = opts.json;
@@ -51,15 +72,55 @@ export async function main(
       return wireContext(loaded, { logLevel, json: opts.json, signal: controller.signal, streams, events });
     },
   };
+  let code: number;
   try {
     await buildProgram(deps).parseAsync(argv);
-    return controller.signal.aborted && !isWatch(argv) ? ExitCode.INTERRUPTED : ExitCode.OK;
+    code = controller.signal.aborted && !isWatch(argv) ? ExitCode.INTERRUPTED : ExitCode.OK;
   } catch (e) {
-    return report(e, streams, { verbose, json });
+    code = report(e, streams, { verbose, json });
+    // commander's own usage errors print no JSON document with --json, so none is saved either
+    last.doc = e instanceof CommanderError ? undefined : errorDocument(e);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+  if (jsonOut !== undefined && last.doc !== undefined) {
+    try {
+      await writeFileAtomic(path.resolve(jsonOut), `${JSON.stringify(last.doc, null, 2)}\n`);
+    } catch (e) {
+      // what the command did stands (the exit code says it); only its record is missing
+      streams.stderr.write(`bgctl: could not write --json-out ${jsonOut}: ${e instanceof Error ? e.message : String(e)}\n`);
+    }
+  }
+  streams.stdout.off('error', onWriteError);
+  streams.stderr.off('error', onWriteError);
+  return code;
+}
+
+/** The value of `--name VALUE` or `--name=VALUE` in argv (global options may come anywhere). */
+function optionValue(argv: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === name) return argv[i + 1];
+    if (a?.startsWith(`${name}=`)) return a.slice(name.length + 1);
+  }
+  return undefined;
+}
+
+/** Why FILE cannot take the result (checked before anything runs), or null. */
+async function unwritable(file: string): Promise<string | null> {
+  if (file === '' || file.startsWith('-')) return 'needs a file name';
+  const target = await stat(file).catch(() => null);
+  if (target?.isDirectory()) return 'is a folder';
+  const dir = await stat(path.dirname(path.resolve(file))).catch(() => null);
+  return dir?.isDirectory() ? null : `folder ${path.dirname(path.resolve(file))} does not exist`;
+}
+
+/** The one JSON document --json prints for a failed command. */
+function errorDocument(e: unknown): { error: Record<string, unknown> } {
+  const details = e instanceof BgctlError ? e.details : undefined;
+  const message = e instanceof Error ? e.message : String(e);
+  return { error: { message, exitCode: exitCodeOf(e), kind: e instanceof Error ? e.name : 'Error', ...(details ? { details } : {}) } };
 }
 
 const isWatch = (argv: readonly string[]): boolean => argv.includes('--watch') || argv.includes('-w');
@@ -71,12 +132,7 @@ function report(e: unknown, streams: Streams, o: { verbose: boolean; json: boole
   }
   const code = exitCodeOf(e);
   const message = e instanceof Error ? e.message : String(e);
-  if (o.json) {
-    const details = e instanceof BgctlError ? e.details : undefined;
-    streams.stdout.write(
-      `${JSON.stringify({ error: { message, exitCode: code, kind: e instanceof Error ? e.name : 'Error', ...(details ? { details } : {}) } }, null, 2)}\n`,
-    );
-  }
+  if (o.json) streams.stdout.write(`${JSON.stringify(errorDocument(e), null, 2)}\n`);
   const hint = e instanceof BgctlError && e.hint ? `\n  hint: ${e.hint}` : '';
   streams.stderr.write(`bgctl: ${code === ExitCode.INTERNAL ? 'internal error (a bug): ' : ''}${message}${hint}\n`);
   if ((o.verbose || code === ExitCode.INTERNAL) && e instanceof Error && e.stack) {

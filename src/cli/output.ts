@@ -18,7 +18,8 @@ export interface Streams {
   readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
-export function createOutput(streams: Streams, json: boolean): Output {
+/** `onResult` sees every result document (--json-out saves the last one), whatever is printed. */
+export function createOutput(streams: Streams, json: boolean, onResult?: (value: unknown) => void): Output {
   const tty = Boolean(streams.stdout.isTTY) && !json;
   return {
     json,
@@ -27,6 +28,7 @@ export function createOutput(streams: Streams, json: boolean): Output {
       if (!json) streams.stdout.write(`${text}\n`);
     },
     result: (value, human) => {
+      onResult?.(value);
       if (json) streams.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
       else human();
     },

@@ -11,6 +11,7 @@ import { createOutput, createReporter, type Output, type Streams } from './outpu
 export interface GlobalOptions {
   readonly config?: string;
   readonly json: boolean;
+  readonly jsonOut?: string;
   readonly logLevel: string;
   readonly verbose: boolean;
 }
@@ -22,6 +23,8 @@ export interface CliDeps {
   readonly cwd: string;
   readonly signal: AbortSignal;
   readonly version: string;
+  /** sees every result document a command produces (what --json prints): main.ts saves it for --json-out */
+  readonly onResult?: (value: unknown) => void;
   createContext(opts: GlobalOptions, events: ProgressEvent[], out: Output): Promise<AppContext>;
 }
 
@@ -36,7 +39,7 @@ export interface Run {
 
 export function makeRun(cmd: Command, deps: CliDeps): Run {
   const opts = cmd.optsWithGlobals<GlobalOptions>();
-  const out = createOutput(deps.streams, opts.json);
+  const out = createOutput(deps.streams, opts.json, deps.onResult);
   const events: ProgressEvent[] = [];
   return { opts, out, events, deps, context: () => deps.createContext(opts, events, out) };
 }
@@ -49,6 +52,7 @@ export function buildProgram(deps: CliDeps): Command {
     .version(deps.version, '-V, --version')
     .option('-c, --config <path>', 'config file (default: $BGCTL_CONFIG, else ./bgctl.yaml)')
     .option('--json', 'print one JSON document as the result (logs stay on stderr)', false)
+    .option('--json-out <file>', 'also write that JSON document to FILE (atomically), while stdout keeps the human progress')
     .addOption(new Option('--log-level <level>', 'stderr log level').choices(['debug', 'info', 'warn', 'error', 'silent']).default('warn'))
     .option('-v, --verbose', 'debug logs and stack traces', false)
     .showHelpAfterError('(run with --help for usage)')
@@ -67,6 +71,7 @@ Examples:
   $ bgctl status
   $ bgctl rollback                       # everything back on the stable color now
   $ bgctl demo                           # a self-contained sandbox, no config needed
+  $ bgctl gradual green 2.1.0 --json-out result.json   # live progress in the log, the result in a file
 
 Exit codes: 0 done, 1 internal error, 2 bad input (nothing changed), 3 rolled back automatically,
 4 a human must look, 5 locked by another bgctl, 6 pre-flight failed (nothing changed), 130 interrupted.`,
