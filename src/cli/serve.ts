@@ -29,8 +29,9 @@ export function registerServe(program: Command, deps: CliDeps): void {
       `
 p95 latency and error-rate alerts use thresholds.p95LatencyMs / thresholds.errorRate of the config.
 Mutating calls (POST) need \`Authorization: Bearer $BGCTL_API_TOKEN\`; without the variable they are refused.
-Every POST, allowed or denied, is appended to stateDir/audit.jsonl. SIGTERM interrupts a running
-migration (traffic returns to the stable color), waits for it, then exits 130.
+Every POST is appended to stateDir/audit.jsonl (refusals: one summary line a minute; rotated past
+5 MiB). SIGTERM interrupts a running migration (traffic returns to the stable color), waits for it,
+then exits 130.
 
 Examples:
   $ BGCTL_API_TOKEN=$(openssl rand -hex 24) bgctl serve
