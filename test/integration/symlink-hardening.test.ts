@@ -207,3 +207,39 @@ describe('links and FIFOs planted in stateDir', () => {
     expect((await box.status()).weights).toEqual({ blue: 100, green: 0 });
   }, 120_000);
 });
+
+describe('links planted beside the weights file (nginx.mode: dynamic)', () => {
+  let dyn: Sandbox;
+  beforeAll(async () => {
+    dyn = await makeSandbox('symlinks-dyn', { overrides: { nginx: { mode: 'dynamic' } }, noStart: true });
+    await chmod(dyn.dir, 0o755); // NGINX's workers (nobody under a root master) read the weights file
+    const r = await dyn.cli(['start']);
+    if (r.exitCode !== 0) throw new Error(`bgctl start failed (${r.exitCode}):\n${r.stdout}\n${r.stderr}`);
+  }, 60_000);
+  afterAll(async () => {
+    await dyn?.close();
+  });
+
+  it('a link at the old fixed conf.d/bgctl-weights.json.prev.tmp: canary and rollback never write through it', async () => {
+    const v = await victim('weights-tmp-target');
+    const link = path.join(dyn.dir, 'nginx', 'conf.d', 'bgctl-weights.json.prev.tmp');
+    await withLink(link, v.path, async () => {
+      const c = await dyn.cli(['canary', 'green', '10']);
+      expect(c.exitCode, c.stderr).toBe(0);
+      const r = await dyn.cli(['rollback']);
+      expect(r.exitCode, r.stderr).toBe(0);
+      await v.unchanged();
+    });
+  }, 120_000);
+
+  it('a link at conf.d/bgctl-weights.json.prev: canary refuses with exit 6 naming it, the weights stay', async () => {
+    const v = await victim('weights-prev-target');
+    const link = path.join(dyn.dir, 'nginx', 'conf.d', 'bgctl-weights.json.prev');
+    await rm(link, { force: true });
+    await withLink(link, v.path, async () => {
+      refused(await dyn.cli(['canary', 'green', '10']), link);
+      await v.unchanged();
+    });
+    expect((await dyn.status()).weights).toEqual({ blue: 100, green: 0 });
+  }, 120_000);
+});

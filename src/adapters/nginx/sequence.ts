@@ -18,6 +18,7 @@ import type { NginxLayout } from './files.js';
 import {
   backupLive,
   checkTree,
+  ensureTree,
   fileSize,
   promoteCandidate,
   readLive,
@@ -187,6 +188,7 @@ export class StagedNginx implements NginxDriver, FleetMember {
   async test(cfg: RenderedConfig): Promise<string> {
     const files = this.checkedFiles(cfg);
     await checkTree(this.layout);
+    await ensureTree(this.layout); // nginx -t opens logs/ under the prefix
     const dir = await mkdtemp(join(this.layout.dir, '.validate-'));
     try {
       await writeTree(dir, files.main, files.site, files.js);
