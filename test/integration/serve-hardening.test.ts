@@ -1,8 +1,9 @@
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { readdir, stat } from 'node:fs/promises';
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnCli, waitForOutput } from '../helpers/cli.js';
 import { makeSandbox, type Sandbox } from '../helpers/sandbox.js';
 import { http, startServeProcess, type ServeProcess } from '../helpers/serve-http.js';
 
@@ -11,13 +12,16 @@ import { http, startServeProcess, type ServeProcess } from '../helpers/serve-htt
 
 const TOKEN = 'integration-token-0123456789abcdef';
 
+const HOOK = 'http://127.0.0.1:9/hooks/T0K3N-in-the-path';
+
 let box: Sandbox;
 let srv: ServeProcess;
 const slow: Socket[] = [];
 
 beforeAll(async () => {
   box = await makeSandbox('serve-hardening', { overrides: { thresholds: { errorRate: 0.5, p95LatencyMs: 30_000 } } });
-  srv = await startServeProcess(box.dir, ['--rate-limit', '0'], { BGCTL_API_TOKEN: TOKEN });
+  await writeFile(path.join(box.dir, 'webhook-url'), `${HOOK}\n`, { mode: 0o600 });
+  srv = await startServeProcess(box.dir, ['--rate-limit', '0', '--alert-webhook-file', 'webhook-url'], { BGCTL_API_TOKEN: TOKEN });
 }, 60_000);
 
 afterAll(async () => {
@@ -38,6 +42,32 @@ function getFrom(url: string, localAddress: string, timeoutMs: number): Promise<
     req.end();
   });
 }
+
+describe('webhook URL kept out of the process list', () => {
+  it('--alert-webhook-file: the URL is not in the command line; a missing file or both forms are refused (exit 2)', async () => {
+    const pid = srv.proc.pid ?? 0;
+    expect(await readFile(`/proc/${pid}/cmdline`, 'utf8')).not.toContain('T0K3N');
+    const missing = await box.cli(['serve', '--api-port', '0', '--monitor-port', '0', '--alert-webhook-file', 'nope']);
+    expect([missing.exitCode, missing.stderr]).toEqual([2, expect.stringMatching(/--alert-webhook-file nope does not exist/)]);
+    const both = await box.cli(['serve', '--api-port', '0', '--alert-webhook', HOOK, '--alert-webhook-file', 'webhook-url']);
+    expect([both.exitCode, both.stderr]).toEqual([2, expect.stringMatching(/not both/)]);
+  });
+
+  it('--alert-webhook URL still works but warns that it shows in the process list', async () => {
+    const proc = spawnCli(['serve', '--api-port', '0', '--monitor-port', '0', '--alert-webhook', HOOK], {
+      cwd: box.dir,
+      env: { BGCTL_API_TOKEN: TOKEN },
+      timeoutMs: 60_000,
+    });
+    try {
+      const out = await waitForOutput(proc, /monitoring\s+http:/, 20_000);
+      expect(out).toMatch(/shows the URL .* in the process list; use \$BGCTL_ALERT_WEBHOOK or --alert-webhook-file/);
+    } finally {
+      proc.kill('SIGTERM');
+      await proc.catch(() => undefined);
+    }
+  }, 60_000);
+});
 
 describe('validate never touches what a migration uses', () => {
   it('GET /validate hammered during a reload-mode gradual: the migration completes (exit 0)', async () => {
