@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileLock } from '../../src/adapters/lock.js';
 import type { Logger } from '../../src/app/ports.js';
+import { PreflightError } from '../../src/core/errors.js';
 import { cleanupTmpDirs, makeTmpDir } from '../helpers/tmp.js';
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -61,5 +62,17 @@ describe('lock.interrupt signals only the process that holds the lock', () => {
     } finally {
       await held.release();
     }
+  });
+});
+
+describe('a state folder bgctl cannot write', () => {
+  it('acquire refuses with exit 6 naming the lock, before anything changed', async () => {
+    const file = join(dir, 'not-a-folder');
+    await writeFile(file, 'x');
+    const lock = new FileLock(join(file, 'state'), { logger: quiet });
+    const e = await lock.acquire('canary green 10').catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(PreflightError);
+    expect((e as PreflightError).exitCode).toBe(6);
+    expect((e as Error).message).toContain(join(file, 'state', 'lock'));
   });
 });
