@@ -5,7 +5,7 @@ import { CommanderError } from 'commander';
 import type { ProgressEvent } from './app/ports.js';
 import { buildProgram, type CliDeps, type GlobalOptions } from './cli/program.js';
 import type { Output, Streams } from './cli/output.js';
-import { writeFileAtomic } from './adapters/atomic-file.js';
+import { writeExclusive } from './adapters/safe-fs.js';
 import type { LogLevel } from './adapters/logger.js';
 import { loadConfig, resolveConfigPath } from './config/load.js';
 import { BgctlError, ExitCode, exitCodeOf } from './core/errors.js';
@@ -86,7 +86,7 @@ export async function main(
   }
   if (jsonOut !== undefined && last.doc !== undefined) {
     try {
-      await writeFileAtomic(path.resolve(jsonOut), `${JSON.stringify(last.doc, null, 2)}\n`);
+      await writeExclusive(path.resolve(jsonOut), `${JSON.stringify(last.doc, null, 2)}\n`);
     } catch (e) {
       // what the command did stands (the exit code says it); only its record is missing
       streams.stderr.write(`bgctl: could not write --json-out ${jsonOut}: ${e instanceof Error ? e.message : String(e)}\n`);

@@ -3,7 +3,8 @@ import { mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Lock, LockHandle, LockInfo, Logger } from '../app/ports.js';
-import { LockHeldError } from '../core/errors.js';
+import { BgctlError, LockHeldError, PreflightError } from '../core/errors.js';
+import { readRegular } from './safe-fs.js';
 
 export interface FileLockOptions {
   readonly logger: Logger;
@@ -17,6 +18,8 @@ export interface FileLockOptions {
 interface LockFile extends LockInfo {
   /** unique per acquire: tells our lock from another handle of the same process */
   readonly token: string;
+  /** the holder's start time (/proc/PID/stat field 22): a reused pid has another one */
+  readonly procStart?: string;
 }
 
 type Seen = { kind: 'none' } | { kind: 'held'; info: LockFile } | { kind: 'corrupt'; ageMs: number };
@@ -46,8 +49,30 @@ export class FileLock implements Lock {
   }
 
   async acquire(command: string): Promise<LockHandle> {
+    try {
+      return await this.take(command);
+    } catch (e) {
+      if (e instanceof BgctlError) throw e;
+      // a read-only or full state folder: refused before anything changed
+      throw new PreflightError(`cannot take the lock ${this.path}: ${(e as Error).message}`, {
+        cause: e,
+        details: { path: this.path },
+        hint: `bgctl needs to write in ${this.stateDir} (is it read-only or full?)`,
+      });
+    }
+  }
+
+  private async take(command: string): Promise<LockHandle> {
     await mkdir(this.stateDir, { recursive: true });
-    const mine: LockFile = { pid: this.pid, host: this.host, command, startedAt: new Date().toISOString(), token: randomUUID() };
+    const procStart = await processStart(this.pid);
+    const mine: LockFile = {
+      pid: this.pid,
+      host: this.host,
+      command,
+      startedAt: new Date().toISOString(),
+      token: randomUUID(),
+      ...(procStart === null ? {} : { procStart }),
+    };
     let waitedForWriter = 0;
     for (let attempt = 0; attempt < 50; attempt++) {
       if (await createExclusive(this.path, JSON.stringify(mine))) {
@@ -83,9 +108,13 @@ export class FileLock implements Lock {
 
   async interrupt(holder: LockInfo): Promise<boolean> {
     if (holder.host !== this.host || holder.pid <= 0 || holder.pid === this.pid) return false;
-    // a pid can be reused after a crash: only ever signal a process that is bgctl
-    const cmdline = await readFile(`/proc/${holder.pid}/cmdline`, 'utf8').catch(() => '');
-    if (!cmdline.includes('bgctl')) return false;
+    // a pid can be reused after a crash: only ever signal the very process that took the lock now on
+    // disk (same pid, and the process start time it recorded), never any process that merely looks like bgctl
+    const seen: Seen = await this.read().catch((): Seen => ({ kind: 'none' }));
+    if (seen.kind !== 'held' || seen.info.pid !== holder.pid || seen.info.host !== holder.host) return false;
+    if (seen.info.startedAt !== holder.startedAt) return false;
+    const recorded = seen.info.procStart;
+    if (recorded === undefined || recorded !== (await processStart(holder.pid))) return false;
     try {
       process.kill(holder.pid, 'SIGTERM');
       return true;
@@ -145,13 +174,9 @@ export class FileLock implements Lock {
   }
 
   private async read(): Promise<Seen> {
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'none' };
-      throw e;
-    }
+    // never through a link, never blocking on a FIFO planted in its place (refused, exit 6)
+    const text = await readRegular(this.path);
+    if (text === null) return { kind: 'none' };
     const info = parseLockFile(text);
     if (info !== null) return { kind: 'held', info };
     const age = await ageMs(this.path);
@@ -177,9 +202,16 @@ export function parseLockFile(text: string): LockFile | null {
   try {
     const v = JSON.parse(text) as Partial<LockFile> | null;
     if (v === null || typeof v !== 'object') return null;
-    const { pid, host, command, startedAt, token } = v;
+    const { pid, host, command, startedAt, token, procStart } = v;
     if (typeof pid !== 'number' || typeof host !== 'string' || typeof command !== 'string' || typeof startedAt !== 'string') return null;
-    return { pid, host, command, startedAt, token: typeof token === 'string' ? token : '' };
+    return {
+      pid,
+      host,
+      command,
+      startedAt,
+      token: typeof token === 'string' ? token : '',
+      ...(typeof procStart === 'string' ? { procStart } : {}),
+    };
   } catch {
     return null;
   }
@@ -204,6 +236,15 @@ async function createExclusive(path: string, text: string): Promise<boolean> {
     await fh.close();
   }
   return true;
+}
+
+/** A process's start time in clock ticks since boot (/proc/PID/stat field 22); null: unknown (gone, or no /proc). */
+export async function processStart(pid: number): Promise<string | null> {
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const end = text.lastIndexOf(')');
+  if (end < 0) return null;
+  // after "pid (comm) " come the fields from 3 (state) on: starttime is field 22
+  return text.slice(end + 2).split(' ')[19] ?? null;
 }
 
 async function ageMs(path: string): Promise<number | null> {

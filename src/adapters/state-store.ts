@@ -1,10 +1,10 @@
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock, StateStore } from '../app/ports.js';
-import { UnknownStateError } from '../core/errors.js';
+import { BgctlError, UnknownStateError } from '../core/errors.js';
 import { STATE_SCHEMA_VERSION, initialState, stateSchema } from '../core/state.js';
 import type { State } from '../core/state.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { readRegular, writeExclusive } from './safe-fs.js';
 import { systemClock } from './clock.js';
 
 type Parsed = { ok: true; state: State; text: string } | { ok: false; why: string };
@@ -62,16 +62,17 @@ export class FileStateStore implements StateStore {
     const text = `${JSON.stringify(stateSchema.parse(state), null, 2)}\n`;
     await mkdir(this.stateDir, { recursive: true });
     const current = await this.readOrNull(this.path);
-    if (current !== null && parseStateText(current).ok) await writeFileAtomic(this.backupPath, current);
-    await writeFileAtomic(this.path, text);
+    if (current !== null && parseStateText(current).ok) await writeExclusive(this.backupPath, current);
+    await writeExclusive(this.path, text);
     await fsyncDir(this.stateDir);
   }
 
   private async readOrNull(path: string): Promise<string | null> {
     try {
-      return await readFile(path, 'utf8');
+      // a link or FIFO in its place is refused (exit 6) and never blocks
+      return await readRegular(path);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      if (e instanceof BgctlError) throw e;
       throw new UnknownStateError(`cannot read ${path}: ${(e as Error).message}`, { cause: e });
     }
   }

@@ -1,5 +1,5 @@
 import { otherColor, type Color } from '../core/color.js';
-import { LockHeldError, PreflightError, UnknownStateError } from '../core/errors.js';
+import { LockHeldError, PreflightError, UnknownStateError, UnsafePathError } from '../core/errors.js';
 import { rolledBack } from '../core/migration.js';
 import type { Migration, State } from '../core/state.js';
 import { allOn, sameWeights } from '../core/weights.js';
@@ -165,6 +165,7 @@ function rollbackLocked(ctx: AppContext, opts: RollbackOptions, before: Probed):
         state = r.state;
         applyMs = r.report.ms;
       } catch (e) {
+        if (e instanceof UnsafePathError) throw e; // refused before anything changed: exit 6, naming the path
         throw new UnknownStateError(
           `rollback to ${color} failed: ${e instanceof Error ? e.message : String(e)}. A human must look: run \`bgctl status\``,
           { cause: e },

@@ -1,7 +1,9 @@
-import { writeFile, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { countAccessLogSpan } from '../adapters/access-log-span.js';
+import { writeTree } from '../adapters/nginx/files.js';
+import { writeExclusive } from '../adapters/safe-fs.js';
 import { history, renderStep, validate } from '../app/admin.js';
 import { migrationChart } from '../app/chart.js';
 import type { AppContext } from '../app/context.js';
@@ -82,14 +84,12 @@ export function registerInspect(program: Command, deps: CliDeps): void {
       const cfg = await renderStep(await run.context(), step);
       if (o.out) {
         const dir = path.resolve(deps.cwd, o.out);
-        await mkdir(path.join(dir, 'conf.d'), { recursive: true });
-        await writeFile(path.join(dir, 'nginx.conf'), cfg.main);
-        await writeFile(path.join(dir, 'conf.d', 'bgctl.conf'), cfg.site);
+        // like the candidate tree: never through a link, the site (it may hold the force secret) 0600
+        await writeTree(dir, cfg.main, cfg.site, cfg.js);
         const files = [path.join(dir, 'nginx.conf'), path.join(dir, 'conf.d', 'bgctl.conf')];
         if (cfg.js !== undefined) {
           files.push(path.join(dir, 'conf.d', 'bgctl.js'), path.join(dir, 'conf.d', 'bgctl-weights.json'));
-          await writeFile(files[2] ?? '', cfg.js);
-          await writeFile(files[3] ?? '', cfg.weightsFile ?? '');
+          await writeExclusive(files[3] ?? '', cfg.weightsFile ?? '');
         }
         run.out.result({ dir, revision: cfg.revision, weights: cfg.weights, files }, () =>
           run.out.line(`wrote ${files.join(', ')} (${formatWeights(cfg.weights)})`),
@@ -164,7 +164,7 @@ export function registerInspect(program: Command, deps: CliDeps): void {
 async function writeChart(ctx: AppContext, file: string, id: string | undefined) {
   const c = await migrationChart(ctx, { id, readLog: countAccessLogSpan });
   await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, c.svg);
+  await writeExclusive(file, c.svg);
   return { file, migration: c.migration.id, requests: c.requests, files: c.files, from: c.from, to: c.to, bucketMs: c.bucketMs };
 }
 

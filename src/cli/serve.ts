@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { readRegular } from '../adapters/safe-fs.js';
+import { UsageError } from '../core/errors.js';
 import { parseServeOptions, type ServeFlags } from '../serve/options.js';
 import { makeRun, type CliDeps } from './program.js';
 
@@ -13,7 +15,11 @@ export function registerServe(program: Command, deps: CliDeps): void {
     .option('--host <address>', 'address both ports bind; anything but loopback needs BGCTL_API_TOKEN', '127.0.0.1')
     .option('--allow-host <name>', 'another Host header value to accept (repeat; DNS rebinding protection)', collect)
     .option('--rate-limit <n>', 'calls per second per client address, bursts of twice that (0: no limit)', '10')
-    .option('--alert-webhook <url>', 'POST alerts (firing and resolved) to this URL, e.g. a chat channel (default: $BGCTL_ALERT_WEBHOOK)')
+    .option(
+      '--alert-webhook <url>',
+      'POST alerts (firing and resolved) to this URL, e.g. a chat channel (default: $BGCTL_ALERT_WEBHOOK); shows in the process list: prefer the variable or --alert-webhook-file',
+    )
+    .option('--alert-webhook-file <path>', 'read the alert webhook URL from this file (first line), kept out of the process list')
     .option('--alert-cpu <percent>', 'host CPU alert threshold', '80')
     .option('--alert-memory <percent>', 'host memory alert threshold', '90')
     .option('--alert-availability <percent>', 'alert when fewer client requests than this succeed', '99')
@@ -23,12 +29,15 @@ export function registerServe(program: Command, deps: CliDeps): void {
       `
 p95 latency and error-rate alerts use thresholds.p95LatencyMs / thresholds.errorRate of the config.
 Mutating calls (POST) need \`Authorization: Bearer $BGCTL_API_TOKEN\`; without the variable they are refused.
-Every POST, allowed or denied, is appended to stateDir/audit.jsonl. SIGTERM interrupts a running
-migration (traffic returns to the stable color), waits for it, then exits 130.
+Every POST is appended to stateDir/audit.jsonl (refusals: one summary line a minute; rotated past
+5 MiB). SIGTERM interrupts a running migration (traffic returns to the stable color), waits for it,
+then exits 130.
 
 Examples:
   $ BGCTL_API_TOKEN=$(openssl rand -hex 24) bgctl serve
   $ bgctl serve --api-port 9100 --monitor-port 9101
+  $ BGCTL_ALERT_WEBHOOK=https://chat.example/hooks/T0K3N bgctl serve
+  $ bgctl serve --alert-webhook-file /etc/bgctl/webhook-url
   $ curl -s localhost:9000/status | jq .weights
   $ curl -s -X POST -H "Authorization: Bearer $BGCTL_API_TOKEN" -H 'Content-Type: application/json' \\
       -d '{"version":"2.1.0","steps":[25,50,100]}' localhost:9000/switch/green
@@ -37,8 +46,13 @@ Examples:
     )
     .action(async (flags: ServeFlags, cmd: Command) => {
       const run = makeRun(cmd, deps);
-      const options = parseServeOptions(flags, deps.env);
+      const options = parseServeOptions(await webhookFromFile(flags), deps.env);
       const ctx = await run.context();
+      if (flags.alertWebhook !== undefined) {
+        ctx.logger.warn(
+          '--alert-webhook shows the URL (and any secret in it) in the process list; use $BGCTL_ALERT_WEBHOOK or --alert-webhook-file',
+        );
+      }
       // prom-client and the servers load only for this command: other commands stay quick
       const { runServe } = await import('../serve/main.js');
       const server = await runServe(ctx, options);
@@ -58,4 +72,21 @@ Examples:
       });
       await server.close();
     });
+}
+
+/** --alert-webhook-file: the URL read from the file's first line (the flag and the file together are refused). */
+async function webhookFromFile(flags: ServeFlags): Promise<ServeFlags> {
+  const file = flags.alertWebhookFile;
+  if (file === undefined) return flags;
+  if (flags.alertWebhook !== undefined) throw new UsageError('serve: give --alert-webhook or --alert-webhook-file, not both');
+  let text: string | null;
+  try {
+    text = await readRegular(file);
+  } catch (e) {
+    throw new UsageError(`serve: cannot read --alert-webhook-file ${file}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  const url = text?.split('\n')[0]?.trim() ?? '';
+  if (text === null || url === '')
+    throw new UsageError(`serve: --alert-webhook-file ${file} ${text === null ? 'does not exist' : 'is empty'}`);
+  return { ...flags, alertWebhook: url };
 }

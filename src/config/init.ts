@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { quote } from '../core/color.js';
 import { UsageError } from '../core/errors.js';
-import { writeFileAtomic } from '../adapters/atomic-file.js';
+import { writeExclusive } from '../adapters/safe-fs.js';
 import { configSchema } from './schema.js';
 
 export interface InitOptions {
@@ -174,7 +174,7 @@ export async function writeInitConfig(file: string, text: string, { force }: Wri
   const dir = path.dirname(file);
   await mkdir(dir, { recursive: true });
   try {
-    await writeFileAtomic(file, text);
+    await writeExclusive(file, text);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new UsageError(`cannot write ${file}: ${reason}`, { cause: error });

@@ -69,6 +69,19 @@ export class PreflightError extends BgctlError {
   }
 }
 
+/** A link or special file where bgctl keeps its own file or folder: refused before anything was written through it. */
+export class UnsafePathError extends PreflightError {
+  constructor(
+    readonly path: string,
+    what: string,
+  ) {
+    super(`refusing to use ${path}: it is ${what}, not what bgctl keeps there`, {
+      details: { path },
+      hint: `remove ${path} (nothing was written through it), check who put it there, then run the command again`,
+    });
+  }
+}
+
 /** SIGINT/SIGTERM: traffic was returned to the stable color before exiting. */
 export class InterruptedError extends BgctlError {
   constructor(message: string, options?: ErrorOptions) {

@@ -3,6 +3,7 @@ import type { Logger } from '../app/ports.js';
 import type { AuditSink } from './adapters/audit-file.js';
 import { errorReply, HttpError } from './http-errors.js';
 import type { RateLimiter } from './rate-limit.js';
+import { REFUSED } from './refusals.js';
 import { matchRoute, type Route } from './routes.js';
 import { authorize, hostAllowed } from './security.js';
 
@@ -40,6 +41,12 @@ export interface EndpointOptions {
   readonly bodyTimeoutMs: number;
   readonly now: () => number;
   readonly logger: Logger;
+  /** refusals (401, 403, 421, 429) are counted here instead of one audit line each */
+  readonly refusals?: { note(status: number, source: string): void };
+  /** concurrent connections one client address may hold; beyond that a new one is closed at once. Default 32 */
+  readonly maxConnectionsPerClient?: number;
+  /** a request's headers must arrive within this; default 10 000 */
+  readonly headersTimeoutMs?: number;
 }
 
 const SECURITY_HEADERS = {
@@ -51,13 +58,40 @@ const SECURITY_HEADERS = {
 
 /** The request pipeline shared by both ports: Host check, rate limit, route, auth, handler, audit. */
 export function createEndpoint(o: EndpointOptions): Server {
-  const server = createServer((req, res) => void handle(o, req, res));
-  server.requestTimeout = 15_000;
-  server.headersTimeout = 10_000;
+  const headersTimeout = o.headersTimeoutMs ?? 10_000;
+  const server = createServer(
+    {
+      headersTimeout,
+      requestTimeout: Math.max(headersTimeout, 15_000),
+      // the timeouts above are checked this often (Node's default, 30 s, lets slow clients hold sockets far longer)
+      connectionsCheckingInterval: 1000,
+    },
+    (req, res) => void handle(o, req, res),
+  );
   server.keepAliveTimeout = 5_000;
   server.maxHeadersCount = 64;
   server.maxConnections = 512;
+  capPerClient(server, o.maxConnectionsPerClient ?? 32);
   return server;
+}
+
+/** One client (address) holds at most `cap` connections at once: one more is destroyed on arrival. */
+function capPerClient(server: Server, cap: number): void {
+  const open = new Map<string, number>();
+  server.on('connection', (socket) => {
+    const who = socket.remoteAddress ?? 'unknown';
+    const n = open.get(who) ?? 0;
+    if (n >= cap) {
+      socket.destroy();
+      return;
+    }
+    open.set(who, n + 1);
+    socket.once('close', () => {
+      const left = (open.get(who) ?? 1) - 1;
+      if (left <= 0) open.delete(who);
+      else open.set(who, left);
+    });
+  });
 }
 
 async function handle(o: EndpointOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -116,7 +150,9 @@ async function handle(o: EndpointOptions, req: IncomingMessage, res: ServerRespo
       o.logger.error('request failed', { method, path: clip(pathname), error: r.body.error.message });
     reply = { status: r.status, json: r.body, headers: r.headers, audit: { result: `${r.body.error.kind}: ${r.body.error.message}` } };
   }
-  if (audited) {
+  if (REFUSED.has(reply.status) && o.refusals) {
+    o.refusals.note(reply.status, source);
+  } else if (audited) {
     const entry = {
       time: new Date(o.now()).toISOString(),
       source,

@@ -88,6 +88,9 @@ export class ServeMetrics {
   private readonly hostCpu = this.gauge('bgctl_host_cpu_ratio', 'CPU busy share of the host (0-1) since the previous sample.');
   private readonly hostMemory = this.gauge('bgctl_host_memory_ratio', 'Memory in use on the host (0-1).');
   private readonly webhooks = this.counter('bgctl_alert_webhook_deliveries_total', 'Alert webhook deliveries, by result.', ['result']);
+  private readonly refusals = this.counter('bgctl_api_refusals_total', 'Calls refused before any work (401, 403, 421, 429), by status.', [
+    'status',
+  ]);
   private readonly lastSample = this.gauge('bgctl_monitor_last_sample_timestamp_seconds', 'When the monitor loop last completed a sample.');
   private readonly seenSteps = new Seen(2000);
   private readonly seenRollbacks = new Seen(2000);
@@ -106,6 +109,11 @@ export class ServeMetrics {
       this.latency.zero({ color: c });
     }
     for (const severity of ['warning', 'critical']) this.alertsFiring.set({ severity }, 0);
+  }
+
+  /** A call refused by the control API or the monitoring port (bad token, wrong Host, rate limit). */
+  refused(status: number): void {
+    this.refusals.inc({ status: String(status) });
   }
 
   get contentType(): string {

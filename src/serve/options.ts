@@ -36,6 +36,8 @@ export interface ServeFlags {
   readonly allowHost?: readonly string[];
   readonly rateLimit?: string;
   readonly alertWebhook?: string;
+  /** a file holding the webhook URL (kept out of the process list) */
+  readonly alertWebhookFile?: string;
   readonly alertCpu?: string;
   readonly alertMemory?: string;
   readonly alertAvailability?: string;
@@ -96,7 +98,8 @@ function usage(issues: readonly z.core.$ZodIssue[]): UsageError {
 
 /** Pure: flags + environment → options, or a UsageError (exit 2) saying what is wrong. */
 export function parseServeOptions(flags: ServeFlags, env: NodeJS.ProcessEnv): ServeOptions {
-  const parsed = flagsSchema.safeParse({ ...flags, alertWebhook: flags.alertWebhook ?? (env['BGCTL_ALERT_WEBHOOK'] || undefined) });
+  const { alertWebhookFile: _file, ...rest } = flags;
+  const parsed = flagsSchema.safeParse({ ...rest, alertWebhook: flags.alertWebhook ?? (env['BGCTL_ALERT_WEBHOOK'] || undefined) });
   if (!parsed.success) throw usage(parsed.error.issues);
   const f = parsed.data;
   const raw = env['BGCTL_API_TOKEN'];

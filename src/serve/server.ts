@@ -14,6 +14,7 @@ import { Monitor } from './monitor.js';
 import { monitorRoutes } from './monitor-routes.js';
 import type { ServeOptions } from './options.js';
 import { RateLimiter } from './rate-limit.js';
+import { RefusalLog } from './refusals.js';
 import { allowedHosts, hostForm } from './security.js';
 
 /** Everything `bgctl serve` needs, passed in (the CLI wires real adapters, tests wire fakes). */
@@ -26,6 +27,8 @@ export interface ServeDeps {
   readonly makeNotifier?: (url: string, onResult: (r: 'delivered' | 'retried' | 'failed' | 'dropped') => void) => Notifier;
   /** false: no background sampling (tests call `monitor.sample()` themselves) */
   readonly loop?: boolean;
+  /** how often refused calls are summarised in the audit log; default 60 000 */
+  readonly refusalSummaryMs?: number;
 }
 
 export interface ServeHandle {
@@ -90,6 +93,13 @@ export async function startServe(deps: ServeDeps, o: ServeOptions): Promise<Serv
   );
   await monitor.sample(); // /health and the dashboard have something to say from the first request
   const jobs = new MigrationJobs(ctx);
+  const refusals = new RefusalLog({
+    audit: deps.audit,
+    logger: ctx.logger,
+    now: () => ctx.clock.now(),
+    intervalMs: deps.refusalSummaryMs,
+    onRefused: (status) => metrics.refused(status),
+  });
   const common: Omit<EndpointOptions, 'routes' | 'limiter'> = {
     allowedHosts: allowedHosts(o.host, o.allowHosts),
     token: o.token,
@@ -98,6 +108,7 @@ export async function startServe(deps: ServeDeps, o: ServeOptions): Promise<Serv
     bodyTimeoutMs: o.bodyTimeoutMs,
     now: () => ctx.clock.now(),
     logger: ctx.logger,
+    refusals,
   };
   const limiter = (): RateLimiter => new RateLimiter({ perSecond: o.rateLimit, burst: Math.max(1, Math.ceil(o.rateLimit * 2)) });
   const api = createEndpoint({ ...common, routes: apiRoutes(ctx, jobs), limiter: limiter() });
@@ -129,6 +140,7 @@ export async function startServe(deps: ServeDeps, o: ServeOptions): Promise<Serv
         await loopDone;
         await notifier?.drain(3000);
         await closed;
+        await refusals.flush();
       })();
       return closing;
     },

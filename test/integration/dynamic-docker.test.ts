@@ -77,8 +77,10 @@ describe('docker driver in dynamic mode (docker client shimmed, NGINX real)', ()
     await shim.clearCalls();
     const c = await cli(['canary', 'green', '30']);
     expect(c.exitCode, c.stdout + c.stderr).toBe(0);
-    // the pre-flight's nginx -t of the step's config; applying it is a file write
-    expect(await nginxCalls()).toEqual([`exec ${CONTAINER} nginx -t -p ${CD} -c ${CD}/candidate/nginx.conf -e stderr`]);
+    // the pre-flight's nginx -t of the step's config (in a private folder); applying it is a file write
+    expect(await nginxCalls()).toEqual([
+      expect.stringMatching(new RegExp(`^exec ${CONTAINER} nginx -t -p ${CD} -c ${CD}/\\.validate-\\w{6}/nginx\\.conf -e stderr$`)),
+    ]);
     // the module is looked for in the running container now
     expect((await shim.calls()).map(words)).toContain(`exec ${CONTAINER} test -f ${MODULE}`);
     const answers: string[] = [];

@@ -27,7 +27,7 @@ const children = new Set<ChildProcess>();
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'bgctl-lock-'));
   compiled = join(root, 'js');
-  for (const file of ['adapters/lock.ts', 'core/errors.ts']) {
+  for (const file of ['adapters/lock.ts', 'adapters/safe-fs.ts', 'core/errors.ts']) {
     const out = ts.transpileModule(await readFile(join(SRC, file), 'utf8'), {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
     });

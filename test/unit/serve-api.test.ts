@@ -180,11 +180,16 @@ describe('control API over loopback HTTP (fake NGINX and backends)', () => {
     expect(none.status).toBe(401);
     const ok = await http(`${s.api}/rollback`, { method: 'POST', headers: AUTH });
     expect(ok.status, ok.text).toBe(200);
+    // refusals are counted, not written one by one: one summary line (at the interval, or on close)
+    expect(s.audit.entries.map((e) => [e.action, e.status, e.authorized])).toEqual([['POST /rollback', 200, true]]);
+    const metrics = await http(`${s.mon}/metrics`);
+    expect(metrics.text).toMatch(/^bgctl_api_refusals_total\{status="401"\} 2$/m);
+    await s.handle.close();
     expect(s.audit.entries.map((e) => [e.action, e.status, e.authorized])).toEqual([
-      ['POST /rollback', 401, false],
-      ['POST /switch/green', 401, false],
       ['POST /rollback', 200, true],
+      ['refused calls', 401, false],
     ]);
+    expect(s.audit.entries[1]?.params).toMatchObject({ total: 2, byStatus: { '401': 2 }, topSources: { '127.0.0.1': 2 } });
     const all = JSON.stringify(s.audit.entries);
     expect(all).not.toContain(TOKEN);
     expect(all).not.toContain('not-the-token-at-all');
@@ -223,7 +228,9 @@ describe('control API without a token, and its limits', () => {
     expect(r.status).toBe(403);
     expect(r.json().error.message).toMatch(/set BGCTL_API_TOKEN/);
     expect((await http(`${s.api}/status`)).status).toBe(200);
-    expect(s.audit.entries).toEqual([expect.objectContaining({ action: 'POST /rollback', status: 403, authorized: false })]);
+    expect(s.audit.entries).toEqual([]);
+    await s.handle.close();
+    expect(s.audit.entries).toEqual([expect.objectContaining({ action: 'refused calls', status: 403, authorized: false })]);
   });
 
   it('times out a body that does not arrive (408) and closes the connection', async () => {

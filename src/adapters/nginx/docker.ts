@@ -1,4 +1,4 @@
-import { isAbsolute } from 'node:path';
+import { isAbsolute, posix } from 'node:path';
 import { execa } from 'execa';
 import type { LiveNginx, Logger, NjsSupport } from '../../app/ports.js';
 import { ApplyError, UsageError } from '../../core/errors.js';
@@ -75,8 +75,8 @@ class DockerRuntime implements NginxRuntime {
   }
 
   /** In the running container; before its first start, in a one-off container of the compose service. */
-  async testCandidate(): Promise<{ ok: boolean; output: string }> {
-    const argv = testCommand(this.inside.candidate);
+  async testCandidate(sub: string): Promise<{ ok: boolean; output: string }> {
+    const argv = testCommand({ ...this.inside.candidate, conf: posix.join(this.inside.live.prefix, sub, 'nginx.conf') });
     const running = (await this.processes()) !== null;
     const file = this.opts.composeFile;
     if (!running && file === null) {

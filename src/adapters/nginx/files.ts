@@ -1,8 +1,17 @@
 import { constants } from 'node:fs';
-import { copyFile, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { WEIGHTS_FILE } from '../../render/dynamic.js';
-import { writeFileAtomic } from '../atomic-file.js';
+import {
+  assertRealDirOrMissing,
+  assertRegularOrMissing,
+  copySafe,
+  ensureRealDir,
+  readRegular,
+  removeFile,
+  renameRegular,
+  writeExclusive,
+} from '../safe-fs.js';
 
 /**
  * The files the local driver owns under the NGINX prefix (see docs/DESIGN-NOTES.md).
@@ -58,20 +67,65 @@ const pairs = (l: NginxLayout, js = false) => [
   { live: l.main, prev: l.mainPrev, candidate: l.candidateMain },
 ];
 
-/** Creates the folders nginx expects: it creates temp/* itself but not their parent. */
+/**
+ * Creates the folders nginx expects (it creates temp/* itself but not their parent). The folders bgctl
+ * writes into (conf.d, candidate, candidate/conf.d) must be real folders, never links (exit 6).
+ */
 export async function ensureTree(l: NginxLayout): Promise<void> {
-  for (const sub of ['logs', 'temp', 'conf.d', join('candidate', 'conf.d')]) {
-    await mkdir(join(l.dir, sub), { recursive: true });
-  }
+  for (const sub of ['logs', 'temp']) await mkdir(join(l.dir, sub), { recursive: true });
+  await ensureRealDir(l.dir, 'conf.d');
+  await ensureRealDir(l.dir, 'candidate/conf.d');
+}
+
+/** Every file bgctl writes or copies under nginx.dir: each must be a regular file or missing. */
+const ownedFiles = (l: NginxLayout): string[] => [
+  l.main,
+  l.mainPrev,
+  l.site,
+  l.sitePrev,
+  l.js,
+  l.jsPrev,
+  l.weights,
+  l.weightsPrev,
+  l.candidateMain,
+  l.candidateSite,
+  l.candidateJs,
+];
+
+/**
+ * Refuses (exit 6, naming the path) a tree where a link or special file sits at a name bgctl writes,
+ * or where conf.d/candidate are links: called before anything is written, so a refusal changes nothing.
+ */
+export async function checkTree(l: NginxLayout): Promise<void> {
+  for (const sub of ['conf.d', 'candidate', 'candidate/conf.d']) await assertRealDirOrMissing(join(l.dir, sub));
+  for (const f of ownedFiles(l)) await assertRegularOrMissing(f);
+}
+
+/** checkTree, then the folders created (before any write). */
+async function readyTree(l: NginxLayout): Promise<void> {
+  await checkTree(l);
+  await ensureTree(l);
 }
 
 /** Writes the candidate tree, each file fsynced, so `nginx -t` and the swap see complete files. */
 export async function writeCandidate(l: NginxLayout, main: string, site: string, js?: string): Promise<void> {
-  await ensureTree(l);
-  if (js !== undefined) await writeDurable(l.candidateJs, js);
-  await writeDurable(l.candidateSite, site);
-  await writeDurable(l.candidateMain, main);
+  await readyTree(l);
+  await writeTree(dirname(l.candidateMain), main, site, js);
 }
+
+/**
+ * A config tree (nginx.conf, conf.d/bgctl.conf, conf.d/bgctl.js) in `dir`, laid out like the candidate
+ * tree. The site may hold the forced-route secret: it is readable by its owner only.
+ */
+export async function writeTree(dir: string, main: string, site: string, js?: string): Promise<void> {
+  const confd = await ensureRealDir(dir, 'conf.d');
+  if (js !== undefined) await writeExclusive(join(confd, 'bgctl.js'), js);
+  await writeExclusive(join(confd, 'bgctl.conf'), site, SECRET);
+  await writeExclusive(join(dir, 'nginx.conf'), main);
+}
+
+/** conf.d/bgctl.conf may hold routing.forceSecret: 0600 (NGINX's master reads its config as root or as bgctl's user). */
+const SECRET = { mode: 0o600, exactMode: true } as const;
 
 /**
  * Step 1 of the swap: each live file is copied (not moved, so it never disappears) to `.prev`.
@@ -79,16 +133,16 @@ export async function writeCandidate(l: NginxLayout, main: string, site: string,
  * If this fails, nothing live has changed yet.
  */
 export async function backupLive(l: NginxLayout, js = false): Promise<void> {
+  await readyTree(l);
   for (const p of pairs(l, js)) {
-    if (await exists(p.live)) await copyDurable(p.live, p.prev);
-    else await rm(p.prev, { force: true });
+    if (!(await copyDurable(p.live, p.prev))) await removeFile(p.prev);
   }
 }
 
 /** Step 2 of the swap: rename each candidate file over its live file (atomic per file, same filesystem). */
 export async function promoteCandidate(l: NginxLayout, js = false): Promise<void> {
   for (const p of pairs(l, js)) {
-    await rename(p.candidate, p.live);
+    await renameRegular(p.candidate, p.live);
     await fsyncDir(dirname(p.live));
   }
   await fsyncDir(dirname(l.candidateSite));
@@ -97,9 +151,9 @@ export async function promoteCandidate(l: NginxLayout, js = false): Promise<void
 
 /** Puts the `.prev` files back (they stay, so a restore can be repeated). */
 export async function restorePrevious(l: NginxLayout, js = false): Promise<void> {
+  await readyTree(l);
   for (const p of pairs(l, js)) {
-    if (await exists(p.prev)) await copyDurable(p.prev, p.live);
-    else await rm(p.live, { force: true });
+    if (!(await copyDurable(p.prev, p.live))) await removeFile(p.live);
     await fsyncDir(dirname(p.live));
   }
 }
@@ -111,30 +165,24 @@ export async function restorePrevious(l: NginxLayout, js = false): Promise<void>
  * always reads either the old or the new file, whole.
  */
 export async function writeWeights(l: NginxLayout, text: string): Promise<void> {
-  await mkdir(dirname(l.weights), { recursive: true });
-  if (await exists(l.weights)) await copyDurable(l.weights, l.weightsPrev);
-  else await rm(l.weightsPrev, { force: true });
+  await readyTree(l);
+  if (!(await copyDurable(l.weights, l.weightsPrev))) await removeFile(l.weightsPrev);
   // readable by NGINX's workers (nobody, under a root master) whatever bgctl's umask
-  await writeFileAtomic(l.weights, text, 0o644, { exactMode: true });
+  await writeExclusive(l.weights, text, { mode: 0o644, exactMode: true });
   await fsyncDir(dirname(l.weights));
 }
 
 /** Puts the weights file of before the last write back (none before: removes it). */
 export async function restoreWeights(l: NginxLayout): Promise<void> {
-  if (await exists(l.weightsPrev)) await copyDurable(l.weightsPrev, l.weights);
-  else await rm(l.weights, { force: true });
+  await readyTree(l);
+  if (!(await copyDurable(l.weightsPrev, l.weights))) await removeFile(l.weights);
   await fsyncDir(dirname(l.weights));
 }
 
 /** The live nginx.conf, site config and njs module; null when one of them is missing. */
 export async function readLive(l: NginxLayout): Promise<{ main: string; site: string; js: string } | null> {
-  try {
-    const [main, site, js] = await Promise.all([readFile(l.main, 'utf8'), readFile(l.site, 'utf8'), readFile(l.js, 'utf8')]);
-    return { main, site, js };
-  } catch (error) {
-    if (isNotFound(error)) return null;
-    throw error;
-  }
+  const [main, site, js] = await Promise.all([readRegular(l.main), readRegular(l.site), readRegular(l.js)]);
+  return main === null || site === null || js === null ? null : { main, site, js };
 }
 
 /** Size of a file (0 if missing): remembered before a reload to read only what nginx logs after it. */
@@ -170,20 +218,8 @@ export async function readSince(path: string, offset: number): Promise<string[]>
   }
 }
 
-const writeDurable = (path: string, text: string): Promise<void> => writeFileAtomic(path, text);
-
-/** Copy to a temp name, fsync, rename: the target is always either the old or the new file. */
-async function copyDurable(from: string, to: string): Promise<void> {
-  const tmp = `${to}.tmp`;
-  await copyFile(from, tmp);
-  const fh = await open(tmp, 'r+');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, to);
-}
+/** Copy to a unique temp name, fsync, rename: the target is always either the old or the new file. false: no `from`. */
+const copyDurable = (from: string, to: string): Promise<boolean> => copySafe(from, to);
 
 async function fsyncDir(path: string): Promise<void> {
   const fh = await open(path, constants.O_RDONLY | constants.O_DIRECTORY);
@@ -191,16 +227,6 @@ async function fsyncDir(path: string): Promise<void> {
     await fh.sync();
   } finally {
     await fh.close();
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (error) {
-    if (isNotFound(error)) return false;
-    throw error;
   }
 }
 

@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { isAbsolute } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { execa } from 'execa';
 import { Client } from 'undici';
 import type { LiveNginx, Logger, NjsSupport } from '../../app/ports.js';
@@ -52,9 +52,9 @@ class LocalRuntime implements NginxRuntime {
     this.origin = `${opts.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${opts.listenPort}`;
   }
 
-  async testCandidate(): Promise<{ ok: boolean; output: string }> {
+  async testCandidate(sub: string): Promise<{ ok: boolean; output: string }> {
     // -e stderr: a rejected candidate must not put [emerg] lines into the live error log
-    const r = await this.nginx(testCommand({ prefix: this.opts.dir, conf: this.layout.candidateMain, errorLog: 'stderr' }));
+    const r = await this.nginx(testCommand({ prefix: this.opts.dir, conf: join(this.opts.dir, sub, 'nginx.conf'), errorLog: 'stderr' }));
     return { ok: r.exitCode === 0, output: r.stderr || (r.message ?? '') };
   }
 

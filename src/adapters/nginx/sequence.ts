@@ -1,3 +1,5 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type {
   ApplyReport,
@@ -15,6 +17,8 @@ import { configIdOf } from '../../render/dynamic.js';
 import type { NginxLayout } from './files.js';
 import {
   backupLive,
+  checkTree,
+  ensureTree,
   fileSize,
   promoteCandidate,
   readLive,
@@ -22,6 +26,7 @@ import {
   restorePrevious,
   restoreWeights,
   writeCandidate,
+  writeTree,
   writeWeights,
 } from './files.js';
 import type { WorkerInfo } from './workers.js';
@@ -57,8 +62,8 @@ export interface NginxRuntime {
   readonly layout: NginxLayout;
   /** where it lives, for status and messages: the prefix folder or `container NAME` */
   readonly where: string;
-  /** `nginx -t` of the candidate tree (already written); never touches the live files */
-  testCandidate(): Promise<{ ok: boolean; output: string }>;
+  /** `nginx -t` of the tree (already written) in the folder `sub` of nginx.dir (`candidate`); never touches the live files */
+  testCandidate(sub: string): Promise<{ ok: boolean; output: string }>;
   /** null: no master runs */
   processes(): Promise<NginxProcesses | null>;
   /** Sends the reload signal; throws ApplyError('reload') when it could not be sent. Proves nothing else. */
@@ -175,15 +180,43 @@ export class StagedNginx implements NginxDriver, FleetMember {
     return cfg.byTarget?.[this.name] ?? cfg;
   }
 
+  /**
+   * `nginx -t` of cfg in a private folder of its own (`.validate-XXXXXX` in nginx.dir, removed after):
+   * never the candidate tree a migration is using, so `validate` needs no lock. A link or special file
+   * where bgctl writes is refused here too (exit 6, naming it).
+   */
   async test(cfg: RenderedConfig): Promise<string> {
+    const files = this.checkedFiles(cfg);
+    await checkTree(this.layout);
+    await ensureTree(this.layout); // nginx -t opens logs/ under the prefix
+    const dir = await mkdtemp(join(this.layout.dir, '.validate-'));
+    try {
+      await writeTree(dir, files.main, files.site, files.js);
+      return await this.runTest(cfg, basename(dir));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** The candidate tree written and `nginx -t`-ed: what prepare and start swap in. */
+  private async testCandidate(cfg: RenderedConfig): Promise<string> {
+    const files = this.checkedFiles(cfg);
+    await writeCandidate(this.layout, files.main, files.site, files.js);
+    return this.runTest(cfg, 'candidate');
+  }
+
+  private checkedFiles(cfg: RenderedConfig): NginxFiles {
     const files = this.filesOf(cfg);
     const pid = /^\s*pid\s+(\S+?)\s*;/m.exec(files.main)?.[1];
     if (pid !== 'logs/nginx.pid' && pid !== this.layout.pidFile) {
       // else nginx uses the compiled-in /run/nginx.pid: we would lose (or clash with) the master
       throw new ApplyError('nginx.conf must contain "pid logs/nginx.pid;"', 'test');
     }
-    await writeCandidate(this.layout, files.main, files.site, files.js);
-    const r = await this.runtime.testCandidate();
+    return files;
+  }
+
+  private async runTest(cfg: RenderedConfig, sub: string): Promise<string> {
+    const r = await this.runtime.testCandidate(sub);
     if (!r.ok) {
       const why = r.output
         .split('\n')
@@ -200,10 +233,11 @@ export class StagedNginx implements NginxDriver, FleetMember {
    */
   async prepare(cfg: RenderedConfig, stages: Stages = {}): Promise<Prepared> {
     const files = this.filesOf(cfg);
+    await checkTree(this.layout); // a link where bgctl writes: refused (exit 6) before anything changes
     const scope = { weights: cfg.weightsFile ?? null, js: files.js !== undefined };
     const running = scope.weights === null ? null : await timed(stages, 'compare', () => this.runningStructure(files));
     if (running !== null) return { revision: cfg.revision, ...running, kind: 'weights', ...scope, swapped: false };
-    await timed(stages, 'test', () => this.test(cfg));
+    await timed(stages, 'test', () => this.testCandidate(cfg));
     const procs = await this.runtime.processes();
     if (procs === null) throw new ApplyError('nginx is not running', 'reload', { hint: 'start it with `bgctl start`' });
     const previous = (await this.live())?.revision ?? null;
@@ -273,7 +307,7 @@ export class StagedNginx implements NginxDriver, FleetMember {
       await this.apply(cfg);
       return;
     }
-    await this.test(cfg);
+    await this.testCandidate(cfg);
     const scope = restoreScopeOf(this.withFiles(cfg));
     await this.backup(scope.js);
     const logOffset = await fileSize(this.layout.errorLog);
