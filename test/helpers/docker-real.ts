@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, realpath, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { execa } from 'execa';
 
 /**
@@ -60,4 +63,53 @@ export async function removeProject(composeFile: string, project: string, env: R
   const ps = await docker(['ps', '-aq', '--filter', label]);
   const ids = ps.stdout.split('\n').filter(Boolean);
   if (ids.length > 0) await docker(['rm', '-f', '-v', ...ids]);
+}
+
+/**
+ * The image of the `bgctl` service of docker-compose.yml without a registry (its Dockerfile needs
+ * node:20 and docker:cli images and `npm ci`): the local Node.js 20 image (scripts/docker-setup.sh),
+ * this machine's docker client and compose plugin, and this checkout's built bgctl with its
+ * node_modules. Unchanged layers are cached by the engine.
+ */
+export async function buildOfflineBgctlImage(tag: string, repoRoot: string, workDir: string): Promise<void> {
+  const client = await realpath((await execa('which', ['docker'])).stdout.trim());
+  const plugins = [
+    '/usr/local/lib/docker/cli-plugins',
+    '/usr/local/libexec/docker/cli-plugins',
+    '/usr/libexec/docker/cli-plugins',
+    '/usr/lib/docker/cli-plugins',
+  ];
+  const plugin = plugins.map((d) => path.join(d, 'docker-compose')).find((f) => existsSync(f));
+  if (!plugin) throw new Error(`no docker compose plugin in ${plugins.join(', ')}: run scripts/docker-setup.sh`);
+  const context = path.join(workDir, 'bgctl-image');
+  await mkdir(context, { recursive: true });
+  await copyFile(client, path.join(context, 'docker'));
+  await copyFile(plugin, path.join(context, 'docker-compose'));
+  await writeFile(
+    path.join(context, 'Dockerfile'),
+    [
+      'FROM bgctl-node:20',
+      'COPY docker /usr/local/bin/docker',
+      'COPY docker-compose /usr/local/libexec/docker/cli-plugins/docker-compose',
+      'WORKDIR /opt/bgctl',
+      'COPY app/node_modules ./node_modules',
+      'COPY app/ ./',
+      'ENTRYPOINT ["node", "/opt/bgctl/bin/bgctl.js"]',
+      'CMD ["serve", "--host", "0.0.0.0"]',
+      '',
+    ].join('\n'),
+  );
+  const app = path.join(context, 'app');
+  await mkdir(app);
+  for (const part of ['package.json', 'bin', 'dist', 'templates', 'schema', 'node_modules']) {
+    // hard links when the temp folder is on the checkout's file system, copies otherwise
+    const link = await execa('cp', ['-a', '--link', path.join(repoRoot, part), app], { reject: false });
+    if (link.exitCode !== 0) await execa('cp', ['-a', path.join(repoRoot, part), app]);
+  }
+  const build = await execa('docker', ['build', '-q', '-t', tag, context], {
+    env: { DOCKER_BUILDKIT: '0' },
+    reject: false,
+    timeout: 180_000,
+  });
+  if (build.exitCode !== 0) throw new Error(`docker build of ${tag} failed: ${String(build.stderr)}`);
 }
