@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, realpath, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, readdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 
@@ -72,6 +73,11 @@ export async function removeProject(composeFile: string, project: string, env: R
  * node_modules. Unchanged layers are cached by the engine.
  */
 export async function buildOfflineBgctlImage(tag: string, repoRoot: string, workDir: string): Promise<void> {
+  const parts = ['package.json', 'bin', 'dist', 'templates', 'schema', 'node_modules'];
+  // built already from this very checkout (dist, templates, locked dependencies): nothing to do
+  const fingerprint = await treeHash(repoRoot, ['package.json', 'package-lock.json', 'bin', 'dist', 'templates', 'schema']);
+  const label = await docker(['image', 'inspect', '--format', '{{index .Config.Labels "bgctl.test.fingerprint"}}', tag]);
+  if (label.exitCode === 0 && label.stdout.trim() === fingerprint) return;
   const client = await realpath((await execa('which', ['docker'])).stdout.trim());
   const plugins = [
     '/usr/local/lib/docker/cli-plugins',
@@ -96,12 +102,13 @@ export async function buildOfflineBgctlImage(tag: string, repoRoot: string, work
       'COPY app/ ./',
       'ENTRYPOINT ["node", "/opt/bgctl/bin/bgctl.js"]',
       'CMD ["serve", "--host", "0.0.0.0"]',
+      `LABEL bgctl.test.fingerprint=${fingerprint}`,
       '',
     ].join('\n'),
   );
   const app = path.join(context, 'app');
   await mkdir(app);
-  for (const part of ['package.json', 'bin', 'dist', 'templates', 'schema', 'node_modules']) {
+  for (const part of parts) {
     // hard links when the temp folder is on the checkout's file system, copies otherwise
     const link = await execa('cp', ['-a', '--link', path.join(repoRoot, part), app], { reject: false });
     if (link.exitCode !== 0) await execa('cp', ['-a', path.join(repoRoot, part), app]);
@@ -112,4 +119,21 @@ export async function buildOfflineBgctlImage(tag: string, repoRoot: string, work
     timeout: 180_000,
   });
   if (build.exitCode !== 0) throw new Error(`docker build of ${tag} failed: ${String(build.stderr)}`);
+}
+
+/** sha256 over the paths and contents of every file under the given entries of root. */
+async function treeHash(root: string, entries: readonly string[]): Promise<string> {
+  const hash = createHash('sha256');
+  const visit = async (rel: string): Promise<void> => {
+    const full = path.join(root, rel);
+    if ((await stat(full)).isDirectory()) {
+      for (const name of (await readdir(full)).sort()) await visit(path.join(rel, name));
+    } else
+      hash
+        .update(`${rel}\0`)
+        .update(await readFile(full))
+        .update('\0');
+  };
+  for (const entry of entries) await visit(entry);
+  return hash.digest('hex');
 }

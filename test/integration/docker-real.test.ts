@@ -177,7 +177,7 @@ describe.each(NGINX_IMAGES)('docker driver on a real engine: NGINX $nginx, njs $
   });
 
   it('the container killed mid-migration: exit 4 (a human must look); start brings it back as state.json says, rollback puts blue back', async () => {
-    const run = spawnCli(['gradual', 'green', '2.1.0', '--steps', '25,50,75,100', '--step-seconds', '3'], { cwd: dir, timeoutMs: 180_000 });
+    const run = spawnCli(['gradual', 'green', '2.1.0', '--steps', '25,50,75,100', '--step-seconds', '2'], { cwd: dir, timeoutMs: 180_000 });
     await waitForOutput(run, /step 1\s+observe/, 60_000);
     expect((await docker(['kill', container])).exitCode).toBe(0);
     const r = await run;
