@@ -8,6 +8,9 @@ import { buildOfflineBgctlImage, docker, projectLeftovers, removeProject, requir
 import { freePorts } from '../helpers/ports.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
+// a loaded machine makes containers slow to start and stop: generous, never a speed assertion
+const TEST_TIMEOUT_MS = 180_000;
+
 /**
  * docker-compose.yml (repository root) brought up for real, with examples/compose/bgctl.yaml, the way its
  * header tells a user to: `bgctl start`, `bgctl gradual green 2.1.0` (the deploy hook recreates app-green),
@@ -68,49 +71,61 @@ describe('docker-compose.yml on a real engine (offline images)', () => {
     if (composeFile) await removeProject(composeFile, PROJECT, env);
   }, 120_000);
 
-  it('bgctl start: tests the config, brings the four services up, NGINX serves blue, bgctl serve answers', async () => {
-    const r = await cli(['start']);
-    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-    const ps = await docker(['ps', '--filter', `label=com.docker.compose.project=${PROJECT}`, '--format', '{{.Names}} {{.Image}}']);
-    expect(ps.stdout.trim().split('\n').sort()).toEqual([
-      `bgctl-app-blue-1 ${APP_IMAGE}`,
-      `bgctl-app-green-1 ${APP_IMAGE}`,
-      `bgctl-bgctl-1 ${SERVE_IMAGE}`,
-      'bgctl-nginx bgctl-nginx:1.26',
-    ]);
-    const answer = await get(`http://127.0.0.1:${http}/`);
-    expect(answer).toMatchObject({ status: 200, color: 'blue' });
-    expect(JSON.parse(answer.body)).toMatchObject({ color: 'blue', version: '1.0.0' });
-    // the serve container waits for NGINX to be healthy, then for its own start
-    await expect
-      .poll(async () => (await get(`http://127.0.0.1:${monitor}/health`).catch(() => ({ status: 0 }))).status, {
-        timeout: 90_000,
-        interval: 1000,
-      })
-      .toBe(200);
-  });
+  it(
+    'bgctl start: tests the config, brings the four services up, NGINX serves blue, bgctl serve answers',
+    async () => {
+      const r = await cli(['start']);
+      expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+      const ps = await docker(['ps', '--filter', `label=com.docker.compose.project=${PROJECT}`, '--format', '{{.Names}} {{.Image}}']);
+      expect(ps.stdout.trim().split('\n').sort()).toEqual([
+        `bgctl-app-blue-1 ${APP_IMAGE}`,
+        `bgctl-app-green-1 ${APP_IMAGE}`,
+        `bgctl-bgctl-1 ${SERVE_IMAGE}`,
+        'bgctl-nginx bgctl-nginx:1.26',
+      ]);
+      const answer = await get(`http://127.0.0.1:${http}/`);
+      expect(answer).toMatchObject({ status: 200, color: 'blue' });
+      expect(JSON.parse(answer.body)).toMatchObject({ color: 'blue', version: '1.0.0' });
+      // the serve container waits for NGINX to be healthy, then for its own start
+      await expect
+        .poll(async () => (await get(`http://127.0.0.1:${monitor}/health`).catch(() => ({ status: 0 }))).status, {
+          timeout: 90_000,
+          interval: 1000,
+        })
+        .toBe(200);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('gradual green 2.1.0 through the stack: the deploy hook recreates app-green, 0 failed requests under load', async () => {
-    const traffic = startTraffic({ url: `http://127.0.0.1:${http}/`, connections: 4, keepAlive: true, maxSeconds: 180, pauseMs: 2 });
-    const r = await cli(['gradual', 'green', '2.1.0', '--steps', '50,100', '--step-seconds', '2']);
-    const stats = await traffic.stop();
-    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-    expect(stats.failed, JSON.stringify(stats.errors)).toBe(0);
-    expect(stats.byColor.green).toBeGreaterThan(0);
-    console.log(`[figures] docker-compose.yml gradual: ${stats.total} requests, ${stats.failed} failed`);
-    const answer = await get(`http://127.0.0.1:${http}/`);
-    expect(answer).toMatchObject({ status: 200, color: 'green' });
-    expect(JSON.parse(answer.body)).toMatchObject({ color: 'green', version: '2.1.0' });
-    // bgctl serve, in its container, reads the same state through the mounted folder
-    const status = await get(`http://127.0.0.1:${api}/status`);
-    expect(status.status).toBe(200);
-    expect(JSON.parse(status.body)).toMatchObject({ stable: 'green', weights: { blue: 0, green: 100 } });
-    expect(jsonOf<{ stable: string; drift: unknown }>(await cli(['status', '--json']))).toMatchObject({ stable: 'green', drift: null });
-  });
+  it(
+    'gradual green 2.1.0 through the stack: the deploy hook recreates app-green, 0 failed requests under load',
+    async () => {
+      const traffic = startTraffic({ url: `http://127.0.0.1:${http}/`, connections: 4, keepAlive: true, maxSeconds: 180, pauseMs: 2 });
+      const r = await cli(['gradual', 'green', '2.1.0', '--steps', '50,100', '--step-seconds', '2']);
+      const stats = await traffic.stop();
+      expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+      expect(stats.failed, JSON.stringify(stats.errors)).toBe(0);
+      expect(stats.byColor.green).toBeGreaterThan(0);
+      console.log(`[figures] docker-compose.yml gradual: ${stats.total} requests, ${stats.failed} failed`);
+      const answer = await get(`http://127.0.0.1:${http}/`);
+      expect(answer).toMatchObject({ status: 200, color: 'green' });
+      expect(JSON.parse(answer.body)).toMatchObject({ color: 'green', version: '2.1.0' });
+      // bgctl serve, in its container, reads the same state through the mounted folder
+      const status = await get(`http://127.0.0.1:${api}/status`);
+      expect(status.status).toBe(200);
+      expect(JSON.parse(status.body)).toMatchObject({ stable: 'green', weights: { blue: 0, green: 100 } });
+      expect(jsonOf<{ stable: string; drift: unknown }>(await cli(['status', '--json']))).toMatchObject({ stable: 'green', drift: null });
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('bgctl stop: docker compose down leaves no container, network or volume of the project', async () => {
-    const r = await cli(['stop']);
-    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-    expect(await projectLeftovers(PROJECT)).toEqual([]);
-  });
+  it(
+    'bgctl stop: docker compose down leaves no container, network or volume of the project',
+    async () => {
+      const r = await cli(['stop']);
+      expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+      expect(await projectLeftovers(PROJECT)).toEqual([]);
+    },
+    TEST_TIMEOUT_MS,
+  );
 });

@@ -11,6 +11,9 @@ import { writeConfig } from '../helpers/fixture.js';
 import { freePorts } from '../helpers/ports.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
+// a loaded machine makes containers slow to start and stop: generous, never a speed assertion
+const TEST_TIMEOUT_MS = 180_000;
+
 /**
  * `nginx.driver: docker` against the real Docker engine, on both NGINX generations scripts/docker-setup.sh
  * builds from Debian packages (1.22 + njs 0.7.9, 1.26 + njs 0.8.9), in dynamic mode (templates/bgctl.js
@@ -94,110 +97,141 @@ describe.each(NGINX_IMAGES)('docker driver on a real engine: NGINX $nginx, njs $
         migration: { maxExtendSeconds: 1 },
       },
     });
-  });
+  }, TEST_TIMEOUT_MS);
 
   afterAll(async () => {
     if (composeFile) await removeProject(composeFile, project);
     await Promise.all(backends.map((b) => b.stop()));
     expect(await projectLeftovers(project)).toEqual([]);
-  });
+  }, TEST_TIMEOUT_MS);
 
-  it('start: brings the container up through docker compose, in dynamic mode, on the expected NGINX and njs', async () => {
-    const r = await cli(['start']);
-    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/apply mode: dynamic/);
-    const inspect = await docker(['inspect', '--format', '{{.Config.Image}} {{.State.Running}}', container]);
-    expect(inspect.stdout.trim()).toBe(`${gen.image} true`);
-    expect((await inContainer(['nginx', '-v'])).stderr).toContain(`nginx/${gen.nginx}.`);
-    // the njs module the container loads carries its version string
-    expect((await inContainer(['grep', '-c', '-a', '-F', gen.njs, MODULE])).exitCode).toBe(0);
-    expect(await colors(6)).toEqual(Array(6).fill('200 blue'));
-    const s = await status();
-    expect(s).toMatchObject({ stable: 'blue', weights: { blue: 100, green: 0 }, drift: null, mode: { live: 'dynamic' } });
-  });
+  it(
+    'start: brings the container up through docker compose, in dynamic mode, on the expected NGINX and njs',
+    async () => {
+      const r = await cli(['start']);
+      expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/apply mode: dynamic/);
+      const inspect = await docker(['inspect', '--format', '{{.Config.Image}} {{.State.Running}}', container]);
+      expect(inspect.stdout.trim()).toBe(`${gen.image} true`);
+      expect((await inContainer(['nginx', '-v'])).stderr).toContain(`nginx/${gen.nginx}.`);
+      // the njs module the container loads carries its version string
+      expect((await inContainer(['grep', '-c', '-a', '-F', gen.njs, MODULE])).exitCode).toBe(0);
+      expect(await colors(6)).toEqual(Array(6).fill('200 blue'));
+      const s = await status();
+      expect(s).toMatchObject({ stable: 'blue', weights: { blue: 100, green: 0 }, drift: null, mode: { live: 'dynamic' } });
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('gradual under keep-alive load: every step is a weights write, 0 failed requests', async () => {
-    const traffic = keepAliveLoad();
-    const r = await cli(['gradual', 'green', '2.1.0', '--steps', '25,50,75,100', '--step-seconds', '2']);
-    const stats = await traffic.stop();
-    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-    expect(stats.failed, summary(stats)).toBe(0);
-    expect(stats.byColor.blue).toBeGreaterThan(0);
-    expect(stats.byColor.green).toBeGreaterThan(0);
-    console.log(`[figures] NGINX ${gen.nginx}/njs ${gen.njs} gradual: ${summary(stats)}`);
-    expect(await status()).toMatchObject({ stable: 'green', weights: { blue: 0, green: 100 }, drift: null });
-    expect(await colors(6)).toEqual(Array(6).fill('200 green'));
-  });
+  it(
+    'gradual under keep-alive load: every step is a weights write, 0 failed requests',
+    async () => {
+      const traffic = keepAliveLoad();
+      const r = await cli(['gradual', 'green', '2.1.0', '--steps', '25,50,75,100', '--step-seconds', '2']);
+      const stats = await traffic.stop();
+      expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+      expect(stats.failed, summary(stats)).toBe(0);
+      expect(stats.byColor.blue).toBeGreaterThan(0);
+      expect(stats.byColor.green).toBeGreaterThan(0);
+      console.log(`[figures] NGINX ${gen.nginx}/njs ${gen.njs} gradual: ${summary(stats)}`);
+      expect(await status()).toMatchObject({ stable: 'green', weights: { blue: 0, green: 100 }, drift: null });
+      expect(await colors(6)).toEqual(Array(6).fill('200 green'));
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('rollback: blue has all traffic again, under keep-alive load, 0 failed requests', async () => {
-    const traffic = keepAliveLoad();
-    await expect.poll(() => traffic.stats().total, { timeout: 10_000 }).toBeGreaterThan(20);
-    const r = await cli(['rollback']);
-    await expect.poll(() => traffic.stats().total, { timeout: 10_000 }).toBeGreaterThan(0);
-    const stats = await traffic.stop();
-    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/rolled back: blue has 100% of traffic/);
-    expect(stats.failed, summary(stats)).toBe(0);
-    console.log(`[figures] NGINX ${gen.nginx}/njs ${gen.njs} rollback: ${r.durationMs} ms wall (${r.stdout.trim()}); ${summary(stats)}`);
-    expect(await colors(6)).toEqual(Array(6).fill('200 blue'));
-    expect(await status()).toMatchObject({ stable: 'blue', weights: { blue: 100, green: 0 }, drift: null });
-  });
+  it(
+    'rollback: blue has all traffic again, under keep-alive load, 0 failed requests',
+    async () => {
+      const traffic = keepAliveLoad();
+      await expect.poll(() => traffic.stats().total, { timeout: 10_000 }).toBeGreaterThan(20);
+      const r = await cli(['rollback']);
+      await expect.poll(() => traffic.stats().total, { timeout: 10_000 }).toBeGreaterThan(0);
+      const stats = await traffic.stop();
+      expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/rolled back: blue has 100% of traffic/);
+      expect(stats.failed, summary(stats)).toBe(0);
+      console.log(`[figures] NGINX ${gen.nginx}/njs ${gen.njs} rollback: ${r.durationMs} ms wall (${r.stdout.trim()}); ${summary(stats)}`);
+      expect(await colors(6)).toEqual(Array(6).fill('200 blue'));
+      expect(await status()).toMatchObject({ stable: 'blue', weights: { blue: 100, green: 0 }, drift: null });
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('nginx -t failing inside the container: exit 6, nothing changes, traffic stays on blue', async () => {
-    // a broken module in the image: the running master keeps the one it loaded (moved, not overwritten)
-    expect((await inContainer(['mv', MODULE, `${MODULE}.good`])).exitCode).toBe(0);
-    try {
-      expect((await inContainer(['sh', '-c', `echo 'not a module' > ${MODULE}`])).exitCode).toBe(0);
+  it(
+    'nginx -t failing inside the container: exit 6, nothing changes, traffic stays on blue',
+    async () => {
+      // a broken module in the image: the running master keeps the one it loaded (moved, not overwritten)
+      expect((await inContainer(['mv', MODULE, `${MODULE}.good`])).exitCode).toBe(0);
+      try {
+        expect((await inContainer(['sh', '-c', `echo 'not a module' > ${MODULE}`])).exitCode).toBe(0);
+        const state = await stateFile();
+        const r = await cli(['gradual', 'green', '2.1.0', '--steps', '50,100', '--step-seconds', '1']);
+        expect(r.exitCode, r.stdout + r.stderr).toBe(6);
+        expect(r.stderr).toMatch(/nginx -t/);
+        expect(r.stderr).toContain('ngx_http_js_module.so');
+        expect(await stateFile()).toBe(state);
+        expect(await colors(6)).toEqual(Array(6).fill('200 blue'));
+      } finally {
+        await inContainer(['mv', `${MODULE}.good`, MODULE]);
+      }
+      expect(await status()).toMatchObject({ stable: 'blue', weights: { blue: 100, green: 0 }, drift: null });
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'a stopped container: exit 6 naming it, state.json byte-identical; start brings it back',
+    async () => {
+      expect((await docker(['stop', '--time', '2', container])).exitCode).toBe(0);
       const state = await stateFile();
       const r = await cli(['gradual', 'green', '2.1.0', '--steps', '50,100', '--step-seconds', '1']);
       expect(r.exitCode, r.stdout + r.stderr).toBe(6);
-      expect(r.stderr).toMatch(/nginx -t/);
-      expect(r.stderr).toContain('ngx_http_js_module.so');
+      // bgctl's warning names the container; the engine's reason names its id
+      expect(r.stderr).toMatch(new RegExp(`container=${container} error=".*is not running`));
       expect(await stateFile()).toBe(state);
+      const s = await status();
+      expect(s.targets[0]).toMatchObject({ running: false });
+      const started = await cli(['start']);
+      expect(started.exitCode, started.stdout + started.stderr).toBe(0);
       expect(await colors(6)).toEqual(Array(6).fill('200 blue'));
-    } finally {
-      await inContainer(['mv', `${MODULE}.good`, MODULE]);
-    }
-    expect(await status()).toMatchObject({ stable: 'blue', weights: { blue: 100, green: 0 }, drift: null });
-  });
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('a stopped container: exit 6 naming it, state.json byte-identical; start brings it back', async () => {
-    expect((await docker(['stop', '--time', '2', container])).exitCode).toBe(0);
-    const state = await stateFile();
-    const r = await cli(['gradual', 'green', '2.1.0', '--steps', '50,100', '--step-seconds', '1']);
-    expect(r.exitCode, r.stdout + r.stderr).toBe(6);
-    // bgctl's warning names the container; the engine's reason names its id
-    expect(r.stderr).toMatch(new RegExp(`container=${container} error=".*is not running`));
-    expect(await stateFile()).toBe(state);
-    const s = await status();
-    expect(s.targets[0]).toMatchObject({ running: false });
-    const started = await cli(['start']);
-    expect(started.exitCode, started.stdout + started.stderr).toBe(0);
-    expect(await colors(6)).toEqual(Array(6).fill('200 blue'));
-  });
+  it(
+    'the container killed mid-migration: exit 4 (a human must look); start brings it back as state.json says, rollback puts blue back',
+    async () => {
+      const run = spawnCli(['gradual', 'green', '2.1.0', '--steps', '25,50,75,100', '--step-seconds', '2'], {
+        cwd: dir,
+        timeoutMs: 180_000,
+      });
+      await waitForOutput(run, /step 1\s+observe/, 60_000);
+      expect((await docker(['kill', container])).exitCode).toBe(0);
+      const r = await run;
+      const out = `${String(r.stdout)}${String(r.stderr)}`;
+      expect(r.exitCode, out).toBe(4);
+      expect(out).toMatch(/rollback failed: nginx is not running\. A human must look/);
+      expect(out).toContain(`container=${container}`);
+      // NGINX comes back on what state.json says was live when it died: the step's weights
+      const started = await cli(['start']);
+      expect(started.exitCode, started.stdout + started.stderr).toBe(0);
+      expect(await status()).toMatchObject({ stable: 'blue', weights: { blue: 75, green: 25 }, drift: null });
+      const rb = await cli(['rollback']);
+      expect(rb.exitCode, rb.stdout + rb.stderr).toBe(0);
+      expect(await colors(6)).toEqual(Array(6).fill('200 blue'));
+      expect(await status()).toMatchObject({ stable: 'blue', weights: { blue: 100, green: 0 }, drift: null });
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('the container killed mid-migration: exit 4 (a human must look); start brings it back as state.json says, rollback puts blue back', async () => {
-    const run = spawnCli(['gradual', 'green', '2.1.0', '--steps', '25,50,75,100', '--step-seconds', '2'], { cwd: dir, timeoutMs: 180_000 });
-    await waitForOutput(run, /step 1\s+observe/, 60_000);
-    expect((await docker(['kill', container])).exitCode).toBe(0);
-    const r = await run;
-    const out = `${String(r.stdout)}${String(r.stderr)}`;
-    expect(r.exitCode, out).toBe(4);
-    expect(out).toMatch(/rollback failed: nginx is not running\. A human must look/);
-    expect(out).toContain(`container=${container}`);
-    // NGINX comes back on what state.json says was live when it died: the step's weights
-    const started = await cli(['start']);
-    expect(started.exitCode, started.stdout + started.stderr).toBe(0);
-    expect(await status()).toMatchObject({ stable: 'blue', weights: { blue: 75, green: 25 }, drift: null });
-    const rb = await cli(['rollback']);
-    expect(rb.exitCode, rb.stdout + rb.stderr).toBe(0);
-    expect(await colors(6)).toEqual(Array(6).fill('200 blue'));
-    expect(await status()).toMatchObject({ stable: 'blue', weights: { blue: 100, green: 0 }, drift: null });
-  });
-
-  it('stop: docker compose down leaves no container or network of the project', async () => {
-    const r = await cli(['stop']);
-    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-    expect(await projectLeftovers(project)).toEqual([]);
-  });
+  it(
+    'stop: docker compose down leaves no container or network of the project',
+    async () => {
+      const r = await cli(['stop']);
+      expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+      expect(await projectLeftovers(project)).toEqual([]);
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
