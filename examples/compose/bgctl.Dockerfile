@@ -2,9 +2,12 @@
 # repository root (see .dockerignore). The docker client and its compose plugin come from the official
 # docker:cli image: bgctl drives NGINX with `docker exec`/`docker top`, and the deploy hook runs
 # `docker compose`, through the engine's socket mounted into the container.
-FROM docker:27-cli AS docker-cli
+# Both base images can be swapped for a mirror's copies (--build-arg, or build.args in docker-compose.yml).
+ARG DOCKER_CLI_IMAGE=docker:27-cli
+ARG NODE_IMAGE=node:20-bookworm-slim
+FROM ${DOCKER_CLI_IMAGE} AS docker-cli
 
-FROM node:20-bookworm-slim
+FROM ${NODE_IMAGE}
 WORKDIR /opt/bgctl
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts

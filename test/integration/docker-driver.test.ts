@@ -135,7 +135,7 @@ describe('docker driver (docker client shimmed, NGINX real)', () => {
     expect(s.revision).toBeGreaterThan(before.revision);
     const seen = await Promise.all(Array.from({ length: 6 }, () => get()));
     expect(seen.every((x) => x.status === 200 && x.color === 'green')).toBe(true);
-  });
+  }, 180_000); // a restore and rollback through the shim: slow on a loaded machine
 
   it('a stopped container fails the pre-flight (exit 6) with docker’s reason; nothing changes; start brings it back', async () => {
     const stop = await shim.docker(['stop', CONTAINER]);
