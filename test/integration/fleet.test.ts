@@ -154,7 +154,8 @@ describe('a fleet of three NGINX targets', () => {
     const r = await cli(['start']);
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     const lives = await Promise.all(NAMES.map((_, i) => liveOf(i)));
-    expect(lives).toEqual(NAMES.map(() => ({ revision: 1, blue: 100, green: 0, strategy: 'weighted', stable: 'blue' })));
+    // green is healthy: every target keeps it as the fallback of blue (nginx.fallback)
+    expect(lives).toEqual(NAMES.map(() => ({ revision: 1, blue: 100, green: 0, strategy: 'weighted', stable: 'blue', backup: 'green' })));
     const s = await status();
     expect(s.drift).toBeNull();
     expect(s.targets.map((t) => [t.name, t.running, t.revision, t.drift])).toEqual(NAMES.map((n) => [n, true, 1, null]));
