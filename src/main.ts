@@ -32,6 +32,8 @@ export async function main(
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // a closed terminal must not leave a migration half way with nothing watching it
+  process.on('SIGHUP', onSignal);
   let verbose = argv.includes('--verbose') || argv.includes('-v') || argv.includes('debug');
   let json = argv.includes('--json');
   const deps: CliDeps = {
@@ -59,6 +61,7 @@ export async function main(
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
   }
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { systemClock } from './adapters/clock.js';
+import { ControlFiles } from './adapters/control-file.js';
 import { ExecDeployRunner } from './adapters/deploy.js';
 import { FileLock } from './adapters/lock.js';
 import { createLogger, type LogLevel } from './adapters/logger.js';
@@ -49,6 +50,7 @@ export async function wireContext(
     pid: process.pid,
     host: hostname(),
     newId: () => randomUUID().slice(0, 8),
+    control: new ControlFiles(config.stateDir),
   };
 }
 

@@ -2,6 +2,7 @@ import type { LoadedConfig } from '../config/schema.js';
 import type { Color } from '../core/color.js';
 import type { State } from '../core/state.js';
 import type { Weights } from '../core/weights.js';
+import type { ControlChannel } from './control.js';
 import type { ApplyMode } from './mode.js';
 import type {
   Clock,
@@ -46,6 +47,8 @@ export interface AppContext {
   readonly pid: number;
   readonly host: string;
   readonly newId: () => string;
+  /** pause/resume/promote/abort requests for the running migration; absent: not controllable from outside */
+  readonly control?: ControlChannel;
 }
 
 export const isoAt = (ms: number): string => new Date(ms).toISOString();

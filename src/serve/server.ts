@@ -7,6 +7,7 @@ import type { HostProbe } from './adapters/host.js';
 import type { Notifier } from './adapters/webhook.js';
 import { rulesOf } from './alerts.js';
 import { apiRoutes } from './api.js';
+import { rollbackOnAlert } from './control-routes.js';
 import { createEndpoint, listen, type EndpointOptions } from './http-server.js';
 import { MigrationJobs } from './jobs.js';
 import { ServeMetrics } from './metrics.js';
@@ -78,7 +79,7 @@ export async function startServe(deps: ServeDeps, o: ServeOptions): Promise<Serv
   const notifier = o.webhook && deps.makeNotifier ? deps.makeNotifier(o.webhook, (r) => metrics.webhook(r)) : null;
   const monitor = new Monitor(
     ctx,
-    { traffic: deps.traffic, host: deps.host, metrics, notifier },
+    { traffic: deps.traffic, host: deps.host, metrics, notifier, onRollbackAlert: (a) => void rollbackOnAlert(ctx, a) },
     {
       intervalMs: SAMPLE_MS,
       probeIntervalMs: Math.max(SAMPLE_MS, cfg.probe.intervalMs),
