@@ -73,7 +73,8 @@ export class ControlFiles implements ControlChannel {
   }
 }
 
-async function writeExclusive(target: string, text: string): Promise<void> {
+/** Writes a whole 0600 file through a temp created O_EXCL|O_NOFOLLOW, renamed over the target. */
+export async function writeExclusive(target: string, text: string): Promise<void> {
   const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
   try {

@@ -41,8 +41,8 @@ export interface Observation {
 export type Outcome = 'completed' | 'rolled_back' | 'interrupted' | 'rollback_failed';
 
 export type EngineState =
-  /** `final`: a full promotion, the migration completes once this step is confirmed */
-  | { readonly phase: 'applying'; readonly step: number; readonly final?: boolean }
+  /** `final`: a full promotion (who decided it), the migration completes once this step is confirmed */
+  | { readonly phase: 'applying'; readonly step: number; readonly final?: string }
   | ({ readonly phase: 'observing' } & Observation)
   | { readonly phase: 'rolling_back'; readonly reason: string; readonly outcome: 'rolled_back' | 'interrupted' }
   | { readonly phase: 'done'; readonly outcome: Outcome; readonly reason: string | null };
@@ -109,7 +109,8 @@ export function nextTransition(cfg: EngineConfig, state: EngineState, event: Eng
 
   switch (state.phase) {
     case 'applying':
-      if (event.type === 'applied' && state.final) return { ...done('completed', null), passedStep: state.step };
+      if (event.type === 'applied' && state.final !== undefined)
+        return { ...done('completed', null), passedStep: state.step, decision: state.final };
       if (event.type === 'applied') return observe(cfg, state.step, event.now);
       if (event.type === 'apply_failed') return rollback(cfg, `step ${state.step + 1} could not be applied: ${event.error}`, 'rolled_back');
       return unexpected(state, event);
@@ -262,7 +263,7 @@ function promoted(
   const decision = `promoted by ${p.by}${p.full ? ' (full)' : ''}`;
   if (!following || target <= obs.step) return { ...done('completed', null), passedStep: obs.step, decision };
   return {
-    state: { phase: 'applying', step: target, ...(p.full ? { final: true } : {}) },
+    state: { phase: 'applying', step: target, ...(p.full ? { final: decision } : {}) },
     command: { type: 'apply', step: following },
     passedStep: obs.step,
     decision,

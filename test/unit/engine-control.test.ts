@@ -140,7 +140,7 @@ describe('engine: operator control, tick by tick', () => {
     });
     expect(t).toMatchObject({ command: { type: 'apply', step: { index: 3, percent: 100 } }, decision: 'promoted by ann@host1 (full)' });
     t = nextTransition(cfg, t.state, { type: 'applied', now: 900 });
-    expect(t).toMatchObject({ command: { type: 'finish', outcome: 'completed' }, passedStep: 3 });
+    expect(t).toMatchObject({ command: { type: 'finish', outcome: 'completed' }, passedStep: 3, decision: 'promoted by ann@host1 (full)' });
   });
 
   it('promote lifts a pause; a breach seen on the promotion probe rolls back instead', () => {
