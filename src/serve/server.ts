@@ -66,16 +66,19 @@ export async function startServe(deps: ServeDeps, o: ServeOptions): Promise<Serv
   const ctx: AppContext = { ...deps.ctx, nginx: timedNginx(deps.ctx.nginx, (r) => metrics.nginxApply(r)) };
   const cfg = ctx.loaded.config;
   const t = cfg.thresholds;
-  const rules = rulesOf({
-    p95LatencyMs: t.p95LatencyMs,
-    latencyForSeconds: t.latencyForSeconds,
-    errorRate: t.errorRate,
-    errorRateForSeconds: t.errorRateForSeconds,
-    availability: o.alerts.availability,
-    cpuPercent: o.alerts.cpuPercent,
-    memoryPercent: o.alerts.memoryPercent,
-    hostForSeconds: o.alerts.hostForSeconds,
-  });
+  const rules = rulesOf(
+    {
+      p95LatencyMs: t.p95LatencyMs,
+      latencyForSeconds: t.latencyForSeconds,
+      errorRate: t.errorRate,
+      errorRateForSeconds: t.errorRateForSeconds,
+      availability: o.alerts.availability,
+      cpuPercent: o.alerts.cpuPercent,
+      memoryPercent: o.alerts.memoryPercent,
+      hostForSeconds: o.alerts.hostForSeconds,
+    },
+    o.alerts.rollback,
+  );
   const notifier = o.webhook && deps.makeNotifier ? deps.makeNotifier(o.webhook, (r) => metrics.webhook(r)) : null;
   const monitor = new Monitor(
     ctx,

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -175,8 +175,18 @@ scrape_configs:
     expect(state.migration.controls.map((c) => c.action)).toEqual(['abort']);
     expect(firingAt).not.toBeNull();
     const restoredAt = Date.parse(state.migration.timeline.restoredAt);
+    // the hook's answer (after the engine took the abort), from the audit log
+    const audit = (await readFile(path.join(box.dir, 'state', 'audit.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { time: string; action: string; result: string });
+    const hook = audit.find((e) => e.action === 'POST /hooks/alertmanager' && e.result.startsWith('rolling back'));
+    expect(hook).toBeDefined();
+    const s1 = (a: number, b: number): string => `${((b - a) / 1000).toFixed(2)} s`;
+    const hookAt = Date.parse(hook?.time ?? '');
     console.log(
-      `alert firing (Prometheus activeAt) → traffic back on blue: ${((restoredAt - (firingAt ?? 0)) / 1000).toFixed(2)} s; ` +
+      `alert firing (Prometheus activeAt) → traffic back on blue: ${s1(firingAt ?? 0, restoredAt)} ` +
+        `(firing → Alertmanager delivered and bgctl took the abort ${s1(firingAt ?? 0, hookAt)}, → traffic back ${s1(hookAt, restoredAt)}); ` +
         `load: ${stats.total} requests, ${stats.failedByColor.green} 5xx from green, ${stats.failedByColor.blue} from blue`,
     );
     expect(restoredAt).toBeGreaterThan(firingAt ?? Infinity);
@@ -214,4 +224,39 @@ scrape_configs:
     expect((await post(payload([]), null)).status).toBe(401);
     expect(await box.stateText()).toBe(before);
   });
+});
+
+describe("bgctl serve's own alert rules roll back", () => {
+  let box: Sandbox;
+  let serve: ServeProcess;
+  beforeAll(async () => {
+    // bgctl's step checks tolerate the release's 50% errors (errorRate 0.9); serve's availability rule
+    // (99%, at once) does not
+    box = await makeSandbox('alerts-own', {
+      greenVersion: '2.1.0-flaky',
+      overrides: { thresholds: { errorRate: 0.9, errorRateForSeconds: 0, minRequests: 0 } },
+    });
+    serve = await startServeProcess(box.dir, ['--alert-availability', '99'], { BGCTL_API_TOKEN: TOKEN });
+  }, 60_000);
+  afterAll(async () => {
+    await serve?.stop();
+    await box?.close();
+  });
+
+  it('a firing availability rule stops the CLI gradual: exit 3 naming the alert, traffic back on blue', async () => {
+    const load = startTraffic({ url: `http://127.0.0.1:${box.listen}/load`, connections: 4, keepAlive: true, maxSeconds: 90, pauseMs: 5 });
+    const gradual = box.spawn(['gradual', 'green', '2.1.0-flaky', '--steps', '25,50,100', '--step-seconds', '120']);
+    const g = await gradual;
+    await load.stop();
+    expect(g.exitCode, g.stderr).toBe(3);
+    expect(g.stderr).toMatch(/aborted by alert availability:site \(availability \d+\.\d% < 99\.0%.*\); traffic is back on blue \(100%\)/);
+    expect(await box.status()).toMatchObject({ stable: 'blue', weights: { blue: 100, green: 0 }, drift: null });
+    const alerts = (await http(`${serve.monitor}/alerts`)).json<{
+      firing: { rule: string }[];
+      resolved: { rule: string }[];
+      rules: { id: string; rollback: boolean }[];
+    }>();
+    expect([...alerts.firing, ...alerts.resolved].some((a) => a.rule === 'availability')).toBe(true);
+    expect(alerts.rules.filter((r) => r.rollback).map((r) => r.id)).toEqual(['error_rate', 'availability']);
+  }, 180_000);
 });

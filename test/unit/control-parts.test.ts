@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ControlFiles } from '../../src/adapters/control-file.js';
 import { DEFAULT_POLICY, rulesOf } from '../../src/serve/alerts.js';
 import { parseAlertmanager, rollbackAlertOf } from '../../src/serve/alertmanager.js';
+import { parseServeOptions } from '../../src/serve/options.js';
 import { makeTmpDir, removeTmpDir } from '../helpers/tmp.js';
 
 const dirs: string[] = [];
@@ -68,6 +69,13 @@ describe('alert rules that roll back', () => {
     const r = Object.fromEntries(rulesOf(DEFAULT_POLICY).map((x) => [x.id, x.rollback]));
     expect(r).toEqual({ p95_latency: false, error_rate: true, availability: true, host_cpu: false, host_memory: false });
     expect(rulesOf(DEFAULT_POLICY, []).every((x) => !x.rollback)).toBe(true);
+  });
+
+  it('serve --alert-rollback picks the rules (none: alerts only notify) and refuses unknown ones with exit 2', () => {
+    expect(parseServeOptions({}, {}).alerts.rollback).toEqual(['error_rate', 'availability']);
+    expect(parseServeOptions({ alertRollback: 'none' }, {}).alerts.rollback).toEqual([]);
+    expect(parseServeOptions({ alertRollback: 'error_rate,host_cpu' }, {}).alerts.rollback).toEqual(['error_rate', 'host_cpu']);
+    expect(() => parseServeOptions({ alertRollback: 'error_rate,disk' }, {})).toThrow(/--alert-rollback: a comma-separated list/);
   });
 });
 
