@@ -65,8 +65,12 @@ async function runningMigration(ctx: AppContext, action: ControlAction): Promise
   const m = state.migration;
   const hint = 'start one with `bgctl gradual COLOR VERSION` (or POST /switch/:color); `bgctl status` shows what runs';
   if (!m || m.status !== 'running') {
-    const what = m?.status === 'holding' ? `a canary holds ${m.to} at ${state.weights[m.to]}% (nothing runs)` : 'no migration is running';
-    throw new PreflightError(`${action}: ${what}; nothing was changed`, { hint });
+    if (m?.status === 'holding') {
+      throw new PreflightError(`${action}: a canary holds ${m.to} at ${state.weights[m.to]}% and nothing runs; nothing was changed`, {
+        hint: `continue it with \`bgctl gradual ${m.to} ${m.version ?? 'VERSION'}\` or revert it with \`bgctl rollback\``,
+      });
+    }
+    throw new PreflightError(`${action}: no migration is running; nothing was changed`, { hint });
   }
   if (!holder?.alive || holder.pid !== m.pid) {
     throw new PreflightError(`${action}: the migration to ${m.to} was interrupted (its process is gone); nothing was changed`, {
@@ -140,19 +144,27 @@ export async function answerControl(
 ): Promise<{ state: State; t: Transition }> {
   const channel = ctx.control;
   if (!channel) return { state, t };
-  const requests = await channel.pending();
+  // a control folder that cannot be read or written never stops the migration's own checks
+  const requests = await channel.pending().catch((e: unknown) => {
+    ctx.logger.warn('cannot read control requests', { error: e instanceof Error ? e.message : String(e) });
+    return [];
+  });
+  const reply = (ack: ControlFileAck): Promise<void> =>
+    channel.answer(ack).catch((e: unknown) => {
+      ctx.logger.warn('cannot answer a control request', { id: ack.id, error: e instanceof Error ? e.message : String(e) });
+    });
   for (const r of requests) {
     const base = { id: r.id, action: r.action, by: r.by, at: nowIso(ctx) };
     if (r.migration !== state.migration?.id || t.state.phase !== 'observing') {
       const message = r.migration !== state.migration?.id ? 'the request was for another migration' : 'the migration is ending';
-      await channel.answer({ ...base, changed: false, accepted: false, message });
+      await reply({ ...base, changed: false, accepted: false, message });
       continue;
     }
     t = feed(t, { action: r.action, by: r.by, full: r.full });
     const ack = t.ack ?? { action: r.action, by: r.by, changed: false, message: 'no answer' };
     state = controlRecorded(state, ack, nowIso(ctx));
     await ctx.store.save(state);
-    await channel.answer({ ...base, changed: ack.changed, accepted: true, message: ack.message });
+    await reply({ ...base, changed: ack.changed, accepted: true, message: ack.message });
     ctx.logger.warn(`${ack.message} (${r.action} by ${r.by})`);
     ctx.reporter.event({ type: 'notice', message: `${ack.message} (${r.action} by ${r.by})` });
   }
