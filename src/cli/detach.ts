@@ -1,4 +1,3 @@
-import { postJson } from '../adapters/serve-client.js';
 import { processAlive, readServeRecord } from '../adapters/serve-file.js';
 import type { Color } from '../core/color.js';
 import { BgctlError, ExitCode, PreflightError, UsageError, type ExitCodeValue } from '../core/errors.js';
@@ -35,6 +34,8 @@ export async function detachGradual(run: Run, req: DetachRequest): Promise<void>
     ...(req.stepSeconds !== undefined ? { stepSeconds: req.stepSeconds } : {}),
     ...(req.strategy ? { strategy: req.strategy } : {}),
   };
+  // undici loads only for this path: other commands start quickly
+  const { postJson } = await import('../adapters/serve-client.js');
   const r = await postJson(`${serve.api}/switch/${req.color}`, token, body);
   const json = (r.json ?? {}) as { error?: { message?: string }; job?: string; outcome?: string };
   if (r.status >= 300) {
