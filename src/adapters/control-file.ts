@@ -12,6 +12,9 @@ import { controlAckSchema, controlRequestSchema, type ControlFileAck, type Contr
  * renamed), read without following links; a planted symlink folder is refused.
  */
 const REQ = /^req-([0-9A-Za-z-]{1,64})\.json$/;
+const ACK = /^ack-([0-9A-Za-z-]{1,64})\.json$/;
+/** an answer nobody took (its command was killed) is removed after this long */
+const STALE_ACK_MS = 10 * 60_000;
 
 export class ControlFiles implements ControlChannel {
   readonly dir: string;
@@ -33,6 +36,11 @@ export class ControlFiles implements ControlChannel {
       return [];
     }
     const out: ControlFileRequest[] = [];
+    for (const name of names.filter((n) => ACK.test(n))) {
+      const file = path.join(this.dir, name);
+      const st = await lstat(file).catch(() => null);
+      if (st && Date.now() - st.mtimeMs > STALE_ACK_MS) await unlink(file).catch(() => undefined);
+    }
     for (const name of names.filter((n) => REQ.test(n)).sort()) {
       const file = path.join(this.dir, name);
       const parsed = controlRequestSchema.safeParse(await readJson(file));

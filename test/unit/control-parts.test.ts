@@ -1,4 +1,4 @@
-import { lstat, mkdir, readdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ControlFiles } from '../../src/adapters/control-file.js';
@@ -95,6 +95,18 @@ describe('control request files', () => {
     expect(await c.takeAnswer('a')).toBeNull();
     expect(await c.withdraw('b')).toBe(true);
     expect(await c.withdraw('b')).toBe(false);
+  });
+
+  it('removes answers nobody took after 10 minutes, keeps fresh ones', async () => {
+    const dir = await makeTmpDir('control-files');
+    dirs.push(dir);
+    const c = new ControlFiles(dir);
+    await c.answer({ id: 'old', action: 'pause', by: 'x@h', changed: true, accepted: true, message: 'paused', at: 'T' });
+    await c.answer({ id: 'new', action: 'pause', by: 'x@h', changed: false, accepted: true, message: 'paused', at: 'T' });
+    const old = new Date(Date.now() - 11 * 60_000);
+    await utimes(path.join(dir, 'control', 'ack-old.json'), old, old);
+    await c.pending();
+    expect((await readdir(path.join(dir, 'control'))).sort()).toEqual(['ack-new.json']);
   });
 
   it('drops malformed requests and refuses a control folder that is a link', async () => {
