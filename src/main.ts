@@ -42,6 +42,8 @@ export async function main(
   };
   streams.stdout.on('error', onWriteError);
   streams.stderr.on('error', onWriteError);
+  // a closed terminal must not leave a migration half way with nothing watching it
+  process.on('SIGHUP', onSignal);
   let verbose = argv.includes('--verbose') || argv.includes('-v') || argv.includes('debug');
   let json = argv.includes('--json');
   // --json-out FILE: the document --json would print goes to FILE too (the last one, or the error)
@@ -83,6 +85,7 @@ export async function main(
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
   }
   if (jsonOut !== undefined && last.doc !== undefined) {
     try {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { systemClock } from './adapters/clock.js';
+import { ControlFiles } from './adapters/control-file.js';
 import { ExecDeployRunner } from './adapters/deploy.js';
 import { FileLock } from './adapters/lock.js';
 import { createLogger, type LogLevel } from './adapters/logger.js';
@@ -51,6 +52,7 @@ export async function wireContext(
     host: hostname(),
     newId: () => randomUUID().slice(0, 8),
     checkTls: () => checkTls(config, (msg, fields) => logger.warn(msg, fields)),
+    control: new ControlFiles(config.stateDir),
   };
 }
 

@@ -2,6 +2,7 @@ import type { LoadedConfig } from '../config/schema.js';
 import type { Color } from '../core/color.js';
 import type { State } from '../core/state.js';
 import { sameWeights, type Weights } from '../core/weights.js';
+import type { ControlChannel } from './control.js';
 import type { ApplyMode } from './mode.js';
 import type {
   Clock,
@@ -50,6 +51,8 @@ export interface AppContext {
   readonly newId: () => string;
   /** tls: checks the certificate and key (readable, matching) before a command writes NGINX files; UsageError (exit 2) */
   readonly checkTls?: () => Promise<void>;
+  /** pause/resume/promote/abort requests for the running migration; absent: not controllable from outside */
+  readonly control?: ControlChannel;
 }
 
 export const isoAt = (ms: number): string => new Date(ms).toISOString();

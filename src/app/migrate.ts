@@ -164,7 +164,13 @@ async function finish(ctx: AppContext, run: EngineRun, req: MigrationRequest, ch
     case 'rolled_back':
     case 'interrupted': {
       const reason = run.reason ?? run.outcome;
-      state = rolledBack(state, reason, at, run.outcome === 'interrupted' ? 'interrupted, rolled back' : 'rolled back automatically');
+      const how =
+        run.outcome === 'interrupted'
+          ? 'interrupted, rolled back'
+          : reason.startsWith('aborted by ')
+            ? 'aborted, rolled back'
+            : 'rolled back automatically';
+      state = rolledBack(state, reason, at, how);
       if (run.timeline) state = timelineRecorded(state, run.timeline, at);
       await ctx.store.save(state);
       ctx.reporter.event({ type: 'done', outcome: run.outcome });

@@ -16,8 +16,10 @@ import { probeRecorded, stepEnded, stepStarting } from '../core/migration.js';
 import type { StepPlan } from '../core/plan.js';
 import type { RollbackTimeline, State } from '../core/state.js';
 import { allOn } from '../core/weights.js';
+import { pauseCleared } from '../core/control-record.js';
 import { applyWeights } from './apply.js';
 import { describeHealth } from './preflight.js';
+import { answerControl } from './control.js';
 import { isoAt, nowIso, type AppContext } from './context.js';
 import type { MigrationRequest } from './migrate.js';
 import type { TrafficTail } from './ports.js';
@@ -87,14 +89,25 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
       ctx.reporter.event({ type: 'notice', message: t.notice });
     }
     if (t.passedStep !== undefined) {
-      const decision = lastJudgement?.reason ?? null;
+      const decision = t.decision ?? lastJudgement?.reason ?? null;
       state = await save(stepEnded(state, { verdict: 'passed', reason: null, decision, figures: figuresNow() }, nowIso(ctx)));
       const step = steps[t.passedStep];
       if (step) ctx.reporter.event({ type: 'step', index: t.passedStep, total: steps.length, weights: step.weights, phase: 'passed' });
     }
+    if (t.command.type === 'wait') {
+      // pause, resume, promote, abort from another terminal or the API, taken at every check tick
+      const c = await answerControl(ctx, state, t, (cur, request) =>
+        nextTransition(cfg, cur.state, { type: 'control', now: ctx.clock.now(), request }),
+      );
+      state = c.state;
+      if (c.t !== t) {
+        t = c.t;
+        continue;
+      }
+    }
     const cmd = t.command;
     if (cmd.type === 'finish') {
-      return { state, outcome: cmd.outcome, reason: cmd.reason, timeline: null };
+      return { state: pauseCleared(state), outcome: cmd.outcome, reason: cmd.reason, timeline: null };
     }
     let event: EngineEvent;
     switch (cmd.type) {
@@ -190,7 +203,12 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
           const restoredAt = ctx.clock.now();
           const outcome = nextTransition(cfg, t.state, { type: 'rolled_back', now: restoredAt });
           if (outcome.command.type === 'finish' && outcome.command.outcome === 'rolled_back') {
-            return { state, outcome: 'rolled_back', reason: outcome.command.reason, timeline: await timeline(decidedAt, restoredAt) };
+            return {
+              state: pauseCleared(state),
+              outcome: 'rolled_back',
+              reason: outcome.command.reason,
+              timeline: await timeline(decidedAt, restoredAt),
+            };
           }
           event = { type: 'rolled_back', now: restoredAt };
         } catch (e) {

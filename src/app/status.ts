@@ -17,6 +17,8 @@ export interface MigrationView {
   readonly percent: number | null;
   readonly startedAt: string;
   readonly reason: string | null;
+  /** held by an operator (`bgctl pause`): by whom, since when; null when not */
+  readonly paused: { readonly by: string; readonly since: string } | null;
 }
 
 /** One NGINX instance (a fleet has several): what it serves and how that differs from state.json. */
@@ -190,5 +192,6 @@ export function viewOf(m: Migration, lock: (LockInfo & { alive: boolean }) | nul
     percent: last?.percent ?? null,
     startedAt: m.startedAt,
     reason: m.reason,
+    paused: status === 'running' ? (m.paused ?? null) : null,
   };
 }

@@ -142,6 +142,7 @@ export function registerInspect(program: Command, deps: CliDeps): void {
             );
             if (s.verdict === 'passed' && s.decision) run.out.line(`        promoted: ${s.decision}`);
           }
+          for (const c of m.controls ?? []) run.out.line(`    ${c.at}  ${c.action} by ${c.by}: ${c.message}`);
           const t = m.timeline;
           if (t) {
             const secs = (a: string | null, b: string | null): string =>
@@ -250,7 +251,7 @@ function printStatus(run: Run, r: StatusReport, file: string): void {
     else
       line(
         'migration',
-        `${label}: ${m.status}${m.status === 'running' || m.status === 'holding' ? where : ''}${m.reason ? ` — ${m.reason}` : ''}`,
+        `${label}: ${m.status}${m.status === 'running' || m.status === 'holding' ? where : ''}${m.paused ? `, PAUSED by ${m.paused.by} since ${m.paused.since} (\`bgctl resume\`)` : ''}${m.reason ? ` — ${m.reason}` : ''}`,
       );
   }
   line('blue', healthLine(r.health.blue));

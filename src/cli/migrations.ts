@@ -8,6 +8,7 @@ import { parseColor, parsePercent, parseVersion } from '../core/color.js';
 import { UsageError } from '../core/errors.js';
 import { parseSteps } from '../core/plan.js';
 import { formatWeights } from '../core/weights.js';
+import { detachGradual } from './detach.js';
 import { makeRun, type CliDeps, type Run } from './program.js';
 
 function stepsOption(text: string | undefined): number[] | undefined {
@@ -74,15 +75,16 @@ export function registerMigrations(program: Command, deps: CliDeps): void {
     .option('--step-seconds <n>', 'observation time per step (default: migration.stepSeconds)')
     .addOption(new Option('--strategy <name>', 'per request or per client').choices(['weighted', 'sticky']))
     .option('--dry-run', 'print the plan and the configs it would apply; change nothing', false)
+    .option('--detach', 'hand the migration to the running `bgctl serve` (it outlives this terminal); exits 0 once taken', false)
     .addHelpText(
       'after',
-      '\nExamples:\n  $ bgctl gradual green 2.1.0\n  $ bgctl gradual green 2.1.0 --steps 10,50,100 --step-seconds 60\n  $ bgctl gradual blue 1.4.2 --dry-run',
+      '\nExamples:\n  $ bgctl gradual green 2.1.0\n  $ bgctl gradual green 2.1.0 --steps 10,50,100 --step-seconds 60\n  $ bgctl gradual blue 1.4.2 --dry-run\n  $ BGCTL_API_TOKEN=... bgctl gradual green 2.1.0 --detach   # runs in bgctl serve\n\nClosing the terminal (SIGHUP) returns traffic to the stable color, like Ctrl-C, unless --detach.',
     )
     .action(
       async (
         color: string,
         version: string,
-        o: { steps?: string; stepSeconds?: string; strategy?: 'weighted' | 'sticky'; dryRun: boolean },
+        o: { steps?: string; stepSeconds?: string; strategy?: 'weighted' | 'sticky'; dryRun: boolean; detach: boolean },
         cmd: Command,
       ) => {
         const run = makeRun(cmd, deps);
@@ -94,6 +96,8 @@ export function registerMigrations(program: Command, deps: CliDeps): void {
           strategy: o.strategy,
           dryRun: o.dryRun,
         };
+        if (o.detach && o.dryRun) throw new UsageError('gradual: --detach and --dry-run do not go together');
+        if (o.detach) return detachGradual(run, req);
         await printMigration(run, await gradual(await run.context(), req));
       },
     );

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import type { AppContext } from '../app/context.js';
 import type { ProgressEvent } from '../app/ports.js';
+import { registerControl } from './control.js';
 import { registerInspect } from './inspect.js';
 import { registerLifecycle } from './lifecycle.js';
 import { registerMigrations } from './migrations.js';
@@ -79,6 +80,7 @@ Exit codes: 0 done, 1 internal error, 2 bad input (nothing changed), 3 rolled ba
   registerLifecycle(program, deps);
   registerInspect(program, deps);
   registerMigrations(program, deps);
+  registerControl(program, deps);
   registerServe(program, deps);
   registerVerify(program, deps);
   return program;

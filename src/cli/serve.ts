@@ -24,6 +24,11 @@ export function registerServe(program: Command, deps: CliDeps): void {
     .option('--alert-memory <percent>', 'host memory alert threshold', '90')
     .option('--alert-availability <percent>', 'alert when fewer client requests than this succeed', '99')
     .option('--alert-for <seconds>', 'how long a host CPU/memory breach must last before it fires', '30')
+    .option(
+      '--alert-rollback <rules>',
+      'rules that roll back the running migration when they fire (error_rate,availability,p95_latency,host_cpu,host_memory or none)',
+      'error_rate,availability',
+    )
     .addHelpText(
       'after',
       `
@@ -42,7 +47,15 @@ Examples:
   $ curl -s -X POST -H "Authorization: Bearer $BGCTL_API_TOKEN" -H 'Content-Type: application/json' \\
       -d '{"version":"2.1.0","steps":[25,50,100]}' localhost:9000/switch/green
   $ curl -s localhost:8090/metrics | grep bgctl_traffic_weight
-  $ xdg-open http://localhost:8090/dashboard`,
+  $ xdg-open http://localhost:8090/dashboard
+  $ curl -s -X POST -H "Authorization: Bearer $BGCTL_API_TOKEN" localhost:9000/migration/pause
+  $ curl -s -X POST -H "Authorization: Bearer $BGCTL_API_TOKEN" -d '{"full":true}' localhost:9000/migration/promote
+  $ bgctl serve --alert-rollback none      # alerts only notify
+
+Alerts that roll back: a firing error_rate (of the color being migrated to) or availability rule rolls
+the running migration back, the alert being the reason. Alertmanager can do the same through
+POST /hooks/alertmanager (webhook_config with a Bearer authorization): a firing alert labelled
+bgctl_rollback="true" rolls back; resolved and unlabelled alerts change nothing.`,
     )
     .action(async (flags: ServeFlags, cmd: Command) => {
       const run = makeRun(cmd, deps);

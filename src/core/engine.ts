@@ -1,5 +1,6 @@
 import type { StepPlan } from './plan.js';
 import type { Weights } from './weights.js';
+import type { ControlAck, ControlRequest } from './control.js';
 
 /**
  * The migration state machine. Pure: it is fed events (with the time they happened) and answers
@@ -35,13 +36,18 @@ export interface Observation {
   readonly extended: boolean;
   /** the stable color failed its last probe (bgctl will not roll back onto it while it is down) */
   readonly stableDown: boolean;
+  /** held by an operator: the step timer stands still (probes and traffic checks go on) */
+  readonly paused: { readonly by: string; readonly since: number } | null;
+  /** an operator asked to end the step now; `until` is the step's own end, restored if the promotion is refused */
+  readonly promoting: { readonly by: string; readonly full: boolean; readonly until: number } | null;
 }
 
 /** stopped: a rollback was due but the stable color was down; traffic is on the healthy color (or left as it was) for a human. */
 export type Outcome = 'completed' | 'rolled_back' | 'interrupted' | 'rollback_failed' | 'stopped';
 
 export type EngineState =
-  | { readonly phase: 'applying'; readonly step: number }
+  /** `final`: a full promotion (who decided it), the migration completes once this step is confirmed */
+  | { readonly phase: 'applying'; readonly step: number; readonly final?: string }
   | ({ readonly phase: 'observing' } & Observation)
   | { readonly phase: 'rolling_back'; readonly reason: string; readonly outcome: 'rolled_back' | 'interrupted' }
   /** the stable color was down when a rollback was due: all traffic goes to the new color, which was just seen healthy */
@@ -70,6 +76,8 @@ export type EngineEvent =
       readonly judgement: Judgement | null;
     }
   | { readonly type: 'tick'; readonly now: number }
+  /** an operator's request (pause, resume, promote, abort), fed only while a step is observed */
+  | { readonly type: 'control'; readonly now: number; readonly request: ControlRequest }
   | { readonly type: 'interrupt'; readonly now: number; readonly signal: string }
   | { readonly type: 'rolled_back'; readonly now: number }
   | { readonly type: 'rollback_failed'; readonly now: number; readonly error: string }
@@ -95,6 +103,10 @@ export interface Transition {
   readonly passedStep?: number;
   /** something the operator should be told (a step extended, and why) */
   readonly notice?: string;
+  /** why a step passed when it was not judged on its own (an operator promoted it) */
+  readonly decision?: string;
+  /** the answer to a control request */
+  readonly ack?: ControlAck;
 }
 
 export function startEngine(cfg: EngineConfig): Transition {
@@ -112,12 +124,15 @@ export function nextTransition(cfg: EngineConfig, state: EngineState, event: Eng
 
   switch (state.phase) {
     case 'applying':
+      if (event.type === 'applied' && state.final !== undefined)
+        return { ...done('completed', null), passedStep: state.step, decision: state.final };
       if (event.type === 'applied') return observe(cfg, state.step, event.now);
       if (event.type === 'apply_failed') return rollback(cfg, `step ${state.step + 1} could not be applied: ${event.error}`, 'rolled_back');
       return unexpected(state, event);
     case 'observing':
       if (event.type === 'observed') return afterObserved(cfg, state, event);
       if (event.type === 'tick') return due(state, event.now) ?? waitNext(state);
+      if (event.type === 'control') return onControl(cfg, state, event.now, event.request);
       return unexpected(state, event);
     case 'rolling_back':
       if (event.type === 'rolled_back') return done(state.outcome, state.reason);
@@ -151,6 +166,8 @@ function observe(cfg: EngineConfig, step: number, now: number): Transition {
     unhealthy: 0,
     extended: false,
     stableDown: false,
+    paused: null,
+    promoting: null,
   };
   return { state: { phase: 'observing', ...obs }, command: observeCommand(obs, now) };
 }
@@ -159,19 +176,19 @@ const observeCommand = (obs: Observation, now: number): EngineCommand => ({
   type: 'observe',
   step: obs.step,
   probe: now >= obs.nextProbeAt,
-  judge: now >= obs.until,
+  judge: now >= obs.until && obs.paused === null,
 });
 
 /** The observe command when something is due at `now`, else null. */
 function due(obs: Observation, now: number): Transition | null {
-  if (now >= obs.nextProbeAt || now >= obs.nextCheckAt || (now >= obs.until && !obs.extended)) {
+  if (now >= obs.nextProbeAt || now >= obs.nextCheckAt || (now >= obs.until && !obs.extended && obs.paused === null)) {
     return { state: { phase: 'observing', ...obs }, command: observeCommand(obs, now) };
   }
   return null;
 }
 
 function waitNext(obs: Observation): Transition {
-  const until = Math.min(obs.nextProbeAt, obs.nextCheckAt, obs.extended ? Infinity : obs.until);
+  const until = Math.min(obs.nextProbeAt, obs.nextCheckAt, obs.extended || obs.paused ? Infinity : obs.until);
   return { state: { phase: 'observing', ...obs }, command: { type: 'wait', until } };
 }
 
@@ -209,6 +226,7 @@ function decide(cfg: EngineConfig, obs: Observation, base: Observation, event: E
     }
   }
   if (event.breach !== null) return rollback(cfg, `${label}: ${event.breach}`, 'rolled_back');
+  if (obs.promoting) return promoted(cfg, next, obs.promoting, event.health);
   if (event.now < obs.until || event.judgement === null) return waitNext(next);
 
   if (event.judgement.promote) {
@@ -227,6 +245,73 @@ function decide(cfg: EngineConfig, obs: Observation, base: Observation, event: E
   const notice = obs.extended ? undefined : `${label} extended (up to ${seconds(cfg.maxExtendMs)}): ${event.judgement.reason}`;
   const t = waitNext({ ...next, extended: true });
   return notice === undefined ? t : { ...t, notice };
+}
+
+/**
+ * An operator's request while a step is observed. Pause stops the step timer (probes and traffic checks
+ * go on, and still roll back); resume moves the step's end by the time it stood still; promote ends the
+ * step after one more health probe; abort rolls back.
+ */
+function onControl(cfg: EngineConfig, obs: Observation, now: number, req: ControlRequest): Transition {
+  const label = `step ${obs.step + 1}`;
+  const ack = (changed: boolean, message: string): ControlAck => ({ action: req.action, by: req.by, changed, message });
+  const go = (o: Observation): Transition => due(o, now) ?? waitNext(o);
+  switch (req.action) {
+    case 'pause':
+      if (obs.paused) return { ...go(obs), ack: ack(false, `already paused by ${obs.paused.by}`) };
+      return { ...go({ ...obs, paused: { by: req.by, since: now } }), ack: ack(true, `paused at ${label}; weights held`) };
+    case 'resume': {
+      if (!obs.paused) return { ...go(obs), ack: ack(false, `${label} was not paused`) };
+      const held = now - obs.paused.since;
+      const o: Observation = { ...obs, paused: null, until: obs.until + held };
+      return { ...go(o), ack: ack(true, `resumed ${label} after ${seconds(held)} paused`) };
+    }
+    case 'promote': {
+      const o: Observation = {
+        ...obs,
+        paused: null,
+        until: now,
+        nextProbeAt: now,
+        promoting: { by: req.by, full: req.full, until: obs.promoting?.until ?? obs.until },
+      };
+      const where = req.full ? 'straight to the last step' : 'to the next step';
+      return {
+        state: { phase: 'observing', ...o },
+        command: observeCommand(o, now),
+        ack: ack(true, `promoting ${label} ${where} after a health probe`),
+      };
+    }
+    case 'abort':
+      return {
+        ...rollback(cfg, `aborted by ${req.by}`, 'rolled_back'),
+        ack: ack(true, `aborting at ${label}: traffic goes back to the stable color`),
+      };
+  }
+}
+
+/** After the probe a promotion waits for: move on when the target is healthy, else keep observing the step. */
+function promoted(
+  cfg: EngineConfig,
+  obs: Observation,
+  p: NonNullable<Observation['promoting']>,
+  health: Extract<EngineEvent, { type: 'observed' }>['health'],
+): Transition {
+  const label = `step ${obs.step + 1}`;
+  if (health === null || !health.healthy) {
+    const why = health ? health.detail : 'no health probe';
+    return { ...waitNext({ ...obs, until: p.until, promoting: null }), notice: `promotion of ${label} by ${p.by} refused: ${why}` };
+  }
+  const last = cfg.steps.length - 1;
+  const target = p.full ? last : obs.step + 1;
+  const following = cfg.steps[target];
+  const decision = `promoted by ${p.by}${p.full ? ' (full)' : ''}`;
+  if (!following || target <= obs.step) return { ...done('completed', null), passedStep: obs.step, decision };
+  return {
+    state: { phase: 'applying', step: target, ...(p.full ? { final: decision } : {}) },
+    command: { type: 'apply', step: following },
+    passedStep: obs.step,
+    decision,
+  };
 }
 
 function rollback(cfg: EngineConfig, reason: string, outcome: 'rolled_back' | 'interrupted'): Transition {

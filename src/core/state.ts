@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Color } from './color.js';
+import { controlEntrySchema, pausedSchema } from './control.js';
 import type { Weights } from './weights.js';
 
 /**
@@ -91,6 +92,10 @@ export const migrationSchema = z.strictObject({
   steps: z.array(stepRecordSchema),
   rolledBackAt: z.string().nullable(),
   timeline: rollbackTimeline.nullable().optional(),
+  /** held by an operator (`bgctl pause`): by whom, since when; null or absent when not */
+  paused: pausedSchema.nullable().optional(),
+  /** pause, resume, promote, abort taken on it, oldest first (at most CONTROL_LIMIT) */
+  controls: z.array(controlEntrySchema).optional(),
 });
 export type Migration = z.infer<typeof migrationSchema>;
 

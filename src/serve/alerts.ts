@@ -16,6 +16,8 @@ export interface AlertRule {
   readonly threshold: number;
   /** how long the breach must last before the alert fires (0 = at once) */
   readonly forMs: number;
+  /** once firing, roll back the running migration (the new color's error rate, the site's availability) */
+  readonly rollback: boolean;
 }
 
 export interface AlertPolicy {
@@ -42,14 +44,18 @@ export const DEFAULT_POLICY: AlertPolicy = {
   hostForSeconds: 30,
 };
 
-export function rulesOf(p: AlertPolicy): AlertRule[] {
+/** Rules that roll back by default: what the new color does to users. Host CPU and memory only warn. */
+export const DEFAULT_ROLLBACK_RULES: readonly RuleId[] = ['error_rate', 'availability'];
+
+export function rulesOf(p: AlertPolicy, rollback: readonly RuleId[] = DEFAULT_ROLLBACK_RULES): AlertRule[] {
   const ms = (s: number): number => Math.round(s * 1000);
+  const rb = (id: RuleId): boolean => rollback.includes(id);
   return [
-    { id: 'p95_latency', severity: 'warning', threshold: p.p95LatencyMs, forMs: ms(p.latencyForSeconds) },
-    { id: 'error_rate', severity: 'critical', threshold: p.errorRate, forMs: ms(p.errorRateForSeconds) },
-    { id: 'availability', severity: 'critical', threshold: p.availability, forMs: ms(p.errorRateForSeconds) },
-    { id: 'host_cpu', severity: 'warning', threshold: p.cpuPercent, forMs: ms(p.hostForSeconds) },
-    { id: 'host_memory', severity: 'warning', threshold: p.memoryPercent, forMs: ms(p.hostForSeconds) },
+    { id: 'p95_latency', severity: 'warning', threshold: p.p95LatencyMs, forMs: ms(p.latencyForSeconds), rollback: rb('p95_latency') },
+    { id: 'error_rate', severity: 'critical', threshold: p.errorRate, forMs: ms(p.errorRateForSeconds), rollback: rb('error_rate') },
+    { id: 'availability', severity: 'critical', threshold: p.availability, forMs: ms(p.errorRateForSeconds), rollback: rb('availability') },
+    { id: 'host_cpu', severity: 'warning', threshold: p.cpuPercent, forMs: ms(p.hostForSeconds), rollback: rb('host_cpu') },
+    { id: 'host_memory', severity: 'warning', threshold: p.memoryPercent, forMs: ms(p.hostForSeconds), rollback: rb('host_memory') },
   ];
 }
 

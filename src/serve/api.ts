@@ -5,6 +5,7 @@ import { status, viewOf } from '../app/status.js';
 import { gradual } from '../app/traffic-commands.js';
 import { PreflightError, UsageError } from '../core/errors.js';
 import { redactSecret } from '../render/render.js';
+import { CONTROL_ENDPOINTS, controlRoutes } from './control-routes.js';
 import { errorReply } from './http-errors.js';
 import type { Call, Handler, Reply } from './http-server.js';
 import type { MigrationJobs, StartResult } from './jobs.js';
@@ -26,6 +27,7 @@ export function apiRoutes(ctx: AppContext, jobs: MigrationJobs): Route<Handler>[
     get('/history', async (call) => ({ status: 200, json: { migrations: await history(ctx, limitOf(call)) } })),
     post('/switch/:color', (call) => startSwitch(ctx, jobs, call)),
     post('/rollback', (call) => rollbackNow(ctx, jobs, call)),
+    ...controlRoutes(ctx),
   ];
 }
 
@@ -36,6 +38,7 @@ const ENDPOINTS = [
   'GET /history?limit=N',
   'POST /switch/:color  {"version", "steps", "stepSeconds", "strategy", "dryRun"} (Authorization: Bearer)',
   'POST /rollback  {"force"} (Authorization: Bearer)',
+  ...CONTROL_ENDPOINTS,
 ];
 
 function limitOf(call: Call): number {

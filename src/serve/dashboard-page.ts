@@ -83,7 +83,8 @@ const SCRIPT = `
     const m = d.migration;
     $('migration').textContent = m
       ? m.kind + ' ' + m.from + ' → ' + m.to + (m.version ? ' ' + m.version : '') + ': ' + m.status +
-        (m.step ? ' — step ' + m.step + '/' + m.totalSteps : '') + (m.reason ? ' — ' + m.reason : '')
+        (m.step ? ' — step ' + m.step + '/' + m.totalSteps : '') +
+        (m.paused ? ' — PAUSED by ' + m.paused.by + ' since ' + m.paused.since : '') + (m.reason ? ' — ' + m.reason : '')
       : 'no migration yet';
     fill($('steps-body'), (m ? m.steps : []).map((s) => {
       const tr = el('tr');

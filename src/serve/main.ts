@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { AppContext } from '../app/context.js';
 import { UsageError } from '../core/errors.js';
+import { removeServeRecord, writeServeRecord } from '../adapters/serve-file.js';
 import { AuditFile } from './adapters/audit-file.js';
 import { systemHost } from './adapters/host.js';
 import { WebhookNotifier } from './adapters/webhook.js';
@@ -27,5 +28,13 @@ export async function runServe(ctx: AppContext, o: ServeOptions): Promise<ServeH
     },
     o,
   );
-  return { ...handle, close: () => handle.close(), auditPath: audit.path };
+  // where `bgctl gradual --detach` finds this server
+  await writeServeRecord(cfg.stateDir, { pid: ctx.pid, host: ctx.host, api: handle.apiUrl }).catch((e: unknown) =>
+    ctx.logger.warn('cannot write serve.json; `gradual --detach` will not find this server', { error: String(e) }),
+  );
+  const close = async (): Promise<void> => {
+    await handle.close();
+    await removeServeRecord(cfg.stateDir, ctx.pid);
+  };
+  return { ...handle, close, auditPath: audit.path };
 }

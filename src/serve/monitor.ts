@@ -4,7 +4,7 @@ import type { Color } from '../core/color.js';
 import type { State } from '../core/state.js';
 import type { HostProbe, HostSample } from './adapters/host.js';
 import type { Notifier } from './adapters/webhook.js';
-import { advance, alertJson, emptyBook, findings, type AlertBook, type AlertChange, type AlertRule } from './alerts.js';
+import { advance, alertJson, emptyBook, findings, type Alert, type AlertBook, type AlertChange, type AlertRule } from './alerts.js';
 import type { ServeMetrics } from './metrics.js';
 import { TrafficSeries } from './series.js';
 
@@ -55,7 +55,14 @@ export class Monitor {
 
   constructor(
     private readonly ctx: AppContext,
-    private readonly deps: { traffic: TrafficSource; host: HostProbe; metrics: ServeMetrics; notifier: Notifier | null },
+    private readonly deps: {
+      traffic: TrafficSource;
+      host: HostProbe;
+      metrics: ServeMetrics;
+      notifier: Notifier | null;
+      /** called when a rule with `rollback` starts firing */
+      onRollbackAlert?: (alert: Alert) => void;
+    },
     readonly o: MonitorOptions,
   ) {
     this.series = new TrafficSeries({
@@ -141,6 +148,7 @@ export class Monitor {
     const fields = { rule: alert.rule, subject: alert.subject, severity: alert.severity };
     if (kind === 'firing') this.ctx.logger.warn(`alert firing: ${alert.summary}`, fields);
     else this.ctx.logger.info(`alert resolved: ${alert.summary}`, fields);
+    if (kind === 'firing' && this.o.rules.some((r) => r.id === alert.rule && r.rollback)) this.deps.onRollbackAlert?.(alert);
     const label = kind === 'firing' ? `[FIRING ${alert.severity}]` : '[RESOLVED]';
     this.deps.notifier?.notify({
       text: `${label} bgctl on ${this.ctx.host}: ${alert.summary}`,

@@ -4,7 +4,7 @@ import { UsageError } from '../core/errors.js';
 import { parseSteps } from '../core/plan.js';
 import { formatIssues } from '../config/validate.js';
 import type { Color } from '../core/color.js';
-import { DEFAULT_POLICY } from './alerts.js';
+import { DEFAULT_POLICY, DEFAULT_ROLLBACK_RULES, RULE_IDS, type RuleId } from './alerts.js';
 import { isLoopback } from './security.js';
 
 /** Validated options of `bgctl serve` (flags and environment). */
@@ -25,6 +25,8 @@ export interface ServeOptions {
     readonly memoryPercent: number;
     readonly availability: number;
     readonly hostForSeconds: number;
+    /** rules that, once firing, roll back the running migration */
+    readonly rollback: readonly RuleId[];
   };
 }
 
@@ -42,6 +44,7 @@ export interface ServeFlags {
   readonly alertMemory?: string;
   readonly alertAvailability?: string;
   readonly alertFor?: string;
+  readonly alertRollback?: string;
 }
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -89,6 +92,12 @@ const flagsSchema = z.object({
   alertMemory: num('--alert-memory', 1, 100).default(DEFAULT_POLICY.memoryPercent),
   alertAvailability: num('--alert-availability', 0, 100).default(DEFAULT_POLICY.availability * 100),
   alertFor: num('--alert-for', 0, 3600).default(DEFAULT_POLICY.hostForSeconds),
+  alertRollback: z
+    .string()
+    .max(200)
+    .transform((s) => (s === 'none' ? [] : s.split(',').map((x) => x.trim())))
+    .pipe(z.array(z.enum(RULE_IDS, `--alert-rollback: a comma-separated list of ${RULE_IDS.join(', ')}, or none`)))
+    .default([...DEFAULT_ROLLBACK_RULES]),
 });
 
 function usage(issues: readonly z.core.$ZodIssue[]): UsageError {
@@ -128,6 +137,7 @@ export function parseServeOptions(flags: ServeFlags, env: NodeJS.ProcessEnv): Se
       memoryPercent: f.alertMemory,
       availability: f.alertAvailability / 100,
       hostForSeconds: f.alertFor,
+      rollback: f.alertRollback,
     },
   };
 }

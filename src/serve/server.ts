@@ -7,6 +7,7 @@ import type { HostProbe } from './adapters/host.js';
 import type { Notifier } from './adapters/webhook.js';
 import { rulesOf } from './alerts.js';
 import { apiRoutes } from './api.js';
+import { rollbackOnAlert } from './control-routes.js';
 import { createEndpoint, listen, type EndpointOptions } from './http-server.js';
 import { MigrationJobs } from './jobs.js';
 import { ServeMetrics } from './metrics.js';
@@ -68,20 +69,23 @@ export async function startServe(deps: ServeDeps, o: ServeOptions): Promise<Serv
   const ctx: AppContext = { ...deps.ctx, nginx: timedNginx(deps.ctx.nginx, (r) => metrics.nginxApply(r)) };
   const cfg = ctx.loaded.config;
   const t = cfg.thresholds;
-  const rules = rulesOf({
-    p95LatencyMs: t.p95LatencyMs,
-    latencyForSeconds: t.latencyForSeconds,
-    errorRate: t.errorRate,
-    errorRateForSeconds: t.errorRateForSeconds,
-    availability: o.alerts.availability,
-    cpuPercent: o.alerts.cpuPercent,
-    memoryPercent: o.alerts.memoryPercent,
-    hostForSeconds: o.alerts.hostForSeconds,
-  });
+  const rules = rulesOf(
+    {
+      p95LatencyMs: t.p95LatencyMs,
+      latencyForSeconds: t.latencyForSeconds,
+      errorRate: t.errorRate,
+      errorRateForSeconds: t.errorRateForSeconds,
+      availability: o.alerts.availability,
+      cpuPercent: o.alerts.cpuPercent,
+      memoryPercent: o.alerts.memoryPercent,
+      hostForSeconds: o.alerts.hostForSeconds,
+    },
+    o.alerts.rollback,
+  );
   const notifier = o.webhook && deps.makeNotifier ? deps.makeNotifier(o.webhook, (r) => metrics.webhook(r)) : null;
   const monitor = new Monitor(
     ctx,
-    { traffic: deps.traffic, host: deps.host, metrics, notifier },
+    { traffic: deps.traffic, host: deps.host, metrics, notifier, onRollbackAlert: (a) => void rollbackOnAlert(ctx, a) },
     {
       intervalMs: SAMPLE_MS,
       probeIntervalMs: Math.max(SAMPLE_MS, cfg.probe.intervalMs),
