@@ -4,6 +4,7 @@ import { rollback } from '../app/rollback.js';
 import { status, viewOf } from '../app/status.js';
 import { gradual } from '../app/traffic-commands.js';
 import { PreflightError, UsageError } from '../core/errors.js';
+import { redactSecret } from '../render/render.js';
 import { errorReply } from './http-errors.js';
 import type { Call, Handler, Reply } from './http-server.js';
 import type { MigrationJobs, StartResult } from './jobs.js';
@@ -106,7 +107,13 @@ async function startSwitch(ctx: AppContext, jobs: MigrationJobs, call: Call): Pr
         weights: r.state.weights,
         stable: r.state.stable,
         checks: r.checks,
-        plan: r.plan?.map((p) => ({ percent: p.step.percent, weights: p.step.weights, revision: p.config.revision, site: p.config.site })),
+        // like the CLI's dry run: never the forced-route secret
+        plan: r.plan?.map((p) => ({
+          percent: p.step.percent,
+          weights: p.step.weights,
+          revision: p.config.revision,
+          site: redactSecret(p.config.site, ctx.loaded.config.routing.forceSecret),
+        })),
       },
       audit: { result: r.plan ? 'dry run: nothing changed' : `${r.outcome}: nothing to do`, params },
     };

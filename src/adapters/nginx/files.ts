@@ -69,7 +69,8 @@ export async function ensureTree(l: NginxLayout): Promise<void> {
 export async function writeCandidate(l: NginxLayout, main: string, site: string, js?: string): Promise<void> {
   await ensureTree(l);
   if (js !== undefined) await writeDurable(l.candidateJs, js);
-  await writeDurable(l.candidateSite, site);
+  // the site config holds the forced-route secret: only its owner (NGINX's master) reads it
+  await writeFileAtomic(l.candidateSite, site, 0o600, { exactMode: true });
   await writeDurable(l.candidateMain, main);
 }
 

@@ -11,12 +11,15 @@ import { nginxLayout } from './files.js';
 import { INSTALL_HINT, njsCandidate, notAvailable, versionCommand, workersBlocked } from './njs.js';
 import { StagedNginx, parseStatus, waitForMaster, type NginxProcesses, type NginxRuntime } from './sequence.js';
 import { escalateStop, listWorkers, runningMaster, sendSignal } from './workers.js';
+import { SECRET_HEADER } from '../force-secret.js';
 
 export interface LocalNginxOptions {
   readonly dir: string; // absolute NGINX prefix that bgctl owns
   readonly binary?: string; // default 'nginx'
   readonly listenHost?: string; // where the status location is asked; default '127.0.0.1'
   readonly listenPort: number;
+  /** sent as X-Bgctl-Secret on `/__bgctl/status` (routing.forceSecret or bgctl's own) */
+  readonly secret?: string | null;
   readonly confirmTimeoutMs?: number; // bound on confirming a reload/start, and the restore; default 10 000
   readonly stopTimeoutMs?: number; // graceful quit before SIGTERM; default 10 000
   readonly logger?: Logger;
@@ -97,7 +100,15 @@ class LocalRuntime implements NginxRuntime {
   async live(): Promise<LiveNginx | null> {
     const client = new Client(this.origin, { connect: { timeout: 1000 } });
     try {
-      const res = await client.request({ path: '/__bgctl/status', method: 'GET', reset: true, headersTimeout: 1000, bodyTimeout: 1000 });
+      const headers = this.opts.secret ? { [SECRET_HEADER]: this.opts.secret } : {};
+      const res = await client.request({
+        path: '/__bgctl/status',
+        method: 'GET',
+        headers,
+        reset: true,
+        headersTimeout: 1000,
+        bodyTimeout: 1000,
+      });
       const text = await res.body.text();
       return res.statusCode === 200 ? parseStatus(text) : null;
     } catch {
