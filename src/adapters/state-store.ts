@@ -1,7 +1,7 @@
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock, StateStore } from '../app/ports.js';
-import { UnknownStateError } from '../core/errors.js';
+import { StateWriteError, UnknownStateError } from '../core/errors.js';
 import { STATE_SCHEMA_VERSION, initialState, stateSchema } from '../core/state.js';
 import type { State } from '../core/state.js';
 import { writeFileAtomic } from './atomic-file.js';
@@ -60,10 +60,21 @@ export class FileStateStore implements StateStore {
   async save(state: State): Promise<void> {
     // never write what we could not read back (a bug upstream must not corrupt the truth)
     const text = `${JSON.stringify(stateSchema.parse(state), null, 2)}\n`;
-    await mkdir(this.stateDir, { recursive: true });
-    const current = await this.readOrNull(this.path);
-    if (current !== null && parseStateText(current).ok) await writeFileAtomic(this.backupPath, current);
-    await writeFileAtomic(this.path, text);
+    try {
+      await mkdir(this.stateDir, { recursive: true });
+      const current = await this.readOrNull(this.path);
+      if (current !== null && parseStateText(current).ok) await writeFileAtomic(this.backupPath, current);
+      await writeFileAtomic(this.path, text);
+    } catch (e) {
+      if (e instanceof UnknownStateError) throw e;
+      const err = e as NodeJS.ErrnoException;
+      const why = err.code === 'ENOSPC' ? 'no space left on the device' : err.code === 'EROFS' ? 'read-only file system' : err.message;
+      throw new StateWriteError(`cannot save the state in ${this.stateDir}: ${why}`, {
+        cause: e,
+        details: { path: this.path, code: err.code ?? null },
+        hint: `make ${this.stateDir} writable (free space, remount read-write), then run \`bgctl status\``,
+      });
+    }
     await fsyncDir(this.stateDir);
   }
 

@@ -25,12 +25,18 @@ export async function applyWeights(
   return { state: next, report };
 }
 
-/** Runs fn while holding the lock; the lock is always released. */
+/** Runs fn while holding the lock; the lock is always released. A failure to release never hides fn's own error. */
 export async function withLock<T>(ctx: AppContext, command: string, fn: () => Promise<T>): Promise<T> {
   const handle = await ctx.lock.acquire(command);
+  let result: T;
   try {
-    return await fn();
-  } finally {
-    await handle.release();
+    result = await fn();
+  } catch (e) {
+    await handle.release().catch((r: unknown) => {
+      ctx.logger.warn('could not release the lock', { error: r instanceof Error ? r.message : String(r) });
+    });
+    throw e;
   }
+  await handle.release();
+  return result;
 }

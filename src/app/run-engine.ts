@@ -175,6 +175,7 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
           }
           event = { type: 'rolled_back', now: restoredAt };
         } catch (e) {
+          if (e instanceof UnknownStateError) throw e; // e.g. the state cannot be saved: the caller returns traffic itself
           event = { type: 'rollback_failed', now: ctx.clock.now(), error: e instanceof Error ? e.message : String(e) };
         }
         break;
