@@ -25,6 +25,26 @@ export async function applyWeights(
   return { state: next, report };
 }
 
+/**
+ * applyWeights, or, when NGINX is not running (its master died), starting it with those weights: bgctl
+ * owns it, and a dark site is worse than a restart. Workers left by a killed master refuse the start (exit 6).
+ */
+export async function applyOrStart(
+  ctx: AppContext,
+  state: State,
+  weights: Weights,
+  growing: Color,
+): Promise<{ state: State; report: ApplyReport }> {
+  if (await ctx.nginx.isRunning()) return applyWeights(ctx, state, weights, growing);
+  const revision = state.revision + 1;
+  ctx.logger.warn('NGINX is not running; starting it', { revision, blue: weights.blue, green: weights.green });
+  const t0 = ctx.clock.now();
+  await ctx.nginx.start(ctx.render({ weights, revision, stable: state.stable, growing, strategy: state.strategy }));
+  const next = applied(state, weights, revision, nowIso(ctx));
+  await ctx.store.save(next);
+  return { state: next, report: { revision, ms: ctx.clock.now() - t0, stages: {} } };
+}
+
 /** Runs fn while holding the lock; the lock is always released. A failure to release never hides fn's own error. */
 export async function withLock<T>(ctx: AppContext, command: string, fn: () => Promise<T>): Promise<T> {
   const handle = await ctx.lock.acquire(command);

@@ -15,7 +15,7 @@ import type { WindowFigures } from '../core/metrics.js';
 import { probeRecorded, stepEnded, stepStarting } from '../core/migration.js';
 import type { StepPlan } from '../core/plan.js';
 import type { RollbackTimeline, State } from '../core/state.js';
-import { applyWeights } from './apply.js';
+import { applyOrStart, applyWeights } from './apply.js';
 import { isoAt, nowIso, type AppContext } from './context.js';
 import type { MigrationRequest } from './migrate.js';
 import type { TrafficTail } from './ports.js';
@@ -137,7 +137,9 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
           judgement = !req.judgeTraffic || withdrawn ? { promote: true, reason: 'judged on health probes only' } : judgeStep(analysis, now);
           lastJudgement = judgement;
         }
-        const breach = !withdrawn && verdict?.kind === 'breach' ? verdict.breach.explanation : null;
+        // NGINX gone (its master died) is a rollback now, not at the next step boundary
+        const down = cmd.probe && !(await ctx.nginx.isRunning()) ? 'NGINX stopped running (its master process is gone)' : null;
+        const breach = down ?? (!withdrawn && verdict?.kind === 'breach' ? verdict.breach.explanation : null);
         ctx.reporter.event({
           type: 'observe',
           index: cmd.step,
@@ -167,7 +169,7 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
           stepEnded(state, { verdict: 'failed', reason: cmd.reason, decision: cmd.reason, figures: figuresNow() }, nowIso(ctx)),
         );
         try {
-          ({ state } = await applyWeights(ctx, state, cmd.weights, stable));
+          ({ state } = await applyOrStart(ctx, state, cmd.weights, stable));
           const restoredAt = ctx.clock.now();
           const outcome = nextTransition(cfg, t.state, { type: 'rolled_back', now: restoredAt });
           if (outcome.command.type === 'finish' && outcome.command.outcome === 'rolled_back') {

@@ -24,7 +24,9 @@ export async function returnUnsaved(
   const revision = Math.max(saved.revision, live?.revision ?? 0) + 1;
   const details = { cause: cause.message, ...cause.details };
   try {
-    await ctx.nginx.apply(ctx.render({ weights, revision, stable, growing: req.to, strategy: req.strategy }));
+    const config = ctx.render({ weights, revision, stable, growing: req.to, strategy: req.strategy });
+    if (await ctx.nginx.isRunning()) await ctx.nginx.apply(config);
+    else await ctx.nginx.start(config);
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     return new UnknownStateError(

@@ -10,7 +10,7 @@ import type { NginxLayout } from './files.js';
 import { nginxLayout } from './files.js';
 import { INSTALL_HINT, njsCandidate, notAvailable, versionCommand, workersBlocked } from './njs.js';
 import { StagedNginx, parseStatus, waitForMaster, type NginxProcesses, type NginxRuntime } from './sequence.js';
-import { escalateStop, listWorkers, runningMaster, sendSignal } from './workers.js';
+import { escalateStop, listWorkers, orphanedWorkers, runningMaster, sendSignal } from './workers.js';
 import { SECRET_HEADER } from '../force-secret.js';
 
 export interface LocalNginxOptions {
@@ -120,6 +120,11 @@ class LocalRuntime implements NginxRuntime {
 
   problem(): string | null {
     return null;
+  }
+
+  /** Workers under this prefix whose master is gone (only looked for while no master runs). */
+  async orphans(): Promise<readonly number[]> {
+    return (await runningMaster(this.layout.pidFile)) === null ? orphanedWorkers(this.opts.dir) : [];
   }
 
   /** nginx.njsModule, or `<--modules-path>/ngx_http_js_module.so` from `nginx -V` (or njs compiled in); and readable by the workers. */
