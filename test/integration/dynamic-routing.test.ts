@@ -184,6 +184,17 @@ describe('dynamic mode, a missing or garbled weights file: everything to the sta
     expect((await statusOf(site)).problem).toMatch(/not two percentages totalling 100/);
   });
 
+  it('a revision beyond 2^53 - 1 counts as unreadable (bgctl could never match it)', async () => {
+    for (const revision of ['9007199254740992', '1e300']) {
+      await writeFile(
+        weights(),
+        `{"revision":${revision},"blue":50,"green":50,"growing":"green","stable":"blue","fallback":"blue","strategy":"weighted"}\n`,
+      );
+      expect(await colors(), revision).toEqual(['200 blue blue']);
+      expect((await statusOf(site)).problem, revision).toMatch(/no valid revision/);
+    }
+  });
+
   it('the next step writes the file again: both colors serve, no reload', async () => {
     const report = await site.apply({ percent: 50 });
     expect(report.reloaded).toBe(false);

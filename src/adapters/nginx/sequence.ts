@@ -435,7 +435,9 @@ export async function waitForMaster(
 export function parseStatus(text: string): LiveNginx | null {
   try {
     const { revision, blue, green, strategy, stable, mode, source, problem, config } = JSON.parse(text) as Record<string, unknown>;
-    if (typeof revision !== 'number' || !Number.isInteger(revision) || typeof blue !== 'number' || typeof green !== 'number') return null;
+    // a revision bgctl could never have written (negative, beyond 2^53 - 1) is no answer
+    if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision < 0) return null;
+    if (typeof blue !== 'number' || typeof green !== 'number') return null;
     if (typeof strategy !== 'string' || !isColor(stable)) return null;
     const live: LiveNginx = { revision, weights: { blue, green }, strategy, stable };
     if (mode !== 'dynamic') return live;
