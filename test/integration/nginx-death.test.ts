@@ -20,9 +20,12 @@ afterAll(stopAllBackends);
 const pidFile = (box: Sandbox): string => path.join(box.dir, 'nginx', 'logs', 'nginx.pid');
 
 async function live(box: Sandbox): Promise<{ blue: number; green: number; revision: number } | null> {
-  const secret = (await readFile(path.join(box.dir, 'state', 'force-secret'), 'utf8')).trim();
+  const secret = (await readFile(path.join(box.dir, 'state', 'force-secret'), 'utf8').catch(() => '')).trim();
   try {
-    const res = await request(`http://127.0.0.1:${box.listen}/__bgctl/status`, { headers: { 'x-bgctl-secret': secret }, reset: true });
+    const res = await request(`http://127.0.0.1:${box.listen}/__bgctl/status`, {
+      headers: secret ? { 'x-bgctl-secret': secret } : {},
+      reset: true,
+    });
     return res.statusCode === 200 ? ((await res.body.json()) as { blue: number; green: number; revision: number }) : null;
   } catch {
     return null;
