@@ -21,7 +21,8 @@ export async function ensureForceSecret(stateDir: string): Promise<string> {
   const file = join(stateDir, FORCE_SECRET_FILE);
   const found = await readSecret(file);
   if (found !== null) return found;
-  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  // the default mode, like the state store: nginx.dir may live inside stateDir, and NGINX's workers enter it
+  await mkdir(stateDir, { recursive: true });
   const secret = randomBytes(24).toString('base64url');
   try {
     const fh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NOFOLLOW, 0o600);
