@@ -58,6 +58,7 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
   let firstErrorAt: number | null = null;
   let lastJudgement: Judgement | null = null;
   let lastHealthy: boolean | null = null;
+  let nginxDown = 0;
   const save = async (s: State): Promise<State> => {
     await ctx.store.save(s);
     return s;
@@ -137,8 +138,10 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
           judgement = !req.judgeTraffic || withdrawn ? { promote: true, reason: 'judged on health probes only' } : judgeStep(analysis, now);
           lastJudgement = judgement;
         }
-        // NGINX gone (its master died) is a rollback now, not at the next step boundary
-        const down = cmd.probe && !(await ctx.nginx.isRunning()) ? 'NGINX stopped running (its master process is gone)' : null;
+        // NGINX gone (its master died; seen twice in a row, so one slow `docker top` is not enough) is a
+        // rollback now, not at the next step boundary
+        if (cmd.probe) nginxDown = (await ctx.nginx.isRunning()) ? 0 : nginxDown + 1;
+        const down = nginxDown >= 2 ? 'NGINX stopped running (its master process is gone)' : null;
         const breach = down ?? (!withdrawn && verdict?.kind === 'breach' ? verdict.breach.explanation : null);
         ctx.reporter.event({
           type: 'observe',
