@@ -4,6 +4,7 @@ import { systemClock } from './adapters/clock.js';
 import { ControlFiles } from './adapters/control-file.js';
 import { ExecDeployRunner } from './adapters/deploy.js';
 import { FileLock } from './adapters/lock.js';
+import { ensureForceSecret } from './adapters/force-secret.js';
 import { createLogger, type LogLevel } from './adapters/logger.js';
 import { setupNginx } from './adapters/nginx/setup.js';
 import { checkTls } from './adapters/tls-check.js';
@@ -21,9 +22,11 @@ import { renderConfig, type DynamicOptions } from './render/render.js';
  * nginx.mode (auto/dynamic look for the njs module) so every config this process renders is for one mode.
  */
 export async function wireContext(
-  loaded: LoadedConfig,
+  given: LoadedConfig,
   opts: { logLevel: LogLevel; json: boolean; signal: AbortSignal; streams: Streams; events: ProgressEvent[] },
 ): Promise<AppContext> {
+  // forced routes and /__bgctl/ always need a secret: bgctl's own one when none is configured
+  const loaded = await withForceSecret(given);
   const { config } = loaded;
   const logger = createLogger({ level: opts.logLevel, json: opts.json });
   // one NGINX (local or docker) or a fleet (nginx.targets), its probes and its access logs
@@ -54,6 +57,14 @@ export async function wireContext(
     checkTls: () => checkTls(config, (msg, fields) => logger.warn(msg, fields)),
     control: new ControlFiles(config.stateDir),
   };
+}
+
+/** The config with routing.forceSecret set: the configured one, else bgctl's own (stateDir/force-secret). */
+export async function withForceSecret(loaded: LoadedConfig): Promise<LoadedConfig> {
+  const { config } = loaded;
+  if (config.routing.forceSecret !== null) return loaded;
+  const forceSecret = await ensureForceSecret(config.stateDir);
+  return { ...loaded, config: { ...config, routing: { ...config.routing, forceSecret } } };
 }
 
 /** What `renderConfig` needs for a target in `mode` (null: reload mode). */

@@ -35,7 +35,8 @@ function isPercent(n) {
 function parse(text) {
   var d = JSON.parse(text);
   if (d === null || typeof d !== 'object') throw new Error('not a JSON object');
-  if (!Number.isInteger(d.revision) || d.revision < 0) throw new Error('no valid revision');
+  // at most 2^53 - 1: beyond it a revision no longer names one number (bgctl could never match it)
+  if (!Number.isInteger(d.revision) || d.revision < 0 || d.revision > 9007199254740991) throw new Error('no valid revision');
   if (!isPercent(d.blue) || !isPercent(d.green) || d.blue + d.green !== 100) {
     throw new Error('blue and green are not two percentages totalling 100');
   }

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
 import type { ColorHealth, Prober, ServerHealth } from '../app/ports.js';
-import type { Color } from '../core/color.js';
+import { VERSION_RE, type Color } from '../core/color.js';
+import { SECRET_HEADER } from './force-secret.js';
 
 export interface ProbeEnvironment {
   readonly servers: readonly string[];
@@ -58,7 +59,10 @@ export class HttpProber implements Prober {
     const loop = host === '*' || host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' || host === '::' ? '::1' : host;
     const h = loop.includes(':') && !loop.startsWith('[') ? `[${loop}]` : loop;
     const origin = `${this.options.nginx.tls ? 'https' : 'http'}://${h}:${port}`;
-    if (forceHeader === null) return this.probe(`${h}:${port}`, `${origin}/__bgctl/health/${color}`, {}, color, this.nginxAgent);
+    if (forceHeader === null) {
+      const trust: Record<string, string> = forceSecret === null ? {} : { [SECRET_HEADER]: forceSecret };
+      return this.probe(`${h}:${port}`, `${origin}/__bgctl/health/${color}`, trust, color, this.nginxAgent);
+    }
     const value = forceSecret === null ? color : `${color}:${forceSecret}`;
     const path = this.options.environments[color].health;
     return this.probe(`${h}:${port}`, `${origin}${path}`, { [forceHeader]: value }, color, this.nginxAgent);
@@ -126,12 +130,15 @@ async function readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }):
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** Pure: the `version` string of a JSON body, if any. */
+/**
+ * Pure: the `version` string of a JSON body, if any. A value outside the version pattern (terminal
+ * escapes, `$(...)`, 10 kB of text) counts as no version: it never reaches state, lock, log or terminal.
+ */
 export function versionOf(body: string | null): string | null {
   if (body === null) return null;
   try {
     const v = (JSON.parse(body) as { version?: unknown } | null)?.version;
-    return typeof v === 'string' && v !== '' ? v : null;
+    return typeof v === 'string' && VERSION_RE.test(v) ? v : null;
   } catch {
     return null;
   }

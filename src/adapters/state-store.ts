@@ -1,7 +1,7 @@
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock, StateStore } from '../app/ports.js';
-import { BgctlError, UnknownStateError } from '../core/errors.js';
+import { BgctlError, StateWriteError, UnknownStateError } from '../core/errors.js';
 import { STATE_SCHEMA_VERSION, initialState, stateSchema } from '../core/state.js';
 import type { State } from '../core/state.js';
 import { readRegular, writeExclusive } from './safe-fs.js';
@@ -60,10 +60,22 @@ export class FileStateStore implements StateStore {
   async save(state: State): Promise<void> {
     // never write what we could not read back (a bug upstream must not corrupt the truth)
     const text = `${JSON.stringify(stateSchema.parse(state), null, 2)}\n`;
-    await mkdir(this.stateDir, { recursive: true });
-    const current = await this.readOrNull(this.path);
-    if (current !== null && parseStateText(current).ok) await writeExclusive(this.backupPath, current);
-    await writeExclusive(this.path, text);
+    try {
+      await mkdir(this.stateDir, { recursive: true });
+      const current = await this.readOrNull(this.path);
+      if (current !== null && parseStateText(current).ok) await writeExclusive(this.backupPath, current);
+      await writeExclusive(this.path, text);
+    } catch (e) {
+      // refusals that already say what is wrong (a planted link: exit 6) pass through
+      if (e instanceof BgctlError) throw e;
+      const err = e as NodeJS.ErrnoException;
+      const why = err.code === 'ENOSPC' ? 'no space left on the device' : err.code === 'EROFS' ? 'read-only file system' : err.message;
+      throw new StateWriteError(`cannot save the state in ${this.stateDir}: ${why}`, {
+        cause: e,
+        details: { path: this.path, code: err.code ?? null },
+        hint: `make ${this.stateDir} writable (free space, remount read-write), then run \`bgctl status\``,
+      });
+    }
     await fsyncDir(this.stateDir);
   }
 

@@ -54,12 +54,40 @@ export async function applyWeights(
   return { state: next, report };
 }
 
-/** Runs fn while holding the lock; the lock is always released. */
+/**
+ * applyWeights, or, when NGINX is not running (its master died), starting it with those weights: bgctl
+ * owns it, and a dark site is worse than a restart. Workers left by a killed master refuse the start (exit 6).
+ */
+export async function applyOrStart(
+  ctx: AppContext,
+  state: State,
+  weights: Weights,
+  growing: Color,
+  opts: ApplyOptions = {},
+): Promise<{ state: State; report: ApplyReport }> {
+  if (await ctx.nginx.isRunning()) return applyWeights(ctx, state, weights, growing, opts);
+  const revision = state.revision + 1;
+  ctx.logger.warn('NGINX is not running; starting it', { revision, blue: weights.blue, green: weights.green });
+  const t0 = ctx.clock.now();
+  const backup = await fallbackFor(ctx, weights, opts.idleHealthy);
+  await ctx.nginx.start(ctx.render({ weights, revision, stable: state.stable, growing, strategy: state.strategy, backup }));
+  const next = applied(state, weights, revision, nowIso(ctx), backup);
+  await ctx.store.save(next);
+  return { state: next, report: { revision, ms: ctx.clock.now() - t0, stages: {} } };
+}
+
+/** Runs fn while holding the lock; the lock is always released. A failure to release never hides fn's own error. */
 export async function withLock<T>(ctx: AppContext, command: string, fn: () => Promise<T>): Promise<T> {
   const handle = await ctx.lock.acquire(command);
+  let result: T;
   try {
-    return await fn();
-  } finally {
-    await handle.release();
+    result = await fn();
+  } catch (e) {
+    await handle.release().catch((r: unknown) => {
+      ctx.logger.warn('could not release the lock', { error: r instanceof Error ? r.message : String(r) });
+    });
+    throw e;
   }
+  await handle.release();
+  return result;
 }

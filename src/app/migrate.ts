@@ -1,7 +1,7 @@
 import type { Color } from '../core/color.js';
 import { otherColor } from '../core/color.js';
 import type { Outcome } from '../core/engine.js';
-import { InterruptedError, PreflightError, RolledBackError, UnknownStateError } from '../core/errors.js';
+import { InterruptedError, PreflightError, RolledBackError, StateWriteError, UnknownStateError } from '../core/errors.js';
 import { beginMigration, completed, holding, rollbackFailed, rolledBack, stoppedForHuman, timelineRecorded } from '../core/migration.js';
 import { formatWeights } from '../core/weights.js';
 import type { StepPlan } from '../core/plan.js';
@@ -12,6 +12,7 @@ import { runDeployHook } from './deploy-hook.js';
 import type { RenderedConfig } from './ports.js';
 import { configTestCheck, driftCheck, enforce, healthCheck, modeCheck, throughNginxCheck, type CheckResult } from './preflight.js';
 import { runEngine, type EngineRun } from './run-engine.js';
+import { returnUnsaved } from './unsaved.js';
 
 export interface MigrationRequest {
   readonly kind: MigrationKind;
@@ -72,6 +73,7 @@ export async function migrate(ctx: AppContext, req: MigrationRequest): Promise<M
       }));
       return { outcome: 'noop', migration: null, state, checks, plan };
     }
+    if (ctx.signal.aborted) throw new InterruptedError(`${req.command}: interrupted before the first step; nothing was changed`);
     ctx.reporter.event({ type: 'plan', migration: req.kind, from: otherColor(req.to), to: req.to, steps: steps.map((s) => s.percent) });
     state = beginMigration(
       { ...state, strategy: req.strategy },
@@ -88,8 +90,16 @@ export async function migrate(ctx: AppContext, req: MigrationRequest): Promise<M
       },
     );
     await ctx.store.save(state);
-    if (ctx.signal.aborted) throw new InterruptedError(`${req.command}: interrupted before the first step; nothing was changed`);
-    return finish(ctx, await runEngine(ctx, state, req, steps), req, checks);
+    if (ctx.signal.aborted) {
+      // recorded as over, never left `running` with no step
+      await ctx.store.save(rolledBack(state, 'interrupted before the first step', nowIso(ctx), 'interrupted, rolled back'));
+      throw new InterruptedError(`${req.command}: interrupted before the first step; nothing was changed`);
+    }
+    const begun = state;
+    const run = await runEngine(ctx, state, req, steps).catch(async (e: unknown) => {
+      throw e instanceof StateWriteError ? await returnUnsaved(ctx, begun, req, e) : e;
+    });
+    return finish(ctx, run, req, checks);
   });
 }
 

@@ -79,6 +79,8 @@ export interface NginxTargetStatus {
   readonly live: LiveNginx | null;
   /** why it is not running or not answering, when known (e.g. docker's own error) */
   readonly problem: string | null;
+  /** NGINX workers whose master is gone that still serve (local: found in /proc); empty or absent: none */
+  readonly orphans?: readonly number[];
 }
 
 /**

@@ -47,10 +47,7 @@ export async function rollback(ctx: AppContext, opts: RollbackOptions = {}): Pro
     return { ...(await rollbackLocked(ctx, opts, probed)), preempted };
   } catch (e) {
     if (!(e instanceof LockHeldError)) throw e;
-    throw new LockHeldError(`rollback: ${e.message}`, {
-      details: e.details,
-      hint: 'a migration on another host, or another kind of operation, holds the lock: stop it there, then run `bgctl rollback` again',
-    });
+    throw new LockHeldError(`rollback: ${e.message}`, { details: e.details, hint: lockHint(await ctx.lock.holder().catch(() => null)) });
   }
 }
 
@@ -172,7 +169,7 @@ function rollbackLocked(ctx: AppContext, opts: RollbackOptions, before: Probed):
         );
       }
     } else {
-      state = base;
+      state = { ...base, weights }; // NGINX serves exactly these: state.json says so too
     }
     if (revert) state = rolledBack(state, 'manual rollback', nowIso(ctx), 'rolled back by operator');
     await ctx.store.save(state);
@@ -186,4 +183,12 @@ function rollbackLocked(ctx: AppContext, opts: RollbackOptions, before: Probed):
       backup: state.backup ?? null,
     };
   });
+}
+
+/** What to do about the lock's holder: another rollback is already doing the job; anything else must be stopped first. */
+function lockHint(holder: { command: string; pid: number } | null): string {
+  if (holder?.command === 'rollback') {
+    return `another \`bgctl rollback\` (pid ${holder.pid}) is returning traffic to the stable color already: wait for it, then check \`bgctl status\``;
+  }
+  return 'a migration on another host, or another kind of operation, holds the lock: stop it there, then run `bgctl rollback` again';
 }

@@ -17,7 +17,7 @@ import type { StepPlan } from '../core/plan.js';
 import type { RollbackTimeline, State } from '../core/state.js';
 import { allOn } from '../core/weights.js';
 import { pauseCleared } from '../core/control-record.js';
-import { applyWeights } from './apply.js';
+import { applyOrStart, applyWeights } from './apply.js';
 import { describeHealth } from './preflight.js';
 import { answerControl } from './control.js';
 import { isoAt, nowIso, type AppContext } from './context.js';
@@ -65,6 +65,7 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
   let lastHealthy: boolean | null = null;
   /** the stable color at its last probe (both colors are probed): decides the fallback armed at 100% */
   let stableHealthy: boolean | null = null;
+  let nginxDown = 0;
   const save = async (s: State): Promise<State> => {
     await ctx.store.save(s);
     return s;
@@ -156,7 +157,11 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
           judgement = !req.judgeTraffic || withdrawn ? { promote: true, reason: 'judged on health probes only' } : judgeStep(analysis, now);
           lastJudgement = judgement;
         }
-        const breach = !withdrawn && verdict?.kind === 'breach' ? verdict.breach.explanation : null;
+        // NGINX gone (its master died; seen twice in a row, so one slow `docker top` is not enough) is a
+        // rollback now, not at the next step boundary
+        if (cmd.probe) nginxDown = (await ctx.nginx.isRunning()) ? 0 : nginxDown + 1;
+        const down = nginxDown >= 2 ? 'NGINX stopped running (its master process is gone)' : null;
+        const breach = down ?? (!withdrawn && verdict?.kind === 'breach' ? verdict.breach.explanation : null);
         ctx.reporter.event({
           type: 'observe',
           index: cmd.step,
@@ -199,7 +204,7 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
           break;
         }
         try {
-          ({ state } = await applyWeights(ctx, state, cmd.weights, stable, { idleHealthy: lastHealthy ?? undefined }));
+          ({ state } = await applyOrStart(ctx, state, cmd.weights, stable, { idleHealthy: lastHealthy ?? undefined }));
           const restoredAt = ctx.clock.now();
           const outcome = nextTransition(cfg, t.state, { type: 'rolled_back', now: restoredAt });
           if (outcome.command.type === 'finish' && outcome.command.outcome === 'rolled_back') {
@@ -212,6 +217,7 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
           }
           event = { type: 'rolled_back', now: restoredAt };
         } catch (e) {
+          if (e instanceof UnknownStateError) throw e; // e.g. the state cannot be saved: the caller returns traffic itself
           event = { type: 'rollback_failed', now: ctx.clock.now(), error: e instanceof Error ? e.message : String(e) };
         }
         break;

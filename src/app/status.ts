@@ -113,6 +113,7 @@ export async function status(ctx: AppContext): Promise<StatusReport> {
   };
   const targets = (instances ?? [single]).map((t) => targetView(state, t));
   const drifted = targets.filter((t) => t.drift !== null);
+  const orphaned = orphanDrift(instances ?? []);
   return {
     stable: state.stable,
     active: weights.green > weights.blue ? 'green' : 'blue',
@@ -131,8 +132,9 @@ export async function status(ctx: AppContext): Promise<StatusReport> {
     },
     fallback: fallbackView(ctx.loaded.config.nginx.fallback, weights, live ? (live.backup ?? null) : (state.backup ?? null)),
     nginx: { running, live },
-    drift:
-      targets.length > 1
+    drift: orphaned
+      ? orphaned
+      : targets.length > 1
         ? drifted.length > 0
           ? drifted.map((t) => `target ${t.name}: ${t.drift ?? ''}`).join('; ')
           : null
@@ -153,6 +155,17 @@ function driftOf(state: State, live: LiveNginx | null, running: boolean, named =
   if (!live) return running ? `${is}running but does not answer its status location` : state.revision > 0 ? `${is}not running` : null;
   if (live.revision === state.revision && sameWeights(live.weights, state.weights)) return null;
   return `${weightsFileProblem(live)}${named ? 'NGINX ' : ''}serves revision ${live.revision} (blue ${live.weights.blue}% / green ${live.weights.green}%) but state.json says revision ${state.revision} (blue ${state.weights.blue}% / green ${state.weights.green}%)`;
+}
+
+/** Workers whose master is gone, still serving: worse than any drift, and how to stop them. */
+function orphanDrift(targets: readonly NginxTargetStatus[]): string | null {
+  const lines = targets
+    .filter((t) => (t.orphans ?? []).length > 0)
+    .map((t) => {
+      const pids = t.orphans ?? [];
+      return `NGINX workers without a master still serve for ${t.where} (pids ${pids.join(', ')}): stop them with \`kill ${pids.join(' ')}\`, then \`bgctl start\``;
+    });
+  return lines.length > 0 ? lines.join('; ') : null;
 }
 
 /** dynamic mode, weights file unusable: what NGINX does instead, as the start of a drift message. */

@@ -5,6 +5,7 @@ import { quote } from '../core/color.js';
 import { UsageError } from '../core/errors.js';
 import { writeExclusive } from '../adapters/safe-fs.js';
 import { configSchema } from './schema.js';
+import { sameServer } from './servers.js';
 
 export interface InitOptions {
   readonly blue: readonly string[];
@@ -43,7 +44,7 @@ function validateOptions(opts: InitOptions): InitOptions {
   const green = check(serversSchema, [...opts.green], '--green', server(opts.green));
   const listen = check(listenSchema, opts.listen, '--listen', () => String(opts.listen));
   const driver = check(driverSchema, opts.driver, '--driver', () => quote(String(opts.driver)));
-  const shared = green.find((s) => blue.includes(s));
+  const shared = green.find((s) => blue.some((b) => sameServer(b, s)));
   if (shared !== undefined) throw new UsageError(`--green ${quote(shared)}: is also a --blue server; colors must not share servers`);
   return { blue, green, listen, driver };
 }
@@ -132,7 +133,7 @@ export function renderInitConfig(opts: InitOptions): string {
     entry(0, 'routing', '', 'forced routes: a request can name its color, whatever the weights', true),
     entry(2, 'forceHeader', 'X-Bgctl-Color', 'header naming the color (blue|green); null = off', true),
     entry(2, 'forceCookie', 'null', 'cookie naming the color; off by default', true),
-    entry(2, 'forceSecret', 'null', 'null: loopback clients only; set: value is COLOR:SECRET', true),
+    entry(2, 'forceSecret', 'null', 'null: bgctl makes one (stateDir/force-secret); a forced route sends COLOR:SECRET', true),
     '',
     entry(0, 'deploy', '', 'optional: how a version gets onto a color (bgctl deploy/gradual)', true),
     entry(

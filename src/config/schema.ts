@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { VERSION_RE } from '../core/color.js';
+import { sameServer } from './servers.js';
 import { targetConflicts } from './targets.js';
 
 /**
@@ -21,7 +22,8 @@ export function isHostPort(value: string): boolean {
   if (!Number.isInteger(p) || p < 1 || p > 65535 || String(p) !== port) return false;
   if (IPV4.test(host)) return true;
   if (IPV6_BRACKETED.test(host)) return host.slice(1, -1).includes(':');
-  return HOSTNAME.test(host) && !/^[\d.]+$/.test(host);
+  // a last label of digits or 0x-hex makes resolvers read the name as an IPv4 number (127.1, 0x7f.0.0.1)
+  return HOSTNAME.test(host) && !/(?:^|\.)(?:\d+|0x[0-9a-f]*)$/i.test(host);
 }
 
 const hostPort = z.string().refine(isHostPort, { message: 'not a host:port (an IPv4 address, [IPv6] or DNS name, then :1-65535)' });
@@ -52,7 +54,10 @@ const percentSteps = z
   .refine((a) => a.every((v, i) => i === 0 || v > (a[i - 1] ?? 0)), 'steps must be strictly increasing')
   .refine((a) => a[a.length - 1] === 100, 'the last step must be 100');
 
-/** Headers NGINX sets itself on the way to the backends (or that HTTP needs): a forced route cannot use them. */
+/**
+ * Headers NGINX sets itself on the way to the backends, that HTTP needs (framing, hop-by-hop), that carry
+ * credentials, or bgctl's own: a forced route cannot use them (its header is cleared before proxying).
+ */
 const RESERVED_HEADERS = [
   'host',
   'connection',
@@ -62,6 +67,18 @@ const RESERVED_HEADERS = [
   'x-forwarded-proto',
   'x-request-id',
   'content-length',
+  'content-type',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'keep-alive',
+  'proxy-connection',
+  'expect',
+  'authorization',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'x-bgctl-secret',
 ];
 const headerName = z
   .string()
@@ -294,7 +311,7 @@ export const configSchema = z
           .nullable()
           .default(null)
           .describe(
-            'null (the default): forced routes are honoured from loopback only. Set: honoured from anywhere, and the value must be COLOR:SECRET.',
+            'null (the default): bgctl makes a secret of its own (stateDir/force-secret, 0600). Either way a forced route needs the value COLOR:SECRET, from anywhere: loopback alone is never enough.',
           ),
       })
       .prefault({})
@@ -338,13 +355,13 @@ export const configSchema = z
       });
     for (const issue of targetConflicts(cfg))
       ctx.addIssue({ code: 'custom', path: ['nginx', 'targets', ...issue.path], message: issue.message });
-    const blue = new Set(cfg.environments.blue.servers);
     cfg.environments.green.servers.forEach((s, i) => {
-      if (blue.has(s)) {
+      const same = cfg.environments.blue.servers.find((b) => sameServer(b, s));
+      if (same !== undefined) {
         ctx.addIssue({
           code: 'custom',
           path: ['environments', 'green', 'servers', i],
-          message: `${s} is also a blue server; colors must not share servers`,
+          message: `${s} is also a blue server${same === s ? '' : ` (${same})`}; colors must not share servers`,
         });
       }
     });

@@ -55,6 +55,9 @@ export class UnknownStateError extends BgctlError {
   }
 }
 
+/** The state folder refused a write (read-only, full...): what NGINX serves is the truth until it is saved. */
+export class StateWriteError extends UnknownStateError {}
+
 /** Another bgctl operation holds the lock; nothing was changed. */
 export class LockHeldError extends BgctlError {
   constructor(message: string, options?: ErrorOptions) {

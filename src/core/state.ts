@@ -11,7 +11,9 @@ export const STATE_SCHEMA_VERSION = 1;
 export const HISTORY_LIMIT = 50;
 
 const color = z.enum(['blue', 'green']);
-const weights = z.strictObject({ blue: z.number().min(0).max(100), green: z.number().min(0).max(100) });
+const weights = z
+  .strictObject({ blue: z.number().min(0).max(100), green: z.number().min(0).max(100) })
+  .refine((w) => Math.abs(w.blue + w.green - 100) < 1e-9, { message: 'blue and green must total 100' });
 
 export const MIGRATION_KINDS = ['gradual', 'deploy', 'canary', 'switch', 'rollback'] as const;
 export type MigrationKind = (typeof MIGRATION_KINDS)[number];

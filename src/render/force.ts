@@ -5,10 +5,11 @@ import type { PatternEntry } from './routing.js';
 
 /**
  * Pure: forced routes (config `routing`) as `map` blocks. A request whose header or cookie names a
- * color goes to that color's upstream whatever the weights, and never fails over to the other one.
- * Without a secret only loopback clients may force (`$bgctl_loopback` is 1); with one, anybody may,
- * but only with the exact value `COLOR:SECRET`. Regexes (`~`) match case-sensitively, and every map
- * key is prefixed with `$bgctl_loopback:` so one shape serves both cases.
+ * color goes to that color's upstream whatever the weights, and never fails over to the other one, but
+ * only with the exact value `COLOR:SECRET`, from anywhere: loopback alone is never enough (behind a
+ * proxy on the same host every client is loopback). Without a secret there are no forced routes (bgctl
+ * always renders with one: the configured one or its own, see adapters/force-secret.ts). Regexes (`~`)
+ * match case-sensitively; map keys keep the `$bgctl_loopback:` prefix of the shared shape.
  */
 
 export interface ForceMap {
@@ -33,7 +34,7 @@ const HEADER = /^[A-Za-z0-9-]{1,64}$/;
 const COOKIE = /^[A-Za-z0-9_-]{1,64}$/;
 const SECRET = /^[A-Za-z0-9._~-]{16,128}$/;
 /** request headers the site config sets itself: a second proxy_set_header would fight it */
-const SET_BY_BGCTL = ['connection', 'host', 'x-real-ip', 'x-forwarded-for', 'x-forwarded-proto', 'x-request-id'];
+const SET_BY_BGCTL = ['connection', 'host', 'x-real-ip', 'x-forwarded-for', 'x-forwarded-proto', 'x-request-id', 'x-bgctl-secret'];
 
 function checked(what: string, value: string | null, re: RegExp): string | null {
   if (value !== null && (typeof value !== 'string' || !re.test(value))) {
@@ -47,10 +48,10 @@ export function forceView(routing: Config['routing']): ForceView | null {
   const header = checked('routing.forceHeader', routing.forceHeader, HEADER);
   const cookie = checked('routing.forceCookie', routing.forceCookie, COOKIE);
   const secret = checked('routing.forceSecret', routing.forceSecret, SECRET);
-  if (header === null && cookie === null) return null;
-  // the key is `1:blue` from loopback, `0:blue` from elsewhere: without a secret only `1:` counts
-  const from = secret === null ? '1' : '[01]';
-  const value = (color: string): string => (secret === null ? color : `${color}:${regexLiteral(secret)}`);
+  if ((header === null && cookie === null) || secret === null) return null;
+  // the key is `1:blue:SECRET` from loopback, `0:blue:SECRET` from elsewhere: both count, with the secret
+  const from = '[01]';
+  const value = (color: string): string => `${color}:${regexLiteral(secret)}`;
   const both = header !== null && cookie !== null;
   const maps: ForceMap[] = [];
   if (header !== null) {
@@ -70,4 +71,13 @@ export function forceView(routing: Config['routing']): ForceView | null {
   }
   const strip = header !== null && !SET_BY_BGCTL.includes(header.toLowerCase()) ? header : null;
   return { maps, combine: both, strip, stripCookie: cookie };
+}
+
+/**
+ * Pure: the regex (a map key) of what the `/__bgctl/` locations need: loopback and the header
+ * `X-Bgctl-Secret: SECRET`, matched on `$bgctl_loopback:$http_x_bgctl_secret`. null: nobody (no secret).
+ */
+export function trustPattern(routing: Config['routing']): string | null {
+  const secret = checked('routing.forceSecret', routing.forceSecret, SECRET);
+  return secret === null ? null : `~^1:${regexLiteral(secret)}$`;
 }

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
 import type { RenderedConfig } from '../app/ports.js';
 import type { Config } from '../config/schema.js';
+import { regexLiteral } from './address.js';
 import { configIdOf, weightsDocument, withConfigId } from './dynamic.js';
 import { mainView, siteView } from './view.js';
 import type { DynamicOptions, RenderOptions } from './view.js';
@@ -55,5 +56,7 @@ export function renderConfig(config: Config, opts: RenderOptions, dynamic: Dynam
 
 /** The config text with the forced-route secret replaced, for printing (files written for NGINX keep it). */
 export function redactSecret(text: string, secret: string | null): string {
-  return secret ? text.split(secret).join('<routing.forceSecret>') : text;
+  if (!secret) return text;
+  // the maps hold it as a regex literal too (`.` escaped)
+  return text.split(secret).join('<routing.forceSecret>').split(regexLiteral(secret)).join('<routing.forceSecret>');
 }

@@ -4,7 +4,7 @@ import type { Weights } from '../core/weights.js';
 import { NJS_MODULE_RE, STRATEGIES, isHostPort } from '../config/schema.js';
 import { CONFIG_ID_PENDING, fallbackColor } from './dynamic.js';
 import type { Config } from '../config/schema.js';
-import { forceView, type ForceView } from './force.js';
+import { forceView, trustPattern, type ForceView } from './force.js';
 import { checkColor, exactSplit, servedByAddress, splitPlan, stickyBuckets } from './routing.js';
 import type { PatternEntry, SplitEntry, StickyBuckets, WeightedServer } from './routing.js';
 
@@ -118,6 +118,8 @@ export interface SiteView {
   readonly keepaliveTimeout: number;
   /** the body of GET /__bgctl/status */
   readonly statusJson: string;
+  /** the map key that lets a request into `/__bgctl/` (loopback + X-Bgctl-Secret); null: nobody */
+  readonly trust: string | null;
 }
 
 export interface MainView {
@@ -263,6 +265,7 @@ export function siteView(config: Config, opts: RenderOptions, dynamic: DynamicOp
     // below Node's 5 s keepAliveTimeout: NGINX closes idle sockets before the backend does
     keepaliveTimeout: int('nginx.keepaliveTimeoutSeconds', n.keepaliveTimeoutSeconds, 1, 4),
     statusJson,
+    trust: trustPattern(config.routing),
   };
 }
 

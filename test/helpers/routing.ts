@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { chmod, readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -146,6 +147,8 @@ export interface Site {
   readonly port: number;
   readonly dir: string;
   readonly accessLog: string;
+  /** routing.forceSecret, or the one made up for this site like bgctl makes its own: `/__bgctl/` needs it */
+  readonly secret: string;
   apply(step: SiteStep): Promise<ApplyReport>;
   stop(): Promise<void>;
 }
@@ -161,8 +164,12 @@ export async function startSite(
   // NGINX started as root runs its workers as nobody: in dynamic mode they read the weights file in here
   if (o.dynamic) await chmod(dir, 0o755);
   const [port = 0] = await freePorts(1);
-  const parsed = configSchema.parse({ ...config, listen: port, nginx: { ...config.nginx, dir: path.join(dir, 'nginx') } });
+  const given = configSchema.parse({ ...config, listen: port, nginx: { ...config.nginx, dir: path.join(dir, 'nginx') } });
+  // as bgctl does (wire.ts): without a configured secret, one of its own
+  const secret = given.routing.forceSecret ?? randomBytes(24).toString('base64url');
+  const parsed = { ...given, routing: { ...given.routing, forceSecret: secret } };
   const driver = new LocalNginxDriver({
+    secret,
     dir: parsed.nginx.dir,
     binary: process.env['BGCTL_TEST_NGINX'] ?? '/usr/sbin/nginx',
     listenHost: '127.0.0.1',
@@ -189,6 +196,7 @@ export async function startSite(
     port,
     dir: parsed.nginx.dir,
     accessLog: driver.accessLog,
+    secret,
     apply: (step) => driver.apply(rendered(step)),
     stop: () => driver.stop(),
   };

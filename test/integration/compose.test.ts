@@ -80,7 +80,7 @@ describe('docker-compose.yml and examples/compose/bgctl.yaml', () => {
     // the very words the docker driver's reload/test use for the live config, plus foreground mode
     expect(nginx.command).toEqual(['nginx', ...startCommand(containerTargets(config.nginx.containerDir).live), '-g', 'daemon off;']);
     expect(nginx.ports).toContain(`\${BGCTL_HTTP_PORT:-${config.listen}}:${config.listen}`);
-    expect(nginx.healthcheck?.test).toEqual(['CMD', 'curl', '-fsS', `http://127.0.0.1:${config.listen}/__bgctl/status`]);
+    expect(nginx.healthcheck?.test).toEqual(['CMD', 'curl', '-sS', '-o', '/dev/null', `http://127.0.0.1:${config.listen}/__bgctl/status`]);
     expect(Object.keys(nginx.depends_on ?? {}).sort()).toEqual(['app-blue', 'app-green']);
   });
 

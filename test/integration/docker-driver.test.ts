@@ -73,7 +73,7 @@ describe('docker driver (docker client shimmed, NGINX real)', () => {
     const calls = (await shim.calls()).map(words);
     const test = `compose -f ${composeFile} run --rm --no-deps -T --entrypoint nginx nginx -t -p ${CD} -c ${CD}/candidate/nginx.conf -e stderr`;
     const up = `compose -f ${composeFile} up -d --no-recreate`;
-    const ask = `exec ${CONTAINER} curl -sS --max-time 2 http://127.0.0.1:${listen}/__bgctl/status`;
+    const ask = `exec -i ${CONTAINER} curl -sS --max-time 2 -i -H @- http://127.0.0.1:${listen}/__bgctl/status`;
     expect(calls).toContain(test);
     expect(calls).toContain(up);
     expect(calls).toContain(`top ${CONTAINER}`);
@@ -106,7 +106,7 @@ describe('docker driver (docker client shimmed, NGINX real)', () => {
       // every reload follows a passing nginx -t of the candidate, and is followed by the confirmation
       expect(calls.slice(0, i).lastIndexOf(test)).toBeGreaterThan(-1);
       expect(calls.slice(i)).toContain(`top ${CONTAINER}`);
-      expect(calls.slice(i)).toContain(`exec ${CONTAINER} curl -sS --max-time 2 http://127.0.0.1:${listen}/__bgctl/status`);
+      expect(calls.slice(i)).toContain(`exec -i ${CONTAINER} curl -sS --max-time 2 -i -H @- http://127.0.0.1:${listen}/__bgctl/status`);
     }
     // the through-NGINX probe of green runs inside the container, its forced-route header on stdin
     expect(calls).toContain(`exec -i ${CONTAINER} curl -sS --max-time 1 -i -H @- http://127.0.0.1:${listen}/health`);

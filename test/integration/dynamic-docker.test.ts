@@ -95,7 +95,9 @@ describe('docker driver in dynamic mode (docker client shimmed, NGINX real)', ()
     const rb = await cli(['rollback']);
     expect(rb.exitCode, rb.stdout + rb.stderr).toBe(0);
     expect(await nginxCalls()).toEqual([]);
-    expect((await shim.calls()).map(words)).toContain(`exec ${CONTAINER} curl -sS --max-time 2 http://127.0.0.1:${listen}/__bgctl/status`);
+    expect((await shim.calls()).map(words)).toContain(
+      `exec -i ${CONTAINER} curl -sS --max-time 2 -i -H @- http://127.0.0.1:${listen}/__bgctl/status`,
+    );
     expect(jsonOf<{ weights: unknown; drift: unknown }>(await cli(['status', '--json']))).toMatchObject({
       weights: { blue: 100, green: 0 },
       drift: null,

@@ -27,7 +27,7 @@ interface StatusAnswer {
 }
 
 async function statusOf(site: Site): Promise<StatusAnswer> {
-  const res = await request(`http://127.0.0.1:${site.port}/__bgctl/status`, { reset: true });
+  const res = await request(`http://127.0.0.1:${site.port}/__bgctl/status`, { reset: true, headers: { 'x-bgctl-secret': site.secret } });
   expect(res.statusCode).toBe(200);
   return (await res.body.json()) as StatusAnswer;
 }
@@ -98,7 +98,10 @@ describe('dynamic mode, weighted: every request picked by njs from the weights f
 
   it('a forced route goes to its color whatever the weights, and is logged as forced', async () => {
     await site.apply({ percent: 0 });
-    const forced = await pool(50, 4, () => hit(site.port, { headers: { 'X-Bgctl-Color': 'green' }, path: '/forced-green' }));
+    // a bare color is ordinary traffic; COLOR:SECRET forces (the site's own secret, as bgctl makes one)
+    const bare = await pool(10, 4, () => hit(site.port, { headers: { 'X-Bgctl-Color': 'green' }, path: '/bare-green' }));
+    expect(new Set(bare.map((a) => `${a.status} ${a.color} ${a.backend?.color}`))).toEqual(new Set(['200 blue blue']));
+    const forced = await pool(50, 4, () => hit(site.port, { headers: { 'X-Bgctl-Color': `green:${site.secret}` }, path: '/forced-green' }));
     expect(new Set(forced.map((a) => `${a.status} ${a.color} ${a.backend?.color}`))).toEqual(new Set(['200 green green']));
     const lines = (await accessLines(site.accessLog)).filter((l) => l['uri'] === '/forced-green');
     expect(lines.length).toBe(50);
@@ -179,6 +182,17 @@ describe('dynamic mode, a missing or garbled weights file: everything to the sta
     );
     expect(await colors()).toEqual(['200 blue blue']);
     expect((await statusOf(site)).problem).toMatch(/not two percentages totalling 100/);
+  });
+
+  it('a revision beyond 2^53 - 1 counts as unreadable (bgctl could never match it)', async () => {
+    for (const revision of ['9007199254740992', '1e300']) {
+      await writeFile(
+        weights(),
+        `{"revision":${revision},"blue":50,"green":50,"growing":"green","stable":"blue","fallback":"blue","strategy":"weighted"}\n`,
+      );
+      expect(await colors(), revision).toEqual(['200 blue blue']);
+      expect((await statusOf(site)).problem, revision).toMatch(/no valid revision/);
+    }
   });
 
   it('the next step writes the file again: both colors serve, no reload', async () => {

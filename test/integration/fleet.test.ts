@@ -11,7 +11,7 @@ import { TrafficLog } from '../../src/adapters/traffic-log.js';
 import { loadConfig } from '../../src/config/load.js';
 import { nginxTargets } from '../../src/config/targets.js';
 import { startTraffic, type TrafficGenerator } from '../../src/demo/traffic.js';
-import { renderFleet } from '../../src/wire.js';
+import { renderFleet, withForceSecret } from '../../src/wire.js';
 import { startBackendProcess, stopAllBackends } from '../helpers/backends.js';
 import { jsonOf, runCli, type CliResult } from '../helpers/cli.js';
 import { writeConfig } from '../helpers/fixture.js';
@@ -56,7 +56,14 @@ describe('a fleet of three NGINX targets', () => {
   /** What one target answers on its status location, on a fresh connection (null: no answer). */
   const liveOf = async (i: number): Promise<Live | null> => {
     try {
-      const res = await request(`http://127.0.0.1:${portOf(i)}/__bgctl/status`, { reset: true, headersTimeout: 2000, bodyTimeout: 2000 });
+      const secret = (await readFile(path.join(dir, 'state', 'force-secret'), 'utf8')).trim();
+      const headers = { 'x-bgctl-secret': secret };
+      const res = await request(`http://127.0.0.1:${portOf(i)}/__bgctl/status`, {
+        reset: true,
+        headers,
+        headersTimeout: 2000,
+        bodyTimeout: 2000,
+      });
       return res.statusCode === 200 ? ((await res.body.json()) as Live) : (await res.body.dump(), null);
     } catch {
       return null;
@@ -186,7 +193,7 @@ describe('a fleet of three NGINX targets', () => {
   });
 
   it('the traffic judgement reads every target’s access log', async () => {
-    const loaded = await loadConfig(path.join(dir, 'bgctl.yaml'));
+    const loaded = await withForceSecret(await loadConfig(path.join(dir, 'bgctl.yaml')));
     const servers = { blue: loaded.config.environments.blue.servers, green: loaded.config.environments.green.servers };
     const logs = NAMES.map((n) => path.join(dir, 'nginx', n, 'logs', 'access.json.log'));
     const tail = await new FleetTraffic(logs.map((l) => new TrafficLog(l, servers))).tail();
@@ -265,7 +272,7 @@ describe('a fleet of three NGINX targets', () => {
   });
 
   it('time to apply one step: a fleet of 3 next to one target (printed, not asserted)', async () => {
-    const loaded = await loadConfig(path.join(dir, 'bgctl.yaml'));
+    const loaded = await withForceSecret(await loadConfig(path.join(dir, 'bgctl.yaml')));
     const targets = nginxTargets(loaded.config, loaded.baseDir);
     const members = targets.map((t) => memberOf(t, loaded.config));
     const fleet = new FleetDriver(members);

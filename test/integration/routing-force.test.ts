@@ -7,6 +7,7 @@ import { cleanupTmpDirs } from '../helpers/tmp.js';
 
 // Forced routes through real NGINX and real backends. A client NGINX does not count as loopback is a
 // non-loopback address of this machine (NGINX listens there too) or, without one, source 127.0.0.2.
+// Without routing.forceSecret the site runs with a secret of its own, as bgctl does (stateDir/force-secret).
 
 const SECRET = 'S3cret-token_0123.4567~89';
 const away = outsider();
@@ -49,40 +50,59 @@ async function colors(port: number, o: HitOptions): Promise<string[]> {
 }
 const from = (dispatcher: HitOptions['dispatcher'], host: string) => ({ dispatcher, host });
 
-describe('forced routes without a secret: loopback only', () => {
-  const f = fixture('force-loopback', { forceCookie: 'bgctl-force' });
+describe("forced routes without routing.forceSecret: bgctl's own secret, loopback alone is never enough", () => {
+  const f = fixture('force-own-secret', { forceCookie: 'bgctl-force' });
   const port = (): number => f.site.port;
+  const own = (color: string): string => `${color}:${f.site.secret}`;
 
-  it('the header or the cookie sends a loopback request to the color it names, whatever the weights', async () => {
+  it('a bare color from loopback is ordinary traffic: green at 0% is never reached', async () => {
     f.green.seen.length = 0;
-    expect(await colors(port(), { headers: { 'x-bgctl-color': 'green' } })).toEqual(['200 green green']);
-    expect(await colors(port(), { headers: { cookie: 'a=1; bgctl-force=green; b=2' } })).toEqual(['200 green green']);
-    expect(await colors(port(), { headers: { cookie: 'bgctl-force=green' } })).toEqual(['200 green green']);
+    expect(await colors(port(), { headers: { 'x-bgctl-color': 'green' } })).toEqual(['200 blue blue']);
+    expect(await colors(port(), { headers: { cookie: 'a=1; bgctl-force=green; b=2' } })).toEqual(['200 blue blue']);
+    expect(await colors(port(), { headers: { cookie: 'bgctl-force=green' } })).toEqual(['200 blue blue']);
+    expect(f.green.seen).toEqual([]);
+  });
+
+  it('the header or the cookie with the secret sends a request to the color it names, whatever the weights', async () => {
+    f.green.seen.length = 0;
+    expect(await colors(port(), { headers: { 'x-bgctl-color': own('green') } })).toEqual(['200 green green']);
+    expect(await colors(port(), { headers: { cookie: `a=1; bgctl-force=${own('green')}; b=2` } })).toEqual(['200 green green']);
+    expect(await colors(port(), { headers: { cookie: `bgctl-force=${own('green')}` } })).toEqual(['200 green green']);
     // the header wins over the cookie
-    expect(await colors(port(), { headers: { 'x-bgctl-color': 'blue', cookie: 'bgctl-force=green' } })).toEqual(['200 blue blue']);
-    // the backends see neither the header nor the forcing cookie, and every other cookie
+    expect(await colors(port(), { headers: { 'x-bgctl-color': own('blue'), cookie: `bgctl-force=${own('green')}` } })).toEqual([
+      '200 blue blue',
+    ]);
+    // the backends see neither the header nor the forcing cookie (nor the secret), and every other cookie
     expect(f.green.seen.map((s) => s.headers['x-bgctl-color'])).toEqual(new Array(30).fill(undefined));
     expect(f.green.seen.slice(10, 20).map((s) => s.headers.cookie)).toEqual(new Array(10).fill('a=1; b=2'));
     expect(f.green.seen.slice(20, 30).map((s) => s.headers.cookie)).toEqual(new Array(10).fill(undefined));
+    expect(JSON.stringify(f.green.seen.map((s) => s.headers))).not.toContain(f.site.secret);
   });
 
-  it('anything but exactly a color is ordinary traffic', async () => {
-    for (const value of ['Green', 'green,blue', 'greenish', 'green:x', 'red', '']) {
+  it('anything but exactly COLOR:SECRET is ordinary traffic', async () => {
+    for (const value of ['Green', 'green,blue', 'greenish', 'green:x', 'red', '', `Green:${f.site.secret}`, `green:${f.site.secret}x`]) {
       expect(await colors(port(), { headers: { 'x-bgctl-color': value } }), `header ${JSON.stringify(value)}`).toEqual(['200 blue blue']);
     }
-    for (const cookie of ['xbgctl-force=green', 'bgctl-force=greenish', 'bgctl-forc=green', 'bgctl-force=green:x']) {
+    for (const cookie of [
+      'xbgctl-force=green',
+      'bgctl-force=greenish',
+      'bgctl-forc=green',
+      'bgctl-force=green:x',
+      `xbgctl-force=${own('green')}`,
+    ]) {
       expect(await colors(port(), { headers: { cookie } }), cookie).toEqual(['200 blue blue']);
     }
   });
 
-  it(`is refused to a client that is not loopback (${away.label})`, async () => {
+  it(`a bare color is refused to a client that is not loopback (${away.label}); the secret works from there`, async () => {
     const o = from(away.agent, away.host);
     expect(await colors(port(), { ...o, headers: { 'x-bgctl-color': 'green' } })).toEqual(['200 blue blue']);
     expect(await colors(port(), { ...o, headers: { cookie: 'bgctl-force=green' } })).toEqual(['200 blue blue']);
+    expect(await colors(port(), { ...o, headers: { 'x-bgctl-color': own('green') } })).toEqual(['200 green green']);
   });
 
   it('the access log names the served and the forced color, never the header value', async () => {
-    const a = await hit(port(), { headers: { 'x-bgctl-color': 'green' }, path: '/logged' });
+    const a = await hit(port(), { headers: { 'x-bgctl-color': own('green') }, path: '/logged' });
     expect(a.color).toBe('green');
     await new Promise((r) => setTimeout(r, 100));
     const line = (await accessLines(f.site.accessLog)).filter((l) => l['uri'] === '/logged').at(-1);
@@ -90,44 +110,50 @@ describe('forced routes without a secret: loopback only', () => {
     const ordinary = (await accessLines(f.site.accessLog)).filter((l) => l['forced'] === '');
     expect(ordinary.length).toBeGreaterThan(0);
     expect(new Set(ordinary.map((l) => l['color']))).toEqual(new Set(['blue']));
+    expect(await readFile(f.site.accessLog, 'utf8')).not.toContain(f.site.secret);
   });
 
-  it('the probe checks a color through NGINX with the forced header; a dead color is not failed over', async () => {
+  it('the probe checks a color through NGINX with the forced header and the secret; a dead color is not failed over', async () => {
     const environments = {
       blue: { servers: [f.blue.address], health: '/health' },
       green: { servers: [f.green.address], health: '/health' },
     };
-    const prober = (forceHeader: string | null): HttpProber =>
+    const prober = (forceHeader: string | null, forceSecret: string | null = f.site.secret): HttpProber =>
       new HttpProber({
         environments,
         timeoutMs: 2000,
         nginx: { host: '127.0.0.1', port: port() },
-        routing: { forceHeader, forceSecret: null },
+        routing: { forceHeader, forceSecret },
       });
     const forced = prober('X-Bgctl-Color');
     const legacy = prober(null);
     const ignored = prober('X-Not-Configured');
+    const bare = prober('X-Bgctl-Color', null);
+    const legacyBare = prober(null, null);
     try {
       f.green.seen.length = 0;
       expect(await forced.throughNginx('green')).toMatchObject({ healthy: true, status: 200, version: '1.0.0', error: null });
       expect(f.green.seen.map((s) => s.url)).toEqual(['/health']);
+      // the loopback-only health location needs the secret too (X-Bgctl-Secret)
       expect(await legacy.throughNginx('green')).toMatchObject({ healthy: true, status: 200, error: null });
-      // NGINX ignores a header it was not configured for: blue answers, and that is not green's health
+      expect(await legacyBare.throughNginx('green')).toMatchObject({ healthy: false, status: 403 });
+      // NGINX ignores a header it was not configured for, and a bare color: blue answers, and that is not green's health
       expect(await ignored.throughNginx('green')).toMatchObject({ healthy: false, status: 200, error: 'served by blue' });
+      expect(await bare.throughNginx('green')).toMatchObject({ healthy: false, status: 200, error: 'served by blue' });
 
       await f.green.close();
       f.blue.seen.length = 0;
       expect(await forced.throughNginx('green')).toMatchObject({ healthy: false, status: 502, error: 'HTTP 502' });
-      expect(await colors(port(), { headers: { 'x-bgctl-color': 'green' } })).toEqual(['502 green undefined']);
+      expect(await colors(port(), { headers: { 'x-bgctl-color': own('green') } })).toEqual(['502 green undefined']);
       // sticky at 50%, where ordinary requests do fail over to the other color: a forced one does not
       await f.site.apply({ percent: 50, strategy: 'sticky' });
-      expect(await colors(port(), { headers: { 'x-bgctl-color': 'green' } })).toEqual(['502 green undefined']);
-      expect(await colors(port(), { headers: { cookie: 'bgctl-force=green' } })).toEqual(['502 green undefined']);
+      expect(await colors(port(), { headers: { 'x-bgctl-color': own('green') } })).toEqual(['502 green undefined']);
+      expect(await colors(port(), { headers: { cookie: `bgctl-force=${own('green')}` } })).toEqual(['502 green undefined']);
       expect(f.blue.seen).toEqual([]);
       const ordinary: Answer[] = await pool(40, 8, (i) => hit(port(), { headers: { 'user-agent': `ua-${i}` } }));
       expect([...new Set(ordinary.map((a) => `${a.status} ${a.color}`))]).toEqual(['200 blue']);
     } finally {
-      await Promise.all([forced.close(), legacy.close(), ignored.close()]);
+      await Promise.all([forced.close(), legacy.close(), ignored.close(), bare.close(), legacyBare.close()]);
       await f.green.open();
       await f.site.apply({ percent: 0 });
     }

@@ -21,6 +21,8 @@ const DYN = { module: MODULE };
 const config = (over: Partial<ConfigInput> = {}) =>
   configSchema.parse({
     environments: { blue: { servers: ['127.0.0.1:8081'] }, green: { servers: ['127.0.0.1:8082', '127.0.0.1:8083'] } },
+    // bgctl always renders with a secret: routing.forceSecret, else its own (stateDir/force-secret)
+    routing: { forceSecret: 'own-secret_0123456789' },
     ...over,
   });
 

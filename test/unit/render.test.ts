@@ -6,12 +6,16 @@ import { upstreamAddrText } from '../../src/render/address.js';
 import { renderConfig, splitPlan, type RenderOptions } from '../../src/render/render.js';
 import { exactSplit } from '../../src/render/routing.js';
 
+/** bgctl always renders with a secret: routing.forceSecret, else its own (stateDir/force-secret) */
+const OWN_SECRET = 'own-secret_0123456789';
+
 function config(over: Partial<ConfigInput> = {}): Config {
   return configSchema.parse({
     environments: {
       blue: { servers: ['127.0.0.1:8081', '127.0.0.1:8083'] },
       green: { servers: ['127.0.0.1:8082', '[::1]:8084', 'app-green.internal:8080'], health: '/healthz' },
     },
+    routing: { forceSecret: OWN_SECRET },
     ...over,
   });
 }
@@ -402,10 +406,13 @@ describe('host names: split_clients per request, error_page fail-over', () => {
   });
 
   it('is also chosen when two colors name the same address (the served color would be ambiguous)', () => {
-    const { site } = renderConfig(
-      config({ environments: { blue: { servers: ['[::1]:80'] }, green: { servers: ['[0::1]:80'] } } }),
-      step(50),
-    );
+    // the config schema refuses this (colors must not share servers); the render stays safe without it
+    const base = config();
+    const environments = {
+      blue: { ...base.environments.blue, servers: ['[::1]:80'] },
+      green: { ...base.environments.green, servers: ['[0::1]:80'] },
+    };
+    const { site } = renderConfig({ ...base, environments }, step(50));
     expect(site).toContain('split_clients $request_id $bgctl_pick');
   });
 });
@@ -462,16 +469,35 @@ describe('sticky: a client keeps its bucket, the growing color owns the low buck
 describe('forced routes', () => {
   const SECRET = 'S3cret-token_0123.4567~89';
   const forced = (routing: ConfigInput['routing'], servers = ips(1, 1)) =>
-    renderConfig(configSchema.parse({ ...servers, routing }), step(50)).site;
+    renderConfig(configSchema.parse({ ...servers, routing: { forceSecret: OWN_SECRET, ...routing } }), step(50)).site;
 
-  it('without a secret: the header from loopback only, exactly a color', () => {
+  it("bgctl's own secret: the default header, only COLOR:SECRET, loopback alone is not enough", () => {
     const site = forced({});
     const header = block(site, 'map "$bgctl_loopback:$http_x_bgctl_color" $bgctl_force');
-    const keys = ['1:green', '1:blue', '0:green', '1:Green', '1:green:x', '1:', '1:greenish'];
-    expect(keys.map((k) => lookup(header, k))).toEqual(['green', 'blue', '', '', '', '', '']);
+    const keys = [`1:green:${OWN_SECRET}`, `0:blue:${OWN_SECRET}`, '1:green', '1:blue', '1:Green', '1:green:x', '1:', '1:greenish'];
+    expect(keys.map((k) => lookup(header, k))).toEqual(['green', 'blue', '', '', '', '', '', '']);
     expect(site).not.toContain('$http_cookie');
     // the header never reaches the backends
     expect(site).toContain('proxy_set_header X-Bgctl-Color "";');
+  });
+
+  it('without any secret: no forced route at all, and /__bgctl/ answers nobody', () => {
+    const site = forced({ forceSecret: null });
+    expect(site).not.toContain('$bgctl_force');
+    expect(block(site, 'map "$bgctl_loopback:$http_x_bgctl_secret" $bgctl_trusted')).toEqual([['default', '0']]);
+  });
+
+  it('/__bgctl/ needs loopback and X-Bgctl-Secret, which never reaches the backends', () => {
+    const site = forced({ forceSecret: SECRET });
+    const trust = block(site, 'map "$bgctl_loopback:$http_x_bgctl_secret" $bgctl_trusted');
+    const keys = [`1:${SECRET}`, `0:${SECRET}`, '1:', `1:${SECRET}x`, `1:${SECRET.toUpperCase()}`, `1:${SECRET.replace('.', 'x')}`];
+    expect(keys.map((k) => lookup(trust, k))).toEqual(['1', '0', '0', '0', '0', '0']);
+    expect(site).toContain('proxy_set_header X-Bgctl-Secret "";');
+    for (const where of ['location = /__bgctl/status {', 'location = /__bgctl/health/green {']) {
+      expect(site.slice(site.indexOf(where)).split('\n').slice(1, 9).join('\n')).toContain(
+        'if ($bgctl_trusted = 0) {\n            return 403;',
+      );
+    }
   });
 
   it('with a secret: from anywhere, only COLOR:SECRET', () => {

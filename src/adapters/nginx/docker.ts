@@ -15,6 +15,7 @@ import {
   parseTop,
   topCommand,
 } from './docker-commands.js';
+import { SECRET_HEADER } from '../force-secret.js';
 import { ensureTree, nginxLayout, type NginxLayout } from './files.js';
 import { INSTALL_HINT, njsCandidate, notAvailable, versionCommand } from './njs.js';
 import { StagedNginx, parseStatus, waitForMaster, type NginxProcesses, type NginxRuntime } from './sequence.js';
@@ -33,6 +34,8 @@ export interface DockerNginxOptions {
   readonly listenPort: number;
   /** tls: the listen port speaks HTTPS */
   readonly tls?: boolean;
+  /** sent as X-Bgctl-Secret on `/__bgctl/status` (routing.forceSecret or bgctl's own) */
+  readonly secret?: string | null;
   /** the docker client; default 'docker' (found on PATH) */
   readonly docker?: string;
   readonly confirmTimeoutMs?: number;
@@ -138,16 +141,25 @@ class DockerRuntime implements NginxRuntime {
     if (r.exitCode !== 0) throw new ApplyError(`docker compose down failed: ${oneLine(r.stderr) || r.message}`, 'reload');
   }
 
-  /** curl inside the container: a new process, so a new connection, from the container's loopback. */
+  /** curl inside the container: a new process, so a new connection, from the container's loopback;
+   * X-Bgctl-Secret on stdin (never in the process list), so curl prints the headers too (`-i`). */
   async live(): Promise<LiveNginx | null> {
     const url = `${this.opts.tls ? 'https' : 'http'}://127.0.0.1:${this.opts.listenPort}/__bgctl/status`;
-    const r = await this.docker(curlCommand(this.opts.container, url, { timeoutSeconds: 2, insecure: this.opts.tls === true }), 10_000);
+    const secret = this.opts.secret ?? null;
+    const argv = curlCommand(this.opts.container, url, {
+      timeoutSeconds: 2,
+      headersOnStdin: secret !== null,
+      insecure: this.opts.tls === true,
+    });
+    const r = await this.docker(argv, 10_000, secret === null ? undefined : `${SECRET_HEADER}: ${secret}\n`);
     if (r.exitCode !== 0) {
       // curl's own failures (refused, timeout) are routine while NGINX restarts; docker's are news
       this.note(r.stderr.trim() || (r.message ?? 'docker failed'), !/^curl: /.test(r.stderr.trim()));
       return null;
     }
-    return parseStatus(r.stdout);
+    if (secret === null) return parseStatus(r.stdout);
+    const cut = r.stdout.search(/\r?\n\r?\n/);
+    return /^HTTP\/\S+ 200\b/.test(r.stdout) && cut >= 0 ? parseStatus(r.stdout.slice(cut).trim()) : null;
   }
 
   problem(): string | null {
@@ -214,9 +226,10 @@ class DockerRuntime implements NginxRuntime {
     this.lastProblem = text;
   }
 
-  private docker(argv: readonly string[], timeout = DOCKER_TIMEOUT_MS) {
+  private docker(argv: readonly string[], timeout = DOCKER_TIMEOUT_MS, input?: string) {
     this.opts.logger?.debug('docker', { argv: argv.join(' ') });
-    return execa(this.opts.docker ?? 'docker', argv, { reject: false, timeout, stdin: 'ignore' });
+    const stdin = input === undefined ? { stdin: 'ignore' as const } : { input };
+    return execa(this.opts.docker ?? 'docker', argv, { reject: false, timeout, ...stdin });
   }
 }
 

@@ -10,7 +10,8 @@ import type { NginxLayout } from './files.js';
 import { nginxLayout } from './files.js';
 import { INSTALL_HINT, njsCandidate, notAvailable, versionCommand, workersBlocked } from './njs.js';
 import { StagedNginx, parseStatus, waitForMaster, type NginxProcesses, type NginxRuntime } from './sequence.js';
-import { escalateStop, listWorkers, runningMaster, sendSignal } from './workers.js';
+import { escalateStop, listWorkers, orphanedWorkers, runningMaster, sendSignal } from './workers.js';
+import { SECRET_HEADER } from '../force-secret.js';
 
 export interface LocalNginxOptions {
   readonly dir: string; // absolute NGINX prefix that bgctl owns
@@ -19,6 +20,8 @@ export interface LocalNginxOptions {
   readonly listenPort: number;
   /** tls: the listen port speaks HTTPS (bgctl's own loopback connection does not check the certificate's name) */
   readonly tls?: boolean;
+  /** sent as X-Bgctl-Secret on `/__bgctl/status` (routing.forceSecret or bgctl's own) */
+  readonly secret?: string | null;
   readonly confirmTimeoutMs?: number; // bound on confirming a reload/start, and the restore; default 10 000
   readonly stopTimeoutMs?: number; // graceful quit before SIGTERM; default 10 000
   readonly logger?: Logger;
@@ -99,7 +102,15 @@ class LocalRuntime implements NginxRuntime {
   async live(): Promise<LiveNginx | null> {
     const client = new Client(this.origin, { connect: { timeout: 1000, rejectUnauthorized: false } });
     try {
-      const res = await client.request({ path: '/__bgctl/status', method: 'GET', reset: true, headersTimeout: 1000, bodyTimeout: 1000 });
+      const headers = this.opts.secret ? { [SECRET_HEADER]: this.opts.secret } : {};
+      const res = await client.request({
+        path: '/__bgctl/status',
+        method: 'GET',
+        headers,
+        reset: true,
+        headersTimeout: 1000,
+        bodyTimeout: 1000,
+      });
       const text = await res.body.text();
       return res.statusCode === 200 ? parseStatus(text) : null;
     } catch {
@@ -111,6 +122,11 @@ class LocalRuntime implements NginxRuntime {
 
   problem(): string | null {
     return null;
+  }
+
+  /** Workers under this prefix whose master is gone (only looked for while no master runs). */
+  async orphans(): Promise<readonly number[]> {
+    return (await runningMaster(this.layout.pidFile)) === null ? orphanedWorkers(this.opts.dir) : [];
   }
 
   /** nginx.njsModule, or `<--modules-path>/ngx_http_js_module.so` from `nginx -V` (or njs compiled in); and readable by the workers. */

@@ -12,7 +12,7 @@ import type {
   RenderedConfig,
 } from '../../app/ports.js';
 import { isColor } from '../../core/color.js';
-import { ApplyError, UnknownStateError } from '../../core/errors.js';
+import { ApplyError, PreflightError, UnknownStateError } from '../../core/errors.js';
 import { configIdOf } from '../../render/dynamic.js';
 import type { NginxLayout } from './files.js';
 import {
@@ -78,6 +78,8 @@ export interface NginxRuntime {
   live(): Promise<LiveNginx | null>;
   /** why it did not answer last time, when the runtime knows (docker's own error) */
   problem(): string | null;
+  /** workers left serving after their master died (SIGKILL), by pid; absent: the runtime cannot tell */
+  orphans?(): Promise<readonly number[]>;
   /** Whether this NGINX has the njs module dynamic mode needs (never throws: not found is an answer). */
   njs(): Promise<NjsSupport>;
 }
@@ -307,6 +309,8 @@ export class StagedNginx implements NginxDriver, FleetMember {
       await this.apply(cfg);
       return;
     }
+    const orphans = (await this.runtime.orphans?.()) ?? [];
+    if (orphans.length > 0) throw orphansError(this.runtime.where, orphans);
     await this.testCandidate(cfg);
     const scope = restoreScopeOf(this.withFiles(cfg));
     await this.backup(scope.js);
@@ -338,9 +342,9 @@ export class StagedNginx implements NginxDriver, FleetMember {
   }
 
   async targets(): Promise<readonly NginxTargetStatus[]> {
-    const [running, live] = await Promise.all([this.isRunning(), this.live()]);
+    const [running, live, orphans] = await Promise.all([this.isRunning(), this.live(), this.runtime.orphans?.() ?? []]);
     const problem = live === null ? this.runtime.problem() : null;
-    return [{ name: this.name, kind: this.kind, where: this.runtime.where, running, live, problem }];
+    return [{ name: this.name, kind: this.kind, where: this.runtime.where, running, live, problem, orphans }];
   }
 
   async njs(): Promise<Readonly<Record<string, NjsSupport>>> {
@@ -465,7 +469,9 @@ export async function waitForMaster(
 export function parseStatus(text: string): LiveNginx | null {
   try {
     const { revision, blue, green, strategy, stable, mode, source, problem, config, backup } = JSON.parse(text) as Record<string, unknown>;
-    if (typeof revision !== 'number' || !Number.isInteger(revision) || typeof blue !== 'number' || typeof green !== 'number') return null;
+    // a revision bgctl could never have written (negative, beyond 2^53 - 1) is no answer
+    if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision < 0) return null;
+    if (typeof blue !== 'number' || typeof green !== 'number') return null;
     if (typeof strategy !== 'string' || !isColor(stable)) return null;
     const live: LiveNginx = { revision, weights: { blue, green }, strategy, stable, ...(isColor(backup) ? { backup } : {}) };
     if (mode !== 'dynamic') return live;
@@ -503,3 +509,12 @@ async function asStage<T>(stage: Stage, fn: () => Promise<T>): Promise<T> {
 export const stageOf = (error: unknown, fallback: Stage): Stage => (error instanceof ApplyError ? error.stage : fallback);
 
 export const msg = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** Refuses a new master on top of workers whose master is gone: they hold the listen socket and serve an old config. */
+export function orphansError(where: string, pids: readonly number[]): PreflightError {
+  const list = pids.join(' ');
+  return new PreflightError(
+    `NGINX worker processes without a master still run for ${where} (pids ${pids.join(', ')}): they hold the listen socket and serve the last config; bgctl will not start another NGINX on top of them: stop them with \`kill ${list}\``,
+    { details: { orphans: pids }, hint: `\`kill -9 ${list}\` if they linger, then run \`bgctl start\`` },
+  );
+}

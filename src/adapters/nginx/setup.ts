@@ -27,7 +27,13 @@ function loopbackOf(listenAddress: string): string {
 }
 
 export function memberOf(t: NginxTargetConfig, config: Config, logger?: Logger): StagedNginx {
-  const common = { name: t.name, confirmTimeoutMs: config.nginx.confirmTimeoutMs, njsModule: t.njsModule, ...(logger ? { logger } : {}) };
+  const common = {
+    name: t.name,
+    confirmTimeoutMs: config.nginx.confirmTimeoutMs,
+    njsModule: t.njsModule,
+    secret: config.routing.forceSecret,
+    ...(logger ? { logger } : {}),
+  };
   if (t.driver === 'docker') {
     return new DockerNginxDriver({
       ...common,

@@ -4,6 +4,7 @@ import type { ColorHealth, Prober, ServerHealth } from '../../app/ports.js';
 import type { Color } from '../../core/color.js';
 import { versionOf } from '../probe.js';
 import { curlCommand } from './docker-commands.js';
+import { SECRET_HEADER } from '../force-secret.js';
 
 /**
  * Through-NGINX probes for the docker driver and for fleets. The color's health path is asked through
@@ -51,9 +52,9 @@ export interface DockerThroughOptions {
 }
 
 /**
- * `docker exec C curl -i -H @- http://127.0.0.1:PORT/HEALTH` with the forced-route header on stdin: from
- * inside the container the request comes from loopback, where forced routes are honoured without a
- * secret (through a published port it would come from the docker bridge's gateway).
+ * `docker exec C curl -i -H @- http://127.0.0.1:PORT/HEALTH` with the forced-route header (COLOR:SECRET)
+ * on stdin, so the secret never shows in the process list; from inside the container the request comes
+ * from loopback, which `/__bgctl/health/COLOR` also needs (with X-Bgctl-Secret) when there is no header.
  */
 export function dockerThroughProbe(o: DockerThroughOptions): ThroughProbe {
   return async (color) => {
@@ -61,6 +62,7 @@ export function dockerThroughProbe(o: DockerThroughOptions): ThroughProbe {
     const path = forceHeader === null ? `/__bgctl/health/${color}` : o.environments[color].health;
     const headers = ['Accept: application/json', 'User-Agent: bgctl-probe'];
     if (forceHeader !== null) headers.push(`${forceHeader}: ${forceSecret === null ? color : `${color}:${forceSecret}`}`);
+    else if (forceSecret !== null) headers.push(`${SECRET_HEADER}: ${forceSecret}`);
     const server = `${o.container} → 127.0.0.1:${o.port}`;
     const started = performance.now();
     const seconds = Math.max(1, Math.ceil(o.timeoutMs / 1000));

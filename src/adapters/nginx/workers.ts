@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
@@ -58,6 +58,40 @@ export async function listWorkers(masterPid: number): Promise<WorkerInfo[]> {
     workers.push({ pid, title: t, shuttingDown: t.includes('is shutting down') });
   }
   return workers;
+}
+
+/**
+ * NGINX workers left without their master (it was killed with SIGKILL): titled "nginx: worker process",
+ * their parent no nginx master (init, a subreaper, or gone), and holding a file under `dir` (their logs,
+ * so they belong to this prefix, not to another NGINX on the host). They keep serving the last config
+ * and the listen socket: a new master cannot start on top of them.
+ */
+export async function orphanedWorkers(dir: string): Promise<number[]> {
+  const inside = `${dir.replace(/\/+$/, '')}/`;
+  const found: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    if (!(await title(pid)).startsWith('nginx: worker process')) continue;
+    const parent = parentOf(await readStat(pid));
+    if (parent !== null && parent > 1 && (await isNginxMaster(parent))) continue;
+    if (await holdsFileUnder(pid, inside)) found.push(pid);
+  }
+  return found.sort((a, b) => a - b);
+}
+
+async function holdsFileUnder(pid: number, inside: string): Promise<boolean> {
+  let fds: string[];
+  try {
+    fds = await readdir(`/proc/${pid}/fd`);
+  } catch {
+    return false; // gone, or not ours to look at
+  }
+  for (const fd of fds) {
+    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+    if (target.startsWith(inside)) return true;
+  }
+  return false;
 }
 
 /** The master pid if the pid file names a live nginx master (a stale file whose pid was reused is ignored). */
