@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import { Agent, request } from 'undici';
 import type { ColorHealth, Prober, ServerHealth } from '../app/ports.js';
 import type { Color } from '../core/color.js';
+import { httpGet } from './http-get.js';
 
 export interface ProbeEnvironment {
   readonly servers: readonly string[];
@@ -26,16 +26,11 @@ const BODY_CAP = 64 * 1024;
 
 /**
  * Health probes over HTTP. Every attempt has one deadline covering connect, headers and body.
- * Connections are NOT reused (`pipelining: 0`): a probe must see whether the server accepts a new
- * connection now, and a pooled socket closed by a restarting backend would report a false failure.
+ * Connections are NOT reused: a probe must see whether the server accepts a new connection now, and
+ * a pooled socket closed by a restarting backend would report a false failure.
  */
 export class HttpProber implements Prober {
-  private readonly agent: Agent;
-
-  constructor(private readonly options: HttpProberOptions) {
-    const t = options.timeoutMs;
-    this.agent = new Agent({ pipelining: 0, connect: { timeout: t }, headersTimeout: t, bodyTimeout: t });
-  }
+  constructor(private readonly options: HttpProberOptions) {}
 
   async color(color: Color): Promise<ColorHealth> {
     const env = this.options.environments[color];
@@ -60,9 +55,9 @@ export class HttpProber implements Prober {
     return this.probe(`${h}:${port}`, `http://${h}:${port}${path}`, { [forceHeader]: value }, color);
   }
 
-  /** Closes the connection pool; call once when done probing (tests, `serve` shutdown). */
+  /** Nothing to release (every probe has its own connection); kept for callers that close probers. */
   close(): Promise<void> {
-    return this.agent.close();
+    return Promise.resolve();
   }
 
   /** `servedBy`: through NGINX, the color its X-Bgctl-Color must name. */
@@ -71,15 +66,12 @@ export class HttpProber implements Prober {
     const started = performance.now();
     const latency = (): number => Math.round(performance.now() - started);
     try {
-      const res = await request(url, {
-        dispatcher: this.agent,
-        method: 'GET',
+      const res = await httpGet(url, {
         headers: { ...headers, accept: 'application/json', 'user-agent': 'bgctl-probe' },
-        signal: AbortSignal.timeout(timeoutMs),
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
+        timeoutMs,
+        maxBytes: BODY_CAP, // too big to be a health document: status decides, version unknown
       });
-      const body = await readCapped(res.body);
+      const body = res.body;
       const served = res.headers['x-bgctl-color'];
       const wrong = servedBy !== undefined && served !== servedBy;
       const ok = res.statusCode >= 200 && res.statusCode < 300 && !wrong;
@@ -99,21 +91,6 @@ export function summarizeColor(color: Color, servers: readonly ServerHealth[]): 
   const versions = new Set(servers.filter((s) => s.healthy).map((s) => s.version));
   const [only] = versions;
   return { color, healthy, servers, version: versions.size === 1 && only !== undefined ? only : null };
-}
-
-/** Reads at most BODY_CAP bytes; always consumes or destroys the body so the socket is released. */
-async function readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<string | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > BODY_CAP) {
-      body.destroy();
-      return null; // too big to be a health document: status decides, version unknown
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Pure: the `version` string of a JSON body, if any. */

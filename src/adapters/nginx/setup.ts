@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Logger, NginxDriver, Prober, TrafficSource } from '../../app/ports.js';
 import type { Config } from '../../config/schema.js';
 import type { NginxTargetConfig } from '../../config/targets.js';
@@ -39,7 +40,14 @@ export function memberOf(t: NginxTargetConfig, config: Config, logger?: Logger):
       listenPort: t.listen,
     });
   }
-  return new LocalNginxDriver({ ...common, dir: t.dir, binary: t.binary, listenHost: loopbackOf(t.listenAddress), listenPort: t.listen });
+  return new LocalNginxDriver({
+    ...common,
+    dir: t.dir,
+    binary: t.binary,
+    listenHost: loopbackOf(t.listenAddress),
+    listenPort: t.listen,
+    versionCache: path.join(config.stateDir, 'nginx-version.json'),
+  });
 }
 
 export function setupNginx(config: Config, targets: readonly NginxTargetConfig[], logger?: Logger): NginxSetup {
