@@ -9,7 +9,8 @@
  * templates from both; import.meta.url is the bundle's own URL.
  */
 import { build } from 'esbuild';
-import { rm } from 'node:fs/promises';
+import Handlebars from 'handlebars';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -34,3 +35,10 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
+
+// the templates, precompiled with render's own options (dist/render/precompiled.js, just built by tsc)
+const { PRECOMPILED_FILE, precompileEntry } = await import(`${root}dist/render/precompiled.js`);
+const entries = {};
+for (const name of ['nginx.conf.hbs', 'site.conf.hbs'])
+  entries[name] = precompileEntry(Handlebars, await readFile(`${root}templates/${name}`, 'utf8'));
+await writeFile(PRECOMPILED_FILE, `${JSON.stringify(entries)}\n`);
