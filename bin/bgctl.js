@@ -1,6 +1,79 @@
 #!/usr/bin/env node
-import { main } from '../dist/main.js';
+import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import Module, { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Script, constants } from 'node:vm';
 
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+  // answered before the CLI loads: a version check costs what starting node costs
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  process.stdout.write(`${pkg.version}\n`);
+  process.exit(0);
+}
+
+/**
+ * dist/bundle/bgctl.cjs is the whole CLI in one file (`npm run build`, scripts/bundle.mjs). Compiling
+ * it is most of a command's start, so V8's compiled code is kept next to it (one file per command and
+ * Node version, written after the first run, ignored when V8 rejects it or the folder is read-only),
+ * the way Node 22's module.enableCompileCache() does it; Node 20 has no such API.
+ */
+const BUNDLE = fileURLToPath(new URL('../dist/bundle/bgctl.cjs', import.meta.url));
+
+function cacheFile() {
+  const command = args.find((a) => !a.startsWith('-'));
+  const name = command && /^[a-z][a-z-]{0,30}$/.test(command) ? command : 'other';
+  return `${BUNDLE}.${name}.${process.version}-${process.arch}.v8cache`;
+}
+
+function loadBundle() {
+  const source = readFileSync(BUNDLE, 'utf8');
+  const cache = cacheFile();
+  let cachedData;
+  try {
+    cachedData = readFileSync(cache);
+  } catch {
+    cachedData = undefined;
+  }
+  const script = new Script(Module.wrap(source), {
+    filename: BUNDLE,
+    cachedData,
+    importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
+  const module = { exports: {} };
+  script.runInThisContext()(module.exports, createRequire(BUNDLE), module, BUNDLE, path.dirname(BUNDLE));
+  const fresh = cachedData === undefined || script.cachedDataRejected === true;
+  return { main: module.exports.main, done: fresh ? () => saveCache(script, cache) : () => undefined };
+}
+
+/** After the command: the code V8 compiled for it, through an exclusively created temp file and a rename. */
+function saveCache(script, file) {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, script.createCachedData(), { flag: 'wx', mode: 0o644 });
+    renameSync(tmp, file);
+  } catch {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // nothing was written
+    }
+  }
+}
+
+let cli;
+try {
+  cli = loadBundle();
+} catch (error) {
+  if (error?.code !== 'ENOENT') throw error;
+  // no bundle (only tsc ran): the compiled modules in dist/
+  const { main } = await import('../dist/main.js');
+  cli = { main, done: () => undefined };
+}
 // main() decides the exit code; exiting explicitly means no idle socket or timer keeps a finished
 // command alive (stdout/stderr writes to pipes, files and terminals are synchronous on Linux).
-main(process.argv).then((code) => process.exit(code));
+cli.main(process.argv).then((code) => {
+  cli.done();
+  process.exit(code);
+});

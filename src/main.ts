@@ -10,13 +10,17 @@ import type { LogLevel } from './adapters/logger.js';
 import { loadConfig, resolveConfigPath } from './config/load.js';
 import { BgctlError, ExitCode, exitCodeOf } from './core/errors.js';
 
+/** package.json is one folder up from dist/main.js and two from the bundle (dist/bundle/main.js). */
 const packageVersion = (): string => {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
+  for (const rel of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'bgctl') return pkg.version ?? '0.0.0';
+    } catch {
+      // not this one
+    }
   }
+  return '0.0.0';
 };
 
 /** Runs the CLI and returns the exit code. The only place that decides how the process ends. */

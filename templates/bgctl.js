@@ -112,6 +112,15 @@ function pick(r) {
   return x < share ? d.growing : other(d.growing);
 }
 
+/**
+ * $bgctl_dyn: the color of this request, with ":s" while the weights file says sticky. The site config
+ * splits it with maps into $bgctl_pick and the bucket cookie: one njs call per request.
+ */
+function route(r) {
+  var color = pick(r);
+  return load(r).strategy === 'sticky' ? color + ':s' : color;
+}
+
 /** $bgctl_cookie: the sticky bucket cookie for a client without one, only while the strategy is sticky. */
 function cookie(r) {
   return load(r).strategy === 'sticky' ? r.variables.bgctl_set_cookie || '' : '';
@@ -141,4 +150,4 @@ function status(r) {
   r.return(200, JSON.stringify(body));
 }
 
-export default { pick, cookie, both, status };
+export default { route, pick, cookie, both, status };

@@ -1,26 +1,53 @@
 /**
- * 6. Data-plane overhead, with wrk (Debian's `wrk`): throughput and p99 latency of the same blue
- *    backend reached three ways, in the same run, interleaved in rotating order:
- *      direct   the backend itself, no proxy;
- *      minimal  a second NGINX with a minimal hand-written config: one upstream with keepalive,
- *               `proxy_pass`, the default access log (same main settings as bgctl's: workers auto);
- *      bgctl    the sandbox's NGINX on bgctl's rendered config (blue 100%): JSON access log, the
- *               split upstream, maps, forced-route checks, the X-Bgctl-Color header.
- *    The ratio bgctl / minimal is what bgctl's config costs; minimal / direct what any proxy costs.
+ * 6. Data-plane overhead, with wrk (Debian's `wrk`), the proxy as the bottleneck: every proxy under test
+ *    runs ONE worker, the backends are a tiny NGINX (`return 200`, two workers, one port per color) that
+ *    answers far faster than a proxy can forward, and wrk drives 2 threads over 16 keep-alive connections.
+ *    Same backends, same run, interleaved in rotating order:
+ *      direct   the backend NGINX itself, no proxy;
+ *      minimal  a minimal hand-written config: one upstream with keepalive, `proxy_pass`, the default
+ *               access log;
+ *      reload   bgctl's rendered config in reload mode (nginx.mode: reload) at 50/50: JSON access log,
+ *               the exact split upstream, maps, forced-route checks, X-Bgctl-Color;
+ *      dynamic  bgctl's rendered config in dynamic mode at 50/50: the same, with njs picking the color
+ *               from the weights file.
+ *    bgctl's files are the sandbox's own (bgctl renders them, `canary green 50` in each mode), copied to a
+ *    prefix of their own with only the worker count, the listen port and the backend addresses changed.
+ *    Next to req/s and p99: the proxy's CPU time per request (its workers' utime + stime from /proc over
+ *    the wrk window, divided by the requests), which a busy shared machine disturbs far less than req/s.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { request } from 'undici';
 import { defer } from '../lib/cleanup.mjs';
 import { sleep } from '../lib/proc.mjs';
-import { NGINX_BIN, ensureOn, freePort } from '../lib/sandbox.mjs';
+import { NGINX_BIN, childPids, ensureOn, freePort } from '../lib/sandbox.mjs';
 import { ratio, summarize } from '../lib/stats.mjs';
+import { enter } from './dynamic.mjs';
 
 export const WRK_BIN = process.env.BGCTL_BENCH_WRK ?? 'wrk';
+const WRK_THREADS = 2;
+/** Linux's USER_HZ: /proc/PID/stat counts CPU time in these */
+const CLOCK_TICKS = 100;
+
+const backendConf = (blue, green) => `# the bench's backends: answers at once, never the bottleneck
+worker_processes 2;
+pid logs/nginx.pid;
+error_log logs/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    server {
+        listen 127.0.0.1:${blue};
+        listen 127.0.0.1:${green};
+        location / { return 200 "ok\n"; }
+    }
+}
+`;
 
 const minimalConf = (listen, backend) => `# minimal hand-written reverse proxy: the data-plane baseline
-worker_processes auto;
+worker_processes 1;
 pid logs/nginx.pid;
 error_log logs/error.log warn;
 events { worker_connections 1024; }
@@ -43,28 +70,63 @@ http {
 }
 `;
 
-async function startMinimal(box) {
-  const prefix = path.join(box.dir, 'minimal');
+/** Starts an NGINX master on PREFIX/nginx.conf (stopped at cleanup); resolves when `url` answers 200. */
+async function startNginx(prefix, url) {
   await mkdir(path.join(prefix, 'logs'), { recursive: true });
-  const listen = await freePort();
+  await mkdir(path.join(prefix, 'temp'), { recursive: true });
   const conf = path.join(prefix, 'nginx.conf');
-  await writeFile(conf, minimalConf(listen, box.blue.port));
   const nginx = (args) =>
     execa(NGINX_BIN, ['-p', prefix, '-c', conf, '-e', path.join(prefix, 'logs', 'error.log'), ...args], {
       reject: false,
       stdin: 'ignore',
       timeout: 10_000,
     });
-  defer('stop minimal nginx', () => nginx(['-s', 'quit']).then(() => sleep(500)));
+  defer(`stop nginx ${path.basename(prefix)}`, () => nginx(['-s', 'quit']).then(() => sleep(500)));
   const r = await nginx([]);
-  if (r.exitCode !== 0) throw new Error(`minimal nginx did not start: ${r.stderr}`);
+  if (r.exitCode !== 0) throw new Error(`nginx ${path.basename(prefix)} did not start: ${r.stderr}`);
   for (let i = 0; i < 50; i++) {
-    const probe = await request(`http://127.0.0.1:${listen}/load`, { reset: true }).catch(() => null);
+    const probe = await request(url, { reset: true }).catch(() => null);
     await probe?.body.dump();
-    if (probe?.statusCode === 200) return `http://127.0.0.1:${listen}/load`;
+    if (probe?.statusCode === 200) return { url, prefix };
     await sleep(100);
   }
-  throw new Error('minimal nginx does not answer');
+  throw new Error(`nginx ${path.basename(prefix)} does not answer ${url}`);
+}
+
+/** `text` with every 127.0.0.1:FROM (a whole port number) turned into 127.0.0.1:TO. */
+const swapPort = (text, from, to) => text.replace(new RegExp(`127\\.0\\.0\\.1:${from}(?!\\d)`, 'g'), `127.0.0.1:${to}`);
+
+/**
+ * bgctl's config in MODE at 50/50, as bgctl rendered it for the sandbox, copied to its own prefix: one
+ * worker, listening on a port of its own, the colors' servers replaced by the backend NGINX's ports.
+ */
+async function copyOfBgctl(box, mode, backends) {
+  await enter(box, mode, 'canary');
+  const prefix = path.join(box.dir, `data-plane-${mode}`);
+  await mkdir(path.join(prefix, 'conf.d'), { recursive: true });
+  const listen = await freePort();
+  const main = (await readFile(path.join(box.nginxDir, 'nginx.conf'), 'utf8')).replace(/worker_processes\s+\S+;/, 'worker_processes 1;');
+  let site = await readFile(path.join(box.nginxDir, 'conf.d', 'bgctl.conf'), 'utf8');
+  site = swapPort(swapPort(site, box.blue.port, backends.blue), box.green.port, backends.green);
+  site = site.replace(new RegExp(`listen\\s+(?:\\S*:)?${box.listen};`, 'g'), `listen 127.0.0.1:${listen};`);
+  await writeFile(path.join(prefix, 'nginx.conf'), main);
+  await writeFile(path.join(prefix, 'conf.d', 'bgctl.conf'), site);
+  if (mode === 'dynamic')
+    for (const f of ['bgctl.js', 'bgctl-weights.json'])
+      await copyFile(path.join(box.nginxDir, 'conf.d', f), path.join(prefix, 'conf.d', f));
+  return startNginx(prefix, `http://127.0.0.1:${listen}/load`);
+}
+
+/** CPU seconds·CLOCK_TICKS used so far by the workers of the NGINX under PREFIX. */
+async function workerTicks(prefix) {
+  const master = Number((await readFile(path.join(prefix, 'logs', 'nginx.pid'), 'utf8')).trim());
+  let ticks = 0;
+  for (const pid of (await childPids(master)).pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+    const f = stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (f) ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
+  }
+  return ticks;
 }
 
 const UNIT = { us: 0.001, ms: 1, s: 1000, m: 60_000 };
@@ -89,8 +151,8 @@ export function parseWrk(text) {
   };
 }
 
-export async function wrk(url, seconds, connections) {
-  const r = await execa(WRK_BIN, ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url], {
+export async function wrk(url, seconds, connections, threads = 1) {
+  const r = await execa(WRK_BIN, [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', url], {
     reject: false,
     stdin: 'ignore',
     timeout: (seconds + 20) * 1000,
@@ -99,33 +161,60 @@ export async function wrk(url, seconds, connections) {
   return parseWrk(r.stdout);
 }
 
+/** One wrk window on a target, with the proxy's CPU time per request. */
+async function measure(t, opts) {
+  const before = await workerTicks(t.prefix);
+  const r = await wrk(t.url, opts.wrkSeconds, opts.wrkConnections, WRK_THREADS);
+  const ticks = (await workerTicks(t.prefix)) - before;
+  return { ...r, cpuUsPerRequest: r.requests ? (ticks * 1e6) / CLOCK_TICKS / r.requests : null };
+}
+
 export async function benchDataPlane(box, opts, log) {
   // wrk --version exits 1 after printing its banner; a missing wrk has no exit code at all
   const version = await execa(WRK_BIN, ['--version'], { reject: false, stdin: 'ignore', timeout: 5000 });
   if (typeof version.exitCode !== 'number') throw new Error(`${WRK_BIN} not found: apt-get install wrk (or set BGCTL_BENCH_WRK)`);
-  await ensureOn(box, 'blue');
-  const targets = [
-    { id: 'direct', label: 'backend directly', url: `http://127.0.0.1:${box.blue.port}/load` },
-    { id: 'minimal', label: 'minimal proxy_pass NGINX', url: await startMinimal(box) },
-    { id: 'bgctl', label: "bgctl's rendered NGINX", url: box.url },
-  ];
-  for (const t of targets) await wrk(t.url, 1, opts.wrkConnections); // warm-up, discarded
+  const backends = { blue: await freePort(), green: await freePort() };
+  const backendDir = path.join(box.dir, 'data-plane-backends');
+  await mkdir(backendDir, { recursive: true });
+  await writeFile(path.join(backendDir, 'nginx.conf'), backendConf(backends.blue, backends.green));
+  const direct = await startNginx(backendDir, `http://127.0.0.1:${backends.blue}/load`);
+  const minimalDir = path.join(box.dir, 'data-plane-minimal');
+  await mkdir(minimalDir, { recursive: true });
+  const minimalPort = await freePort();
+  await writeFile(path.join(minimalDir, 'nginx.conf'), minimalConf(minimalPort, backends.blue));
+  const minimal = await startNginx(minimalDir, `http://127.0.0.1:${minimalPort}/load`);
+  let targets;
+  try {
+    targets = [
+      { id: 'direct', label: 'backend NGINX directly', ...direct },
+      { id: 'minimal', label: 'minimal proxy_pass NGINX', ...minimal },
+      { id: 'reload', label: "bgctl's config, reload mode, 50/50", ...(await copyOfBgctl(box, 'reload', backends)) },
+      { id: 'dynamic', label: "bgctl's config, dynamic mode, 50/50", ...(await copyOfBgctl(box, 'dynamic', backends)) },
+    ];
+  } finally {
+    // the sandbox back as the other cases expect it: reload mode, blue 100%
+    await enter(box, 'reload', 'blue').catch((error) => log(`  could not restore reload mode: ${error?.message ?? error}`));
+    await box.configure();
+    await ensureOn(box, 'blue');
+  }
+  for (const t of targets) await wrk(t.url, 1, opts.wrkConnections, WRK_THREADS); // warm-up, discarded
   const runs = [];
   for (let i = 1; i <= opts.runs; i++) {
     const run = { run: i };
     for (let k = 0; k < targets.length; k++) {
       const t = targets[(k + i) % targets.length];
-      run[t.id] = await wrk(t.url, opts.wrkSeconds, opts.wrkConnections);
+      run[t.id] = await measure(t, opts);
       await sleep(opts.settleMs);
     }
     runs.push(run);
     log(
-      `  run ${i}/${opts.runs}: ${targets.map((t) => `${t.id} ${Math.round(run[t.id].rps)} req/s p99 ${run[t.id].p99?.toFixed(2)} ms`).join(', ')}`,
+      `  run ${i}/${opts.runs}: ${targets.map((t) => `${t.id} ${Math.round(run[t.id].rps)} req/s ${run[t.id].cpuUsPerRequest?.toFixed(1)} µs/req p99 ${run[t.id].p99?.toFixed(2)} ms`).join(', ')}`,
     );
   }
   return {
     seconds: opts.wrkSeconds,
     connections: opts.wrkConnections,
+    threads: WRK_THREADS,
     targets: targets.map(({ id, label }) => ({ id, label })),
     runs,
     summary: summarizeRuns(runs, targets),
@@ -140,15 +229,20 @@ export function summarizeRuns(runs, targets) {
       rps: summarize(runs.map((r) => r[t.id].rps)),
       p99: summarize(runs.map((r) => r[t.id].p99)),
       p50: summarize(runs.map((r) => r[t.id].p50)),
+      cpu: summarize(runs.map((r) => r[t.id].cpuUsPerRequest)),
       errors: runs.reduce((a, r) => a + r[t.id].errors, 0),
     };
   }
   const m = (id, k) => out[id][k].median;
-  out.ratios = {
-    rpsBgctlVsMinimal: ratio(m('bgctl', 'rps'), m('minimal', 'rps')),
-    p99BgctlVsMinimal: ratio(m('bgctl', 'p99'), m('minimal', 'p99')),
-    rpsMinimalVsDirect: ratio(m('minimal', 'rps'), m('direct', 'rps')),
-    p99MinimalVsDirect: ratio(m('minimal', 'p99'), m('direct', 'p99')),
-  };
+  out.ratios = {};
+  for (const id of ['reload', 'dynamic']) {
+    const Id = id[0].toUpperCase() + id.slice(1);
+    out.ratios[`rps${Id}VsMinimal`] = ratio(m(id, 'rps'), m('minimal', 'rps'));
+    out.ratios[`p99${Id}VsMinimal`] = ratio(m(id, 'p99'), m('minimal', 'p99'));
+    // req/s the CPU allows, relative: minimal's CPU per request over this one's
+    out.ratios[`cpu${Id}VsMinimal`] = ratio(m('minimal', 'cpu'), m(id, 'cpu'));
+  }
+  out.ratios.rpsMinimalVsDirect = ratio(m('minimal', 'rps'), m('direct', 'rps'));
+  out.ratios.p99MinimalVsDirect = ratio(m('minimal', 'p99'), m('direct', 'p99'));
   return out;
 }

@@ -28,6 +28,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { logOffset, scanLog } from '../lib/access-log.mjs';
+import { startHaproxy } from '../lib/haproxy.mjs';
 import { jsonOf, sleep, tail } from '../lib/proc.mjs';
 import { childPids } from '../lib/sandbox.mjs';
 import { ratio, summarize } from '../lib/stats.mjs';
@@ -35,7 +36,9 @@ import { wrk } from './data-plane.mjs';
 import { GRADUAL, STEPS, measured, reloadsUnderLoad, stepOffsets, underLoad } from './zero-downtime.mjs';
 
 export const MODES = ['dynamic', 'reload'];
-const SIDES = ['dynamic', 'reload', 'bare'];
+const SIDES = ['dynamic', 'reload', 'bare', 'haproxy'];
+/** what a window without NGINX reloads reports in their place (HAProxy's weight changes reload nothing) */
+const NO_RELOADS = { reloads: 0, atMs: [], newWorkers: 0, workersKept: true };
 const POLL_MS = 100;
 /** New workers seen within this of the previous ones belong to the same reload (reloads are ≥ 1 s apart here). */
 const SAME_RELOAD_MS = 400;
@@ -162,7 +165,24 @@ async function bareWindow(box, load, durationMs, offsetsMs) {
   return withReloads({ ...w, mode: 'bare', offsetsMs }, reloads);
 }
 
-async function zeroDowntimePart(box, opts, log) {
+/**
+ * The peer: HAProxy in front of the same backends, its weights changed through the runtime API at the
+ * step starts of the latest reload-mode migration (same duration, same moments as bare reloads).
+ */
+async function haproxyWindow(hap, load, durationMs, offsetsMs) {
+  if (!(await hap.setWeights(100, 0))) throw new Error('haproxy: could not set the weights to blue 100%');
+  const { result, stats } = await underLoad({ url: hap.url }, load, async () => {
+    const t0 = performance.now();
+    const changes = await Promise.all(offsetsMs.map((ms, k) => sleep(ms).then(() => hap.setWeights(100 - STEPS[k], STEPS[k]))));
+    await sleep(durationMs - (performance.now() - t0));
+    return { changes, elapsed: performance.now() - t0 };
+  });
+  const sent = result.changes.filter(Boolean).length;
+  const w = measured(stats, result.elapsed, { mode: 'haproxy', weightChanges: sent, ok: sent === offsetsMs.length, offsetsMs });
+  return withReloads(w, NO_RELOADS);
+}
+
+async function zeroDowntimePart(box, opts, log, hap) {
   const load = { kinds: opts.kinds, pauseMs: opts.pauseMs, warmupMs: opts.warmupMs, maxSeconds: 180, latency: true };
   const runs = [];
   let timing = null; // the latest reload-mode migration: the bare reloads replay its duration and step starts
@@ -171,15 +191,21 @@ async function zeroDowntimePart(box, opts, log) {
     const order = rotate(SIDES, (i - 1) % SIDES.length);
     const run = { run: i, order: order.join(' → ') };
     for (const side of order) {
+      if (side === 'haproxy') {
+        // replays a reload-mode migration's timing: the first run's comes later in its order
+        run.haproxy = timing === null ? null : await haproxyWindow(hap, load, timing.durationMs, timing.offsetsMs);
+        continue;
+      }
       await enter(box, side === 'bare' ? 'reload' : side, 'blue');
       await sleep(opts.settleMs); // old workers of the mode change finish before the window
       if (side === 'bare') run.bare = await bareWindow(box, load, timing.durationMs, timing.offsetsMs);
       else run[side] = await migrateWindow(box, load, side);
       if (side === 'reload') timing = run.reload;
     }
+    if (run.haproxy === null) run.haproxy = await haproxyWindow(hap, load, timing.durationMs, timing.offsetsMs);
     runs.push(run);
     const show = (w) =>
-      `${w.failed}/${w.total} failed, p99 ${w.latency?.p99 ?? '-'} ms, ${w.nginxReloads} reloads${w.ok ? '' : ` (exit ${w.exitCode ?? '-'}!)`}`;
+      `${w.failed}/${w.total} failed, p99 ${w.latency?.p99 ?? '-'} ms, ${w.nginxReloads} reloads${w.ok ? '' : ` (not ok: exit ${w.exitCode ?? '-'})`}`;
     log(`  gradual run ${i}/${opts.runs}: ${SIDES.map((s) => `${s} ${show(run[s])}`).join('; ')} (${run.order})`);
   }
   return runs;
@@ -198,7 +224,7 @@ async function greenShare(box, offset) {
   return total > 0 ? green / total : null;
 }
 
-async function throughputPart(box, opts, log) {
+async function throughputPart(box, opts, log, hap) {
   const runs = [];
   for (let i = 1; i <= opts.runs; i++) {
     const order = i % 2 === 1 ? MODES : [...MODES].reverse();
@@ -211,11 +237,14 @@ async function throughputPart(box, opts, log) {
       const w = await wrk(box.url, opts.wrkSeconds, opts.wrkConnections);
       run[mode] = { ...w, greenShare: await greenShare(box, offset) };
     }
+    if (!(await hap.setWeights(50, 50))) throw new Error('haproxy: could not set the weights to 50/50');
+    await wrk(hap.url, 1, opts.wrkConnections); // warm-up, discarded
+    run.haproxy = await wrk(hap.url, opts.wrkSeconds, opts.wrkConnections);
     // the extra wall time per request of the saturated machine in dynamic mode
     run.pickUs = run.dynamic.rps && run.reload.rps ? 1e6 / run.dynamic.rps - 1e6 / run.reload.rps : null;
     runs.push(run);
     log(
-      `  wrk run ${i}/${opts.runs}: ${MODES.map((m) => `${m} ${Math.round(run[m].rps)} req/s p99 ${run[m].p99?.toFixed(2)} ms green ${((run[m].greenShare ?? NaN) * 100).toFixed(1)}%`).join(', ')}; pick ${run.pickUs?.toFixed(1)} µs (${run.order})`,
+      `  wrk run ${i}/${opts.runs}: ${MODES.map((m) => `${m} ${Math.round(run[m].rps)} req/s p99 ${run[m].p99?.toFixed(2)} ms green ${((run[m].greenShare ?? NaN) * 100).toFixed(1)}%`).join(', ')}; haproxy ${Math.round(run.haproxy.rps)} req/s p99 ${run.haproxy.p99?.toFixed(2)} ms; pick ${run.pickUs?.toFixed(1)} µs (${run.order})`,
     );
   }
   return runs;
@@ -259,16 +288,18 @@ export async function benchDynamic(box, opts, log) {
     const dynamic = await status(box);
     const weightsFile = path.join(box.nginxDir, 'conf.d', 'bgctl-weights.json');
     const weightsBytes = (await stat(weightsFile).catch(() => null))?.size ?? null;
+    const hap = await startHaproxy(box);
     log('  part 1/3: gradual under load, dynamic vs reload mode vs bare reloads');
-    const gradual = await zeroDowntimePart(box, opts, log);
+    const gradual = await zeroDowntimePart(box, opts, log, hap);
     log('  part 2/3: wrk at 50/50, dynamic vs reload mode');
-    const throughput = await throughputPart(box, opts, log);
+    const throughput = await throughputPart(box, opts, log, hap);
     log('  part 3/3: rollback from a held canary, dynamic vs reload mode');
     const rollback = await rollbackPart(box, opts, log);
     result = {
       modeDetail: dynamic.mode.detail,
       modeBefore: first.mode?.configured ?? null,
       weightsBytes,
+      haproxy: hap.version,
       load: { kinds: opts.kinds, pauseMs: opts.pauseMs, warmupMs: opts.warmupMs, steps: STEPS, stepSeconds: 1 },
       wrk: { seconds: opts.wrkSeconds, connections: opts.wrkConnections },
       gradual,
@@ -326,6 +357,14 @@ export function summarizeRuns(d) {
   const rd = throughput.dynamic.rps.median;
   const rr = throughput.reload.rps.median;
   throughput.rpsRatio = ratio(rd, rr);
+  throughput.haproxy = {
+    rps: summarize(d.throughput.map((r) => r.haproxy?.rps ?? null)),
+    p50: summarize(d.throughput.map((r) => r.haproxy?.p50 ?? null)),
+    p99: summarize(d.throughput.map((r) => r.haproxy?.p99 ?? null)),
+    greenShare: summarize([]),
+    errors: d.throughput.reduce((a, r) => a + (r.haproxy?.errors ?? 0), 0),
+  };
+  throughput.rpsDynamicVsHaproxy = ratio(rd, throughput.haproxy.rps.median);
   // from the median req/s of each mode; pickUs: the same per run (paired), for its spread
   throughput.pickUsFromMedians = rd && rr ? 1e6 / rd - 1e6 / rr : null;
   throughput.pickUs = summarize(d.throughput.map((r) => r.pickUs));

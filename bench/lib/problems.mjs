@@ -30,6 +30,8 @@ export function problemsOf(results) {
     for (const side of ['dynamic', 'reload'])
       if (!r[side].ok) problems.push(`dynamic run ${r.run}: gradual in ${side} mode exited ${r[side].exitCode}: ${r[side].output ?? ''}`);
     if (!r.bare.ok) problems.push(`dynamic run ${r.run}: only ${r.bare.reloads} bare reloads were sent`);
+    if (r.haproxy && !r.haproxy.ok)
+      problems.push(`dynamic run ${r.run}: only ${r.haproxy.weightChanges} haproxy weight changes were taken`);
     if (r.reload.offsetsFrom !== 'steps') problems.push(`dynamic run ${r.run}: reload-mode step times not in the --json output`);
     if (r.dynamic.nginxReloads > 0)
       problems.push(`dynamic run ${r.run}: NGINX reloaded ${r.dynamic.nginxReloads} times during a dynamic-mode migration (expected 0)`);

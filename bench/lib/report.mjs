@@ -128,22 +128,32 @@ function applyRows(al) {
 
 function dataPlaneRows(dp) {
   const s = dp.summary;
-  return [
-    [
-      "throughput through bgctl's NGINX (wrk)",
-      `${num(s.bgctl.rps.median)} req/s`,
-      range(s.bgctl.rps, (x) => num(x)),
-      `minimal proxy_pass ${num(s.minimal.rps.median)}, direct ${num(s.direct.rps.median)}`,
-      times(s.ratios.rpsBgctlVsMinimal),
-    ],
-    [
-      "p99 latency through bgctl's NGINX",
-      ms(s.bgctl.p99.median, 2),
-      range(s.bgctl.p99, (x) => num(x, 2)),
-      `minimal ${ms(s.minimal.p99.median, 2)}, direct ${ms(s.direct.p99.median, 2)}`,
-      times(s.ratios.p99BgctlVsMinimal),
-    ],
-  ];
+  return ['reload', 'dynamic'].flatMap((id) => {
+    const Id = id[0].toUpperCase() + id.slice(1);
+    return [
+      [
+        `throughput through bgctl's NGINX, ${id} mode (wrk, 1 worker)`,
+        `${num(s[id].rps.median)} req/s`,
+        range(s[id].rps, (x) => num(x)),
+        `minimal proxy_pass ${num(s.minimal.rps.median)}, direct ${num(s.direct.rps.median)}`,
+        times(s.ratios[`rps${Id}VsMinimal`]),
+      ],
+      [
+        `NGINX CPU per request, ${id} mode`,
+        `${num(s[id].cpu.median, 1)} µs`,
+        range(s[id].cpu, (x) => num(x, 1)),
+        `minimal ${num(s.minimal.cpu.median, 1)} µs (ratio: minimal / this)`,
+        times(s.ratios[`cpu${Id}VsMinimal`]),
+      ],
+      [
+        `p99 latency through bgctl's NGINX, ${id} mode`,
+        ms(s[id].p99.median, 2),
+        range(s[id].p99, (x) => num(x, 2)),
+        `minimal ${ms(s.minimal.p99.median, 2)}, direct ${ms(s.direct.p99.median, 2)}`,
+        times(s.ratios[`p99${Id}VsMinimal`]),
+      ],
+    ];
+  });
 }
 
 function dynamicRows(d) {
@@ -157,7 +167,7 @@ function dynamicRows(d) {
       'failed requests, gradual in dynamic mode (all runs pooled)',
       pct(g.dynamic.pooled.failRate),
       ft(g.dynamic.pooled.failed, g.dynamic.pooled.total),
-      `reload mode ${pooled(g.reload)}, bare reloads ${pooled(g.bare)}`,
+      `reload mode ${pooled(g.reload)}, bare reloads ${pooled(g.bare)}${g.haproxy ? `, haproxy ${pooled(g.haproxy)}` : ''}`,
       s.pooledFailRateRatio !== null
         ? times(s.pooledFailRateRatio)
         : g.dynamic.pooled.failed === 0
@@ -177,14 +187,14 @@ function dynamicRows(d) {
       '  p99 latency during the migration, dynamic mode',
       ms(g.dynamic.p99.median, 1),
       range(g.dynamic.p99, (x) => num(x, 1)),
-      `reload mode ${ms(g.reload.p99.median, 1)}, bare reloads ${ms(g.bare.p99.median, 1)}`,
+      `reload mode ${ms(g.reload.p99.median, 1)}, bare reloads ${ms(g.bare.p99.median, 1)}${g.haproxy ? `, haproxy ${ms(g.haproxy.p99.median, 1)}` : ''}`,
       times(s.p99Ratio),
     ],
     [
       'throughput at 50/50, dynamic mode (wrk)',
       `${num(t.dynamic.rps.median)} req/s`,
       range(t.dynamic.rps, (x) => num(x)),
-      `reload mode (weighted upstream) ${num(t.reload.rps.median)}`,
+      `reload mode (weighted upstream) ${num(t.reload.rps.median)}${t.haproxy ? `, haproxy ${num(t.haproxy.rps.median)}` : ''}`,
       times(t.rpsRatio),
     ],
     [
@@ -200,6 +210,15 @@ function dynamicRows(d) {
       range(rb.dynamic.wallMs, (x) => num(x)),
       `reload mode ${ms(rb.reload.wallMs.median)} (applyMs ${num(rb.dynamic.applyMs.median)} vs ${num(rb.reload.applyMs.median)})`,
       times(rb.wallRatio),
+    ],
+    [
+      '  dynamic rollback: wall time − its applyMs (CLI start and the rest)',
+      rb.dynamic.wallMs.median === null || rb.dynamic.applyMs.median === null
+        ? '-'
+        : ms(rb.dynamic.wallMs.median - rb.dynamic.applyMs.median),
+      '',
+      'goal: ≤ 150 ms',
+      '',
     ],
   ];
 }

@@ -220,22 +220,27 @@ export function coldStartSection(cs) {
 
 export function dataPlaneSection(dp) {
   const s = dp.summary;
+  const vs = (id) => {
+    const Id = id[0].toUpperCase() + id.slice(1);
+    return `vs minimal: ${times(s.ratios[`rps${Id}VsMinimal`])} req/s, ${times(s.ratios[`cpu${Id}VsMinimal`])} by CPU, ${times(s.ratios[`p99${Id}VsMinimal`])} p99`;
+  };
   const rows = dp.targets.map(({ id }) => [
     s[id].label,
     mmm(s[id].rps),
+    mmm(s[id].cpu, (x) => num(x, 1)),
     mmm(s[id].p50, (x) => num(x, 2)),
     mmm(s[id].p99, (x) => num(x, 2)),
-    id === 'bgctl'
-      ? `vs minimal: ${times(s.ratios.rpsBgctlVsMinimal)} req/s, ${times(s.ratios.p99BgctlVsMinimal)} p99`
+    id === 'reload' || id === 'dynamic'
+      ? vs(id)
       : id === 'minimal'
         ? `vs direct: ${times(s.ratios.rpsMinimalVsDirect)} req/s, ${times(s.ratios.p99MinimalVsDirect)} p99`
         : '',
     String(s[id].errors),
   ]);
   return {
-    title: `Data-plane overhead: wrk -t1 -c${dp.connections} -d${dp.seconds}s on the same blue backend`,
-    note: "minimal: a hand-written NGINX config, one upstream with keepalive and proxy_pass, default access log; bgctl: the sandbox's NGINX on bgctl's rendered config at blue 100% (JSON access log, split upstream, maps, X-Bgctl-Color). Interleaved in rotating order, one warm-up round discarded. median (min – max).",
-    headers: ['target', 'req/s', 'p50 ms', 'p99 ms', 'ratio', 'errors'],
+    title: `Data-plane overhead: wrk -t${dp.threads ?? 1} -c${dp.connections} -d${dp.seconds}s, the proxy as the bottleneck`,
+    note: "Every proxy runs one worker; the backends are an NGINX answering `return 200` with two workers. minimal: a hand-written config, one upstream with keepalive and proxy_pass, default access log; reload / dynamic: bgctl's rendered config in that mode at 50/50 (copied from the sandbox: only the worker count, listen port and backend addresses changed). CPU: the proxy workers' CPU time per request (by CPU = minimal's µs/req over this one's: the throughput ratio a CPU-bound proxy would see). Interleaved in rotating order, one warm-up round discarded. median (min – max).",
+    headers: ['target', 'req/s', 'CPU µs/req', 'p50 ms', 'p99 ms', 'ratio', 'errors'],
     rows,
   };
 }
@@ -245,12 +250,18 @@ const ftp = (failed, total) => `${ft(failed, total)} (${pct(total > 0 ? failed /
 /** Dynamic vs reload mode: three tables (gradual under load, throughput at 50/50, rollback). */
 export function dynamicSections(d) {
   const s = d.summary;
-  const sides = ['dynamic', 'reload', 'bare'];
+  const sides = ['dynamic', 'reload', 'bare', ...(s.gradual.haproxy ? ['haproxy'] : [])];
   const gradualRows = d.gradual.map((r) => [
     String(r.run),
     ...sides.flatMap((side) => {
       const w = r[side];
-      const bad = w.ok ? '' : side === 'bare' ? ` (${w.reloads}/${w.offsetsMs.length} sent!)` : ` (exit ${w.exitCode}!)`;
+      const bad = w.ok
+        ? ''
+        : side === 'bare'
+          ? ` (${w.reloads}/${w.offsetsMs.length} sent!)`
+          : side === 'haproxy'
+            ? ` (${w.weightChanges}/${w.offsetsMs.length} weight changes!)`
+            : ` (exit ${w.exitCode}!)`;
       return [`${ftp(w.failed, w.total)}${bad}`, num(w.latency?.p99, 1), String(w.nginxReloads)];
     }),
     r.order,
@@ -302,7 +313,8 @@ export function dynamicSections(d) {
       'failed/total: errors, resets and non-2xx of the window; p99: ms, request created → response complete, answered requests of the window (load generator, all client kinds); ' +
       'reloads: the reloads NGINX actually did, counted as new generations of worker processes of the master (polled every 100 ms). Going back to blue and changing modes happen between windows, unmeasured. ' +
       'window: a dynamic-mode migration is shorter (its steps apply without a reload to confirm), the bare reloads replay the reload-mode duration; no bgctl process runs beside them, so their p99 lacks the CPU the CLI takes from the load on a small machine. ' +
-      'median/min/max rows are per column; pooled = all runs added up. Keep-alive clients are the ones a reload can hurt; new-connection clients are the control.',
+      'median/min/max rows are per column; pooled = all runs added up. Keep-alive clients are the ones a reload can hurt; new-connection clients are the control. ' +
+      `haproxy: the peer (${d.haproxy ?? 'HAProxy'}), in front of the same backends, one server per color, its weights changed through the runtime API (stats socket, \`set weight\`) at the same moments as the bare reloads; it never reloads.`,
     headers: [
       'run',
       'dynamic failed/total',
@@ -314,6 +326,7 @@ export function dynamicSections(d) {
       'bare reloads failed/total',
       'p99 ms',
       'reloads',
+      ...(sides.includes('haproxy') ? ['haproxy failed/total', 'p99 ms', 'reloads'] : []),
       'order',
     ],
     rows: gradualRows,
@@ -328,6 +341,16 @@ export function dynamicSections(d) {
     String(t[m].errors),
     m === 'dynamic' ? `${times(t.rpsRatio)} req/s` : '',
   ]);
+  if (t.haproxy)
+    throughputRows.push([
+      'haproxy: weighted round robin (peer)',
+      mmm(t.haproxy.rps),
+      mmm(t.haproxy.p50, (x) => num(x, 2)),
+      mmm(t.haproxy.p99, (x) => num(x, 2)),
+      '-',
+      String(t.haproxy.errors),
+      `dynamic / haproxy: ${times(t.rpsDynamicVsHaproxy)} req/s`,
+    ]);
   throughputRows.push([
     'dynamic pick, µs per request at saturation',
     `${num(t.pickUsFromMedians, 1)} µs (from the medians)`,

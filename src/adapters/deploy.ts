@@ -1,4 +1,3 @@
-import { ExecaError, execa } from 'execa';
 import type { DeployRunner } from '../app/ports.js';
 import { parseColor, parseVersion } from '../core/color.js';
 import type { Color } from '../core/color.js';
@@ -66,6 +65,8 @@ export class ExecDeployRunner implements DeployRunner {
     };
     // for messages only (never executed): words that need it are quoted so the argv stays readable
     const shown = [cmd.file, ...cmd.args].map((w) => (/^[\w@%+=:,./-]+$/.test(w) ? w : JSON.stringify(w))).join(' ');
+    // execa loads when a hook runs: commands without one start faster
+    const { ExecaError, execa } = await import('execa');
     try {
       await execa(cmd.file, cmd.args, {
         cwd: this.options.cwd,

@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import { Agent, request } from 'undici';
 import type { ColorHealth, Prober, ServerHealth } from '../app/ports.js';
 import { VERSION_RE, type Color } from '../core/color.js';
 import { SECRET_HEADER } from './force-secret.js';
+import { httpGet } from './http-get.js';
 
 export interface ProbeEnvironment {
   readonly servers: readonly string[];
@@ -27,19 +27,11 @@ const BODY_CAP = 64 * 1024;
 
 /**
  * Health probes over HTTP. Every attempt has one deadline covering connect, headers and body.
- * Connections are NOT reused (`pipelining: 0`): a probe must see whether the server accepts a new
- * connection now, and a pooled socket closed by a restarting backend would report a false failure.
+ * Connections are NOT reused: a probe must see whether the server accepts a new connection now, and
+ * a pooled socket closed by a restarting backend would report a false failure.
  */
 export class HttpProber implements Prober {
-  private readonly agent: Agent;
-  /** NGINX's own loopback port: with tls, its certificate names the public host, not 127.0.0.1 */
-  private readonly nginxAgent: Agent;
-
-  constructor(private readonly options: HttpProberOptions) {
-    const t = options.timeoutMs;
-    this.agent = new Agent({ pipelining: 0, connect: { timeout: t }, headersTimeout: t, bodyTimeout: t });
-    this.nginxAgent = new Agent({ pipelining: 0, connect: { timeout: t, rejectUnauthorized: false }, headersTimeout: t, bodyTimeout: t });
-  }
+  constructor(private readonly options: HttpProberOptions) {}
 
   async color(color: Color): Promise<ColorHealth> {
     const env = this.options.environments[color];
@@ -61,16 +53,16 @@ export class HttpProber implements Prober {
     const origin = `${this.options.nginx.tls ? 'https' : 'http'}://${h}:${port}`;
     if (forceHeader === null) {
       const trust: Record<string, string> = forceSecret === null ? {} : { [SECRET_HEADER]: forceSecret };
-      return this.probe(`${h}:${port}`, `${origin}/__bgctl/health/${color}`, trust, color, this.nginxAgent);
+      return this.probe(`${h}:${port}`, `${origin}/__bgctl/health/${color}`, trust, color, true);
     }
     const value = forceSecret === null ? color : `${color}:${forceSecret}`;
     const path = this.options.environments[color].health;
-    return this.probe(`${h}:${port}`, `${origin}${path}`, { [forceHeader]: value }, color, this.nginxAgent);
+    return this.probe(`${h}:${port}`, `${origin}${path}`, { [forceHeader]: value }, color, true);
   }
 
-  /** Closes the connection pool; call once when done probing (tests, `serve` shutdown). */
-  async close(): Promise<void> {
-    await Promise.all([this.agent.close(), this.nginxAgent.close()]);
+  /** Nothing to release (every probe has its own connection); kept for callers that close probers. */
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 
   /** `servedBy`: through NGINX, the color its X-Bgctl-Color must name. */
@@ -79,21 +71,20 @@ export class HttpProber implements Prober {
     url: string,
     headers: Record<string, string> = {},
     servedBy?: Color,
-    agent: Agent = this.agent,
+    /** NGINX's own loopback port: with tls its certificate names the public host, so it is not checked */
+    ownNginx = false,
   ): Promise<ServerHealth> {
     const { timeoutMs } = this.options;
     const started = performance.now();
     const latency = (): number => Math.round(performance.now() - started);
     try {
-      const res = await request(url, {
-        dispatcher: agent,
-        method: 'GET',
+      const res = await httpGet(url, {
         headers: { ...headers, accept: 'application/json', 'user-agent': 'bgctl-probe' },
-        signal: AbortSignal.timeout(timeoutMs),
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
+        timeoutMs,
+        maxBytes: BODY_CAP, // too big to be a health document: status decides, version unknown
+        insecure: ownNginx,
       });
-      const body = await readCapped(res.body);
+      const body = res.body;
       const served = res.headers['x-bgctl-color'];
       const wrong = servedBy !== undefined && served !== servedBy;
       const ok = res.statusCode >= 200 && res.statusCode < 300 && !wrong;
@@ -113,21 +104,6 @@ export function summarizeColor(color: Color, servers: readonly ServerHealth[]): 
   const versions = new Set(servers.filter((s) => s.healthy).map((s) => s.version));
   const [only] = versions;
   return { color, healthy, servers, version: versions.size === 1 && only !== undefined ? only : null };
-}
-
-/** Reads at most BODY_CAP bytes; always consumes or destroys the body so the socket is released. */
-async function readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<string | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > BODY_CAP) {
-      body.destroy();
-      return null; // too big to be a health document: status decides, version unknown
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /**

@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline/promises';
 import { Argument, type Command } from 'commander';
 import { otherColor } from '../core/color.js';
 import { InterruptedError, UsageError } from '../core/errors.js';
@@ -83,6 +82,7 @@ export function formatTable(report: VerifyReport): string[] {
 }
 
 async function ask(question: string, deps: CliDeps, signal: AbortSignal): Promise<boolean> {
+  const { createInterface } = await import('node:readline/promises'); // only when asking: quick start
   const rl = createInterface({ input: process.stdin, output: deps.streams.stderr });
   try {
     const answer = await rl.question(question, { signal });

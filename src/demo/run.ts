@@ -61,7 +61,8 @@ export async function runDemo(o: { deps: CliDeps; run: Run; stepSeconds: number 
     const [listen, bluePort, greenPort] = [await freePort(), await freePort(), await freePort()];
     backends.push(await startDemoBackend({ color: 'blue', version: '1.0.0', port: bluePort }));
     backends.push(await startDemoBackend({ color: 'green', version: '2.1.0', port: greenPort }));
-    const hook = fileURLToPath(new URL('./deploy-hook.js', import.meta.url));
+    // from dist/demo/run.js and from the bundle (dist/bundle/): the compiled hook is in dist/demo
+    const hook = fileURLToPath(new URL('../demo/deploy-hook.js', import.meta.url));
     const file = path.join(dir, 'bgctl.yaml');
     await writeFile(
       file,

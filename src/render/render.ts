@@ -5,6 +5,7 @@ import type { RenderedConfig } from '../app/ports.js';
 import type { Config } from '../config/schema.js';
 import { regexLiteral } from './address.js';
 import { configIdOf, weightsDocument, withConfigId } from './dynamic.js';
+import { compileOptions, precompiledSpec } from './precompiled.js';
 import { mainView, siteView } from './view.js';
 import type { DynamicOptions, RenderOptions } from './view.js';
 
@@ -38,7 +39,11 @@ function templates(): Templates {
   // validating every value (see view.ts), not from HTML entities.
   const hbs = Handlebars.create();
   const read = (name: string): string => readFileSync(fileURLToPath(new URL(name, TEMPLATE_DIR)), 'utf8');
-  const compile = (name: string): Template => hbs.compile(read(name), { strict: true, noEscape: true });
+  const compile = (name: string): Template => {
+    const source = read(name);
+    const spec = precompiledSpec(name, source); // made by the build from this very source, or null
+    return spec ? hbs.template(spec) : hbs.compile(source, compileOptions());
+  };
   cached = { main: compile('nginx.conf.hbs'), site: compile('site.conf.hbs'), js: read('bgctl.js') };
   return cached;
 }

@@ -248,7 +248,7 @@ export function siteView(config: Config, opts: RenderOptions, dynamic: DynamicOp
           failoverKey: force ? '$bgctl_force$request_method' : '$request_method',
         },
     sticky: sticky || dyn ? stickyBuckets(opts.weights, opts.growing) : null,
-    setCookie: dyn ? 'bgctl_cookie' : 'bgctl_set_cookie',
+    setCookie: dyn ? 'bgctl_dyn_cookie' : 'bgctl_set_cookie',
     dynamic: dyn
       ? { fallback: checkColor('fallback color', fallbackColor({ weights: opts.weights, stable })), configId: CONFIG_ID_PENDING }
       : null,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, readFile } from 'node:fs/promises';
+import { chmod, readFile, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -221,7 +221,18 @@ export function outsider(): { listenAddress: string; host: string; agent: Agent;
 }
 
 /** The access log's JSON lines. */
+/**
+ * The JSON access log once NGINX has written all of it: the site logs through a buffer flushed every
+ * 50 ms (and whenever 64k fill up), so the file is read when its size has held still for 200 ms.
+ */
 export async function accessLines(file: string): Promise<Record<string, unknown>[]> {
+  let size = -1;
+  for (let i = 0; i < 50; i++) {
+    const now = (await stat(file)).size;
+    if (now === size) break;
+    size = now;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
   const text = await readFile(file, 'utf8');
   return text
     .split('\n')

@@ -40,7 +40,11 @@ describe('rendering for dynamic mode', () => {
     const r = renderConfig(config(), step(25), DYN);
     expect(r.main).toMatch(/^load_module \/usr\/lib\/nginx\/modules\/ngx_http_js_module\.so;$/m);
     expect(r.site).toContain('js_import bgctl from conf.d/bgctl.js;');
-    expect(r.site).toContain('js_set $bgctl_pick bgctl.pick;');
+    // one njs call per request: maps split its answer into the color and the sticky cookie
+    expect(r.site).toContain('js_set $bgctl_dyn bgctl.route;');
+    expect(r.site).toMatch(/map \$bgctl_dyn \$bgctl_pick \{[^}]*"green:s" green;[^}]*default {3}\$bgctl_stable;/);
+    expect(r.site).toMatch(/map \$bgctl_dyn \$bgctl_dyn_cookie \{[^}]*"blue:s" {2}\$bgctl_set_cookie;[^}]*default {3}"";/);
+    expect(r.site.match(/^js_set /gm)).toHaveLength(2); // $bgctl_both is only read on a fail-over
     expect(r.site).toContain('        js_content bgctl.status;');
     expect(r.site).toContain('proxy_pass http://bgctl_$bgctl_route;');
     expect(r.site).toContain('error_page 502 504 = @bgctl_other;');

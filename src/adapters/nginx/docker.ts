@@ -1,5 +1,4 @@
 import { isAbsolute, posix } from 'node:path';
-import { execa } from 'execa';
 import type { LiveNginx, Logger, NjsSupport } from '../../app/ports.js';
 import { ApplyError, UsageError } from '../../core/errors.js';
 import { reloadCommand, testCommand } from './commands.js';
@@ -226,8 +225,9 @@ class DockerRuntime implements NginxRuntime {
     this.lastProblem = text;
   }
 
-  private docker(argv: readonly string[], timeout = DOCKER_TIMEOUT_MS, input?: string) {
+  private async docker(argv: readonly string[], timeout = DOCKER_TIMEOUT_MS, input?: string) {
     this.opts.logger?.debug('docker', { argv: argv.join(' ') });
+    const { execa } = await import('execa'); // loaded on first use: CLI start stays quick
     const stdin = input === undefined ? { stdin: 'ignore' as const } : { input };
     return execa(this.opts.docker ?? 'docker', argv, { reject: false, timeout, ...stdin });
   }

@@ -1,14 +1,14 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { execa } from 'execa';
-import { Client } from 'undici';
 import type { LiveNginx, Logger, NjsSupport } from '../../app/ports.js';
 import { ApplyError } from '../../core/errors.js';
+import { httpGet } from '../http-get.js';
 import { quitCommand, reloadCommand, startCommand, testCommand } from './commands.js';
 import type { NginxTarget } from './commands.js';
 import type { NginxLayout } from './files.js';
 import { nginxLayout } from './files.js';
 import { INSTALL_HINT, njsCandidate, notAvailable, versionCommand, workersBlocked } from './njs.js';
+import { cachedVersionText } from './version-cache.js';
 import { StagedNginx, parseStatus, waitForMaster, type NginxProcesses, type NginxRuntime } from './sequence.js';
 import { escalateStop, listWorkers, orphanedWorkers, runningMaster, sendSignal } from './workers.js';
 import { SECRET_HEADER } from '../force-secret.js';
@@ -29,6 +29,8 @@ export interface LocalNginxOptions {
   readonly name?: string;
   /** dynamic mode: the njs module; null/absent: found from `nginx -V` */
   readonly njsModule?: string | null;
+  /** where `nginx -V`'s answer is remembered between commands (keyed on the binary); absent: always ask */
+  readonly versionCache?: string;
 }
 
 const POLL_MS = 20;
@@ -97,26 +99,15 @@ class LocalRuntime implements NginxRuntime {
     if (how !== 'quit') this.opts.logger?.warn('nginx did not quit gracefully', { pid: master, signal: how });
   }
 
-  /** GET /__bgctl/status on a brand-new TCP connection (new Client, reset): a pooled keep-alive
-   * socket may still be served by an old-generation worker and report the old revision. */
+  /** GET /__bgctl/status on a brand-new TCP connection: a pooled keep-alive socket may still be
+   * served by an old-generation worker and report the old revision. */
   async live(): Promise<LiveNginx | null> {
-    const client = new Client(this.origin, { connect: { timeout: 1000, rejectUnauthorized: false } });
     try {
-      const headers = this.opts.secret ? { [SECRET_HEADER]: this.opts.secret } : {};
-      const res = await client.request({
-        path: '/__bgctl/status',
-        method: 'GET',
-        headers,
-        reset: true,
-        headersTimeout: 1000,
-        bodyTimeout: 1000,
-      });
-      const text = await res.body.text();
-      return res.statusCode === 200 ? parseStatus(text) : null;
+      const headers: Record<string, string> = this.opts.secret ? { [SECRET_HEADER]: this.opts.secret } : {};
+      const res = await httpGet(`${this.origin}/__bgctl/status`, { headers, timeoutMs: 2000, maxBytes: 64 * 1024, insecure: true });
+      return res.statusCode === 200 && res.body !== null ? parseStatus(res.body) : null;
     } catch {
       return null;
-    } finally {
-      await client.destroy().catch(() => undefined);
     }
   }
 
@@ -140,11 +131,12 @@ class LocalRuntime implements NginxRuntime {
   private async findNjs(): Promise<NjsSupport> {
     const found = await njsCandidate(
       this.opts.njsModule,
-      async () => {
-        const r = await this.nginx(versionCommand());
-        if (r.exitCode === 0) return `${r.stderr}\n${r.stdout}`;
-        return notAvailable(`cannot run ${this.opts.binary ?? 'nginx'} -V: ${(r.stderr || r.message || '').trim().slice(0, 200)}`);
-      },
+      () =>
+        cachedVersionText(this.opts.binary ?? 'nginx', this.opts.versionCache, async () => {
+          const r = await this.nginx(versionCommand());
+          if (r.exitCode === 0) return `${r.stderr}\n${r.stdout}`;
+          return notAvailable(`cannot run ${this.opts.binary ?? 'nginx'} -V: ${(r.stderr || r.message || '').trim().slice(0, 200)}`);
+        }),
       'njs is built into nginx',
     );
     if (!('how' in found)) return found;
@@ -159,7 +151,9 @@ class LocalRuntime implements NginxRuntime {
     return { prefix: this.opts.dir, conf: this.layout.main, errorLog: this.layout.errorLog };
   }
 
-  private nginx(argv: readonly string[]) {
+  /** execa loads on first use: a weights-only step or a status needs no process at all. */
+  private async nginx(argv: readonly string[]) {
+    const { execa } = await import('execa');
     return execa(this.opts.binary ?? 'nginx', argv, { reject: false, timeout: 15_000, stdin: 'ignore' });
   }
 }

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Logger, NginxDriver, Prober, TrafficSource } from '../../app/ports.js';
 import type { Config } from '../../config/schema.js';
 import type { NginxTargetConfig } from '../../config/targets.js';
@@ -53,6 +54,7 @@ export function memberOf(t: NginxTargetConfig, config: Config, logger?: Logger):
     listenHost: loopbackOf(t.listenAddress),
     listenPort: t.listen,
     tls: config.tls !== null,
+    versionCache: path.join(config.stateDir, 'nginx-version.json'),
   });
 }
 

@@ -1,5 +1,4 @@
 import { performance } from 'node:perf_hooks';
-import { execa } from 'execa';
 import type { ColorHealth, Prober, ServerHealth } from '../../app/ports.js';
 import type { Color } from '../../core/color.js';
 import { versionOf } from '../probe.js';
@@ -66,6 +65,7 @@ export function dockerThroughProbe(o: DockerThroughOptions): ThroughProbe {
     const server = `${o.container} → 127.0.0.1:${o.port}`;
     const started = performance.now();
     const seconds = Math.max(1, Math.ceil(o.timeoutMs / 1000));
+    const { execa } = await import('execa'); // loaded on first use: CLI start stays quick
     const r = await execa(
       o.docker ?? 'docker',
       curlCommand(o.container, `${o.tls ? 'https' : 'http'}://127.0.0.1:${o.port}${path}`, {

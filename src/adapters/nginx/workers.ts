@@ -43,11 +43,14 @@ async function isNginxMaster(pid: number): Promise<boolean> {
 }
 
 /**
- * The master's worker processes. Children are found by scanning /proc/<pid>/stat for the parent pid
- * (/proc/<pid>/task/<pid>/children is not available on every kernel). Cache manager/loader are skipped.
+ * The master's worker processes. Children come from /proc/<pid>/task/<pid>/children (the master has
+ * one thread) where the kernel has it, else from scanning every /proc/<pid>/stat for the parent pid:
+ * on a busy machine the scan reads hundreds of files, and a confirmation asks several times.
+ * Cache manager/loader are skipped.
  */
 export async function listWorkers(masterPid: number): Promise<WorkerInfo[]> {
-  const entries = await readdir('/proc');
+  const listed = await readFile(`/proc/${masterPid}/task/${masterPid}/children`, 'utf8').catch(() => null);
+  const entries = listed === null ? await readdir('/proc') : listed.split(' ').filter((w) => w !== '');
   const workers: WorkerInfo[] = [];
   for (const name of entries) {
     if (!/^\d+$/.test(name)) continue;
