@@ -70,6 +70,7 @@ function report(e: unknown, streams: Streams, o: { verbose: boolean; json: boole
     return ExitCode.USAGE; // commander already printed the reason
   }
   const code = exitCodeOf(e);
+  if (e instanceof BgctlError && e.reported) return code; // its output already said everything
   const message = e instanceof Error ? e.message : String(e);
   if (o.json) {
     const details = e instanceof BgctlError ? e.details : undefined;

@@ -187,9 +187,14 @@ export class TrafficLog implements TrafficSource {
 
   constructor(
     readonly path: string,
-    servers: Readonly<Record<Color, readonly string[]>>,
+    private readonly servers: Readonly<Record<Color, readonly string[]>>,
   ) {
     this.addrColors = addressColors(servers);
+  }
+
+  async recent(windowMs: number, now: number): Promise<TrafficRead> {
+    const { readLogWindow } = await import('./recent-traffic.js');
+    return readLogWindow(this.path, this.servers, now - windowMs, now);
   }
 
   /** Starts at the current end of the log; a log missing now is read from its start once it appears. */

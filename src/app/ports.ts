@@ -179,6 +179,8 @@ export interface LockHandle {
  */
 export interface TrafficSource {
   tail(): Promise<TrafficTail>;
+  /** What the log recorded in the `windowMs` up to `now` (epoch ms), for `status`'s verdict. */
+  recent?(windowMs: number, now: number): Promise<TrafficRead>;
 }
 
 export interface TrafficTail {

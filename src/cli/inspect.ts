@@ -13,36 +13,48 @@ import { BgctlError, UsageError } from '../core/errors.js';
 import { formatWeights } from '../core/weights.js';
 import { TrafficWatch, type LiveTraffic } from '../app/traffic-watch.js';
 import { formatFigures } from './output.js';
+import { STATUS_HELP, verdictExit, verdictLine } from './status-verdict.js';
 import { redactSecret } from '../render/render.js';
 import { makeRun, type CliDeps, type Run } from './program.js';
 
 export function registerInspect(program: Command, deps: CliDeps): void {
   program
     .command('status')
-    .description('active color and version, live weights, migration in progress (or interrupted), health, drift')
+    .description('active color and version, live weights, migration in progress (or interrupted), health, drift; ends with a verdict')
     .option('-w, --watch', 'refresh until interrupted', false)
     .option('--interval <seconds>', 'refresh interval with --watch', '2')
-    .addHelpText('after', '\nExamples:\n  $ bgctl status\n  $ bgctl status --json | jq .weights\n  $ bgctl status --watch')
+    .addHelpText('after', STATUS_HELP)
     .action(async (o: { watch: boolean; interval: string }, cmd: Command) => {
       const run = makeRun(cmd, deps);
       const ctx = await run.context();
       const interval = Number(o.interval);
       if (!Number.isFinite(interval) || interval < 0.2 || interval > 3600)
         throw new UsageError(`--interval: ${JSON.stringify(o.interval)} is not a number of seconds (0.2-3600)`);
+      const { readServeAlerts } = await import('../adapters/serve-alerts-file.js');
+      const criticalAlerts = () => readServeAlerts(ctx.loaded.config.stateDir, ctx.host);
       // --watch also follows the access log: live rates, error rates and p95 per color
       const watch = o.watch ? await TrafficWatch.start(ctx, ctx.loaded.config.thresholds.windowSeconds * 1000) : null;
       for (;;) {
-        const report = await status(ctx);
+        const report = await status(ctx, { criticalAlerts });
+        const at = ctx.clock.now();
         const traffic = watch ? await watch.sample() : null;
-        const shown = traffic ? { ...report, traffic } : report;
+        const shown = traffic ? { ...report, traffic, at: new Date(at).toISOString() } : report;
         if (run.out.tty && o.watch) deps.streams.stdout.write('\x1b[H\x1b[2J');
         run.out.result(shown, () => {
           printStatus(run, report, ctx.loaded.file);
           if (traffic) printTraffic(run, traffic);
+          run.out.line(verdictLine(report.verdict, o.watch ? at : null));
         });
-        if (!o.watch || ctx.signal.aborted) return;
+        const exit = verdictExit(report.verdict);
+        if (!o.watch || ctx.signal.aborted) {
+          if (exit) throw exit;
+          return;
+        }
         await ctx.clock.sleep(interval * 1000, ctx.signal);
-        if (ctx.signal.aborted) return;
+        if (ctx.signal.aborted) {
+          if (exit) throw exit;
+          return;
+        }
       }
     });
 
@@ -255,6 +267,7 @@ function printStatus(run: Run, r: StatusReport, file: string): void {
   line('blue', healthLine(r.health.blue));
   line('green', healthLine(r.health.green));
   line('drift', r.drift ?? 'none (NGINX serves what state.json says)');
+  line('traffic', r.window.figures ? formatFigures(r.window.figures) : `not judged (${r.window.problem ?? 'no access log'})`);
   if (r.lock)
     line('lock', `${r.lock.command} (pid ${r.lock.pid} on ${r.lock.host}${r.lock.alive ? '' : ', dead'}) since ${r.lock.startedAt}`);
 }

@@ -3,6 +3,7 @@ import type { AppContext } from '../app/context.js';
 import { UsageError } from '../core/errors.js';
 import { AuditFile } from './adapters/audit-file.js';
 import { systemHost } from './adapters/host.js';
+import { removeServeAlerts, writeServeAlerts } from '../adapters/serve-alerts-file.js';
 import { WebhookNotifier } from './adapters/webhook.js';
 import type { ServeOptions } from './options.js';
 import { startServe, type ServeHandle } from './server.js';
@@ -21,7 +22,12 @@ export async function runServe(ctx: AppContext, o: ServeOptions): Promise<ServeH
       ctx,
       // NGINX's access log(s) as wired for the CLI (one TrafficLog, or every target's log for a fleet)
       traffic: ctx.traffic,
-      host: systemHost(),
+      host: systemHost(cfg.stateDir),
+      alertsFile: {
+        publish: (critical) =>
+          writeServeAlerts(cfg.stateDir, { pid: ctx.pid, host: ctx.host, writtenAt: new Date(ctx.clock.now()).toISOString(), critical }),
+        withdraw: () => removeServeAlerts(cfg.stateDir),
+      },
       audit,
       makeNotifier: (url, onResult) => new WebhookNotifier({ url, clock: ctx.clock, logger: ctx.logger, onResult }),
     },

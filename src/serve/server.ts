@@ -24,6 +24,11 @@ export interface ServeDeps {
   readonly audit: AuditSink;
   /** builds the alert webhook notifier for a URL; its results feed a metric */
   readonly makeNotifier?: (url: string, onResult: (r: 'delivered' | 'retried' | 'failed' | 'dropped') => void) => Notifier;
+  /** publishes the critical alerts firing (for `bgctl status`), and withdraws them at close */
+  readonly alertsFile?: {
+    readonly publish: (critical: readonly { id: string; summary: string }[]) => Promise<void>;
+    readonly withdraw: () => Promise<void>;
+  };
   /** false: no background sampling (tests call `monitor.sample()` themselves) */
   readonly loop?: boolean;
 }
@@ -78,7 +83,7 @@ export async function startServe(deps: ServeDeps, o: ServeOptions): Promise<Serv
   const notifier = o.webhook && deps.makeNotifier ? deps.makeNotifier(o.webhook, (r) => metrics.webhook(r)) : null;
   const monitor = new Monitor(
     ctx,
-    { traffic: deps.traffic, host: deps.host, metrics, notifier },
+    { traffic: deps.traffic, host: deps.host, metrics, notifier, ...(deps.alertsFile ? { publish: deps.alertsFile.publish } : {}) },
     {
       intervalMs: SAMPLE_MS,
       probeIntervalMs: Math.max(SAMPLE_MS, cfg.probe.intervalMs),
@@ -128,6 +133,7 @@ export async function startServe(deps: ServeDeps, o: ServeOptions): Promise<Serv
         stopLoop.abort();
         await loopDone;
         await notifier?.drain(3000);
+        await deps.alertsFile?.withdraw().catch(() => undefined);
         await closed;
       })();
       return closing;
