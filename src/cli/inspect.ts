@@ -124,7 +124,7 @@ export function registerInspect(program: Command, deps: CliDeps): void {
     .description('past migrations: steps, timings, probe results, outcome, reason')
     .option('-n, --limit <n>', 'how many, newest first', '20')
     .option('--chart <file>', "draw a migration's timeline (requests per second per color, 5xx, steps, rollback) as an SVG file")
-    .option('--id <id>', 'with --chart: the migration to draw (default: the newest)')
+    .option('--id <id>', 'with --chart: the migration to draw, by the id in the first column (default: the newest)')
     .addHelpText(
       'after',
       '\nExamples:\n  $ bgctl history\n  $ bgctl history --chart last.svg\n  $ bgctl history --json | jq .migrations[0].timeline',
@@ -140,7 +140,7 @@ export function registerInspect(program: Command, deps: CliDeps): void {
         if (list.length === 0) run.out.line('no migrations yet');
         for (const m of list) {
           run.out.line(
-            `${m.startedAt}  ${m.kind} ${m.from} → ${m.to}${m.version ? ` ${m.version}` : ''}  ${m.status}${m.outcome ? ` (${m.outcome})` : ''}${m.reason ? `: ${m.reason}` : ''}`,
+            `${m.id}  ${m.startedAt}  ${m.kind} ${m.from} → ${m.to}${m.version ? ` ${m.version}` : ''}  ${m.status}${m.outcome ? ` (${m.outcome})` : ''}${m.reason ? `: ${m.reason}` : ''}`,
           );
           for (const s of m.steps) {
             const took = s.appliedAt && s.endedAt ? ` ${((Date.parse(s.endedAt) - Date.parse(s.appliedAt)) / 1000).toFixed(1)} s` : '';

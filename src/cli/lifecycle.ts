@@ -6,6 +6,7 @@ import { renderInitConfig, writeInitConfig } from '../config/init.js';
 import { resolveConfigPath } from '../config/load.js';
 import { UsageError } from '../core/errors.js';
 import { formatWeights } from '../core/weights.js';
+import { explainStartFailure } from './start-failure.js';
 import { makeRun, type CliDeps } from './program.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -42,7 +43,10 @@ export function registerLifecycle(program: Command, deps: CliDeps): void {
     .description('start NGINX with the rendered config (local: an NGINX master bgctl owns; docker: the compose stack)')
     .action(async (_o: unknown, cmd: Command) => {
       const run = makeRun(cmd, deps);
-      const r = await start(await run.context());
+      const ctx = await run.context();
+      const r = await start(ctx).catch(async (e: unknown) => {
+        throw await explainStartFailure(e, ctx);
+      });
       run.out.result(r, () =>
         run.out.line(
           `NGINX ${r.alreadyRunning ? 'was already running; re-applied' : 'started'}: ${formatWeights(r.weights)} (revision ${r.revision}), apply mode ${r.mode}`,

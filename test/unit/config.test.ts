@@ -120,8 +120,10 @@ describe('validateConfig', () => {
   });
 
   it('names unknown keys at the top level and nested', () => {
-    expect(problemOf({ ...minimal(), listne: 8080 })).toBe('bgctl.yaml: unknown key "listne"');
-    expect(problemOf({ ...minimal(), migration: { step: [100] } })).toBe('bgctl.yaml: migration: unknown key "step"');
+    expect(problemOf({ ...minimal(), listne: 8080 })).toBe('bgctl.yaml: unknown key "listne" (did you mean "listen"?)');
+    expect(problemOf({ ...minimal(), migration: { step: [100] } })).toBe(
+      'bgctl.yaml: migration: unknown key "step" (did you mean "steps"?)',
+    );
   });
 
   it('refuses steps that do not increase, pass 100 or do not end at 100', () => {
