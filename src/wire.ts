@@ -8,7 +8,8 @@ import { setupNginx } from './adapters/nginx/setup.js';
 import { FileStateStore } from './adapters/state-store.js';
 import type { AppContext, RenderRequest } from './app/context.js';
 import { detectMode, type ApplyMode } from './app/mode.js';
-import type { ProgressEvent, RenderedConfig } from './app/ports.js';
+import type { ProgressEvent, RenderedConfig, Warmup } from './app/ports.js';
+import { httpWarmup } from './adapters/warmup.js';
 import { createReporter, type Streams } from './cli/output.js';
 import type { Config, LoadedConfig } from './config/schema.js';
 import { SINGLE_TARGET, nginxTargets, type NginxTargetConfig } from './config/targets.js';
@@ -49,6 +50,25 @@ export async function wireContext(
     pid: process.pid,
     host: hostname(),
     newId: () => randomUUID().slice(0, 8),
+    ...warmupOf(config),
+  };
+}
+
+/** migration.warmup when it is on and a forced-route header exists to send the requests with. */
+function warmupOf(config: Config): { warmup?: Warmup } {
+  const w = config.migration.warmup;
+  const header = config.routing.forceHeader;
+  if (!w.enabled || header === null) return {};
+  const secret = config.routing.forceSecret;
+  const host = config.listenAddress === '*' || config.listenAddress === '0.0.0.0' ? '127.0.0.1' : config.listenAddress;
+  return {
+    warmup: httpWarmup({
+      origin: `http://${host}:${config.listen}`,
+      path: w.path,
+      rps: w.rps,
+      forceHeader: header,
+      forceValue: (color) => (secret === null ? color : `${color}:${secret}`),
+    }),
   };
 }
 

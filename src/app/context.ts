@@ -14,6 +14,7 @@ import type {
   Reporter,
   StateStore,
   TrafficSource,
+  Warmup,
 } from './ports.js';
 
 /** What one step's NGINX config is rendered from. */
@@ -46,6 +47,8 @@ export interface AppContext {
   readonly pid: number;
   readonly host: string;
   readonly newId: () => string;
+  /** migration.warmup when enabled (and a forced route is configured); absent: no warmup */
+  readonly warmup?: Warmup;
 }
 
 export const isoAt = (ms: number): string => new Date(ms).toISOString();

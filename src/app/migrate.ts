@@ -81,7 +81,17 @@ export function migrate(ctx: AppContext, req: MigrationRequest): Promise<Migrati
     );
     await ctx.store.save(state);
     if (ctx.signal.aborted) throw new InterruptedError(`${req.command}: interrupted before the first step; nothing was changed`);
-    return finish(ctx, await runEngine(ctx, state, req, steps), req, checks);
+    // a quiet service: warmup requests to the new color while it is judged (forced, marked, counted apart)
+    const warm = req.judgeTraffic && ctx.warmup ? ctx.warmup.start(req.to) : null;
+    if (warm) ctx.reporter.event({ type: 'notice', message: `warmup: sending requests forced to ${req.to} (migration.warmup)` });
+    let run: EngineRun;
+    try {
+      run = await runEngine(ctx, state, req, steps);
+    } finally {
+      const sent = await warm?.stop();
+      if (sent) ctx.reporter.event({ type: 'notice', message: `warmup: ${sent.sent} requests sent to ${req.to}, ${sent.failed} failed` });
+    }
+    return finish(ctx, run, req, checks);
   });
 }
 

@@ -85,7 +85,15 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
       const decision = lastJudgement?.reason ?? null;
       state = await save(stepEnded(state, { verdict: 'passed', reason: null, decision, figures: figuresNow() }, nowIso(ctx)));
       const step = steps[t.passedStep];
-      if (step) ctx.reporter.event({ type: 'step', index: t.passedStep, total: steps.length, weights: step.weights, phase: 'passed' });
+      if (step)
+        ctx.reporter.event({
+          type: 'step',
+          index: t.passedStep,
+          total: steps.length,
+          weights: step.weights,
+          phase: 'passed',
+          ...(decision ? { reason: decision } : {}),
+        });
     }
     const cmd = t.command;
     if (cmd.type === 'finish') {

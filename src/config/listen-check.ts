@@ -28,3 +28,14 @@ export function listenClashes(c: Pick<Config, 'listen' | 'listenAddress' | 'envi
   }
   return out;
 }
+
+/** Pure: migration.warmup sends forced requests, so it needs a forced-route header to send them with. */
+export function warmupProblems(c: Pick<Config, 'migration' | 'routing'>): { path: (string | number)[]; text: string }[] {
+  if (!c.migration.warmup.enabled || c.routing.forceHeader !== null) return [];
+  return [
+    {
+      path: ['migration', 'warmup', 'enabled'],
+      text: 'migration.warmup.enabled: needs routing.forceHeader (warmup requests reach the new color through the forced route)',
+    },
+  ];
+}

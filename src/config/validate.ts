@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { UsageError } from '../core/errors.js';
 import { closest } from '../core/suggest.js';
 import { keysAt } from './keys.js';
-import { listenClashes } from './listen-check.js';
+import { listenClashes, warmupProblems } from './listen-check.js';
 import type { Locate } from './locate.js';
 import { configSchema, type Config } from './schema.js';
 
@@ -64,7 +64,9 @@ function problemsOf(issues: readonly z.core.$ZodIssue[]): Problem[] {
  */
 export function validateConfig(raw: unknown, source = 'config', locate?: Locate): Config {
   const result = configSchema.safeParse(raw, { reportInput: true });
-  const problems: Problem[] = result.success ? listenClashes(result.data) : problemsOf(result.error.issues);
+  const problems: Problem[] = result.success
+    ? [...listenClashes(result.data), ...warmupProblems(result.data)]
+    : problemsOf(result.error.issues);
   if (result.success && problems.length === 0) return result.data;
   const placed = problems.map((p) => {
     const pos = locate?.(p.path, p.key) ?? null;

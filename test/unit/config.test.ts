@@ -88,7 +88,13 @@ describe('validateConfig', () => {
     expect(c.environments.blue.health).toBe('/health');
     expect(c.environments.green.health).toBe('/health');
     expect(c.nginx).toMatchObject({ driver: 'local', dir: '.bgctl/nginx', container: 'nginx', mode: 'auto' });
-    expect(c.migration).toEqual({ steps: [25, 50, 75, 100], stepSeconds: 30, strategy: 'weighted', maxExtendSeconds: 120 });
+    expect(c.migration).toEqual({
+      steps: [25, 50, 75, 100],
+      stepSeconds: 30,
+      strategy: 'weighted',
+      maxExtendSeconds: 120,
+      warmup: { enabled: false, rps: 5, path: '/' },
+    });
     expect(c.probe).toMatchObject({ intervalMs: 1000, timeoutMs: 2000 });
     expect(c.thresholds).toEqual({
       errorRate: 0.05,
