@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
 import type { ProgressEvent } from './app/ports.js';
 import { buildProgram, type CliDeps, type GlobalOptions } from './cli/program.js';
+import { commandOf, signalKind, signalMessage } from './cli/signals.js';
 import type { Output, Streams } from './cli/output.js';
 import type { LogLevel } from './adapters/logger.js';
 import { loadConfig, resolveConfigPath } from './config/load.js';
@@ -22,12 +23,13 @@ export async function main(
   streams: Streams = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
   const controller = new AbortController();
+  const kind = signalKind(commandOf(argv));
   const onSignal = (signal: NodeJS.Signals): void => {
     if (controller.signal.aborted) {
-      streams.stderr.write(`bgctl: ${signal} again; still returning traffic to the stable color, please wait\n`);
+      if (kind !== 'read-only') streams.stderr.write(`bgctl: ${signal} again; still returning traffic to the stable color, please wait\n`);
       return;
     }
-    streams.stderr.write(`bgctl: ${signal} received; returning traffic to the stable color before exiting\n`);
+    streams.stderr.write(`${signalMessage(kind, signal)}\n`);
     controller.abort(signal);
   };
   process.on('SIGINT', onSignal);
@@ -53,7 +55,8 @@ export async function main(
   };
   try {
     await buildProgram(deps).parseAsync(argv);
-    return controller.signal.aborted && !isWatch(argv) ? ExitCode.INTERRUPTED : ExitCode.OK;
+    // serve ends normally on a signal (it throws itself when it had to interrupt a migration)
+    return controller.signal.aborted && kind !== 'serve' && !isWatch(argv) ? ExitCode.INTERRUPTED : ExitCode.OK;
   } catch (e) {
     return report(e, streams, { verbose, json });
   } finally {

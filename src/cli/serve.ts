@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { InterruptedError } from '../core/errors.js';
 import { parseServeOptions, type ServeFlags } from '../serve/options.js';
 import { makeRun, type CliDeps } from './program.js';
 
@@ -24,7 +25,8 @@ export function registerServe(program: Command, deps: CliDeps): void {
 p95 latency and error-rate alerts use thresholds.p95LatencyMs / thresholds.errorRate of the config.
 Mutating calls (POST) need \`Authorization: Bearer $BGCTL_API_TOKEN\`; without the variable they are refused.
 Every POST, allowed or denied, is appended to stateDir/audit.jsonl. SIGTERM interrupts a running
-migration (traffic returns to the stable color), waits for it, then exits 130.
+migration (traffic returns to the stable color), waits for it, then exits 130; with no migration
+running, SIGTERM or Ctrl-C is a normal stop: exit 0 (a systemd unit shows it stopped, not failed).
 
 Examples:
   $ BGCTL_API_TOKEN=$(openssl rand -hex 24) bgctl serve
@@ -56,6 +58,8 @@ Examples:
         if (ctx.signal.aborted) resolve();
         else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
       });
-      await server.close();
+      const { interrupted } = await server.close();
+      // a normal stop (systemd, Ctrl-C) exits 0; 130 only when a migration had to be returned to its stable color
+      if (interrupted) throw new InterruptedError('serve: stopped during a migration; traffic was returned to the stable color');
     });
 }

@@ -39,7 +39,7 @@ export interface ServeHandle {
   readonly jobs: MigrationJobs;
   readonly monitor: Monitor;
   /** graceful: stop listening, interrupt a running migration and wait for traffic to be back, then close */
-  close(): Promise<void>;
+  close(): Promise<{ readonly interrupted: boolean }>;
 }
 
 const SAMPLE_MS = 1000;
@@ -119,7 +119,7 @@ export async function startServe(deps: ServeDeps, o: ServeOptions): Promise<Serv
   const loopSignal = AbortSignal.any([ctx.signal, stopLoop.signal]);
   const loopDone = deps.loop === false ? Promise.resolve() : monitor.run(loopSignal);
   const base = (port: number): string => `http://${hostForm(o.host)}:${port}`;
-  let closing: Promise<void> | null = null;
+  let closing: Promise<{ readonly interrupted: boolean }> | null = null;
   return {
     apiUrl: base(apiPort),
     monitorUrl: base(monitorPort),
@@ -135,6 +135,7 @@ export async function startServe(deps: ServeDeps, o: ServeOptions): Promise<Serv
         await notifier?.drain(3000);
         await deps.alertsFile?.withdraw().catch(() => undefined);
         await closed;
+        return { interrupted: stopped !== null && stopped !== undefined };
       })();
       return closing;
     },

@@ -73,7 +73,7 @@ export async function makeSandbox(name: string, o: SandboxOptions = {}): Promise
       return { status: res.statusCode, color: Array.isArray(c) ? c[0] : c };
     },
     async close() {
-      await cli(['stop']).catch(() => undefined);
+      await cli(['stop', '--yes']).catch(() => undefined);
       await Promise.all([blue.stop(), green.stop()]);
       await removeTmpDir(dir);
     },
