@@ -77,9 +77,18 @@ function report(e: unknown, streams: Streams, o: { verbose: boolean; json: boole
   const message = e instanceof Error ? e.message : String(e);
   if (o.json) {
     const details = e instanceof BgctlError ? e.details : undefined;
-    streams.stdout.write(
-      `${JSON.stringify({ error: { message, exitCode: code, kind: e instanceof Error ? e.name : 'Error', ...(details ? { details } : {}) } }, null, 2)}\n`,
-    );
+    const hint = e instanceof BgctlError ? e.hint : undefined;
+    // the same shape as the control API's errors: {"error": {"code", "message", "kind", "hint"?, "details"?}};
+    // `exitCode` repeats `code` for scripts written against earlier versions
+    const body = {
+      code,
+      message,
+      kind: e instanceof Error ? e.name : 'Error',
+      ...(hint ? { hint } : {}),
+      ...(details ? { details } : {}),
+      exitCode: code,
+    };
+    streams.stdout.write(`${JSON.stringify({ error: body }, null, 2)}\n`);
   }
   const hint = e instanceof BgctlError && e.hint ? `\n  hint: ${e.hint}` : '';
   streams.stderr.write(`bgctl: ${code === ExitCode.INTERNAL ? 'internal error (a bug): ' : ''}${message}${hint}\n`);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
+import { hostname, userInfo } from 'node:os';
+import { actorOf } from './core/actor.js';
 import { systemClock } from './adapters/clock.js';
 import { ExecDeployRunner } from './adapters/deploy.js';
 import { FileLock } from './adapters/lock.js';
@@ -51,7 +52,17 @@ export async function wireContext(
     host: hostname(),
     newId: () => randomUUID().slice(0, 8),
     ...warmupOf(config),
+    actor: actorOf(process.env, safeUser(), hostname()),
   };
+}
+
+/** The login name; a container may run as a uid with no passwd entry. */
+function safeUser(): string | null {
+  try {
+    return userInfo().username;
+  } catch {
+    return null;
+  }
 }
 
 /** migration.warmup when it is on and a forced-route header exists to send the requests with. */

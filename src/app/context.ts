@@ -47,6 +47,8 @@ export interface AppContext {
   readonly pid: number;
   readonly host: string;
   readonly newId: () => string;
+  /** who runs this bgctl, recorded with each migration: user@host, or the CI job */
+  readonly actor?: string;
   /** migration.warmup when enabled (and a forced route is configured); absent: no warmup */
   readonly warmup?: Warmup;
 }

@@ -77,6 +77,7 @@ export function migrate(ctx: AppContext, req: MigrationRequest): Promise<Migrati
         pid: ctx.pid,
         host: ctx.host,
         nowIso: nowIso(ctx),
+        ...(ctx.actor ? { by: ctx.actor } : {}),
       },
     );
     await ctx.store.save(state);

@@ -50,7 +50,11 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
     failuresBeforeRollback: config.probe.failuresBeforeRollback,
     checkIntervalMs: config.thresholds.checkIntervalMs,
     maxExtendMs: req.judgeTraffic ? config.migration.maxExtendSeconds * 1000 : 0,
+    stepOffset: initial.migration?.steps.length ?? 0,
   };
+  // progress numbers steps as the record (and history) does: a continued canary's step comes first
+  const offset = cfg.stepOffset ?? 0;
+  const total = offset + steps.length;
   let state = initial;
   let tail: TrafficTail | null = null;
   let analysis: Analysis = startAnalysis(policyFromThresholds(config.thresholds), req.to, ctx.clock.now());
@@ -88,8 +92,8 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
       if (step)
         ctx.reporter.event({
           type: 'step',
-          index: t.passedStep,
-          total: steps.length,
+          index: offset + t.passedStep,
+          total,
           weights: step.weights,
           phase: 'passed',
           ...(decision ? { reason: decision } : {}),
@@ -103,7 +107,7 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
     switch (cmd.type) {
       case 'apply': {
         state = await save(stepStarting(state, cmd.step, nowIso(ctx)));
-        ctx.reporter.event({ type: 'step', index: cmd.step.index, total: steps.length, weights: cmd.step.weights, phase: 'applying' });
+        ctx.reporter.event({ type: 'step', index: offset + cmd.step.index, total, weights: cmd.step.weights, phase: 'applying' });
         // what was logged under the previous weights belongs to the previous step
         await readTraffic();
         stepBegun = false;
@@ -114,7 +118,7 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
           analysis = beginStep(analysis, stepStartedAt);
           stepBegun = true;
           lastJudgement = null;
-          ctx.reporter.event({ type: 'step', index: cmd.step.index, total: steps.length, weights: cmd.step.weights, phase: 'applied' });
+          ctx.reporter.event({ type: 'step', index: offset + cmd.step.index, total, weights: cmd.step.weights, phase: 'applied' });
           event = { type: 'applied', now: ctx.clock.now() };
         } catch (e) {
           if (e instanceof UnknownStateError) throw e;
@@ -148,7 +152,7 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
         const breach = !withdrawn && verdict?.kind === 'breach' ? verdict.breach.explanation : null;
         ctx.reporter.event({
           type: 'observe',
-          index: cmd.step,
+          index: offset + cmd.step,
           elapsedMs: now - stepStartedAt,
           totalMs: cfg.stepMs,
           health: lastHealthy,

@@ -10,6 +10,7 @@ import type { CheckResult } from '../app/preflight.js';
 import { status, type StatusReport } from '../app/status.js';
 import { COLORS, parseColor, parsePercent } from '../core/color.js';
 import { BgctlError, UsageError } from '../core/errors.js';
+import type { Migration } from '../core/state.js';
 import { formatWeights } from '../core/weights.js';
 import { TrafficWatch, type LiveTraffic } from '../app/traffic-watch.js';
 import { formatFigures } from './output.js';
@@ -140,7 +141,7 @@ export function registerInspect(program: Command, deps: CliDeps): void {
         if (list.length === 0) run.out.line('no migrations yet');
         for (const m of list) {
           run.out.line(
-            `${m.id}  ${m.startedAt}  ${m.kind} ${m.from} → ${m.to}${m.version ? ` ${m.version}` : ''}  ${m.status}${m.outcome ? ` (${m.outcome})` : ''}${m.reason ? `: ${m.reason}` : ''}`,
+            `${m.id}  ${m.startedAt}${m.by ? `  by ${m.by}` : ''}  ${m.kind} ${m.from} → ${m.to}${m.version ? ` ${m.version}` : ''}  ${m.status}${m.outcome ? ` (${m.outcome})` : ''}${m.reason ? `: ${m.reason}` : ''}`,
           );
           for (const s of m.steps) {
             const took = s.appliedAt && s.endedAt ? ` ${((Date.parse(s.endedAt) - Date.parse(s.appliedAt)) / 1000).toFixed(1)} s` : '';
@@ -154,15 +155,7 @@ export function registerInspect(program: Command, deps: CliDeps): void {
             );
             if (s.verdict === 'passed' && s.decision) run.out.line(`        promoted: ${s.decision}`);
           }
-          const t = m.timeline;
-          if (t) {
-            const secs = (a: string | null, b: string | null): string =>
-              a && b ? `${((Date.parse(b) - Date.parse(a)) / 1000).toFixed(2)} s` : '?';
-            run.out.line(
-              `    ${t.color} served from ${t.firstServedAt ?? '?'} to ${t.lastServedAt ?? '?'} (${t.servedSeconds?.toFixed(2) ?? '?'} s); ` +
-                `first failure seen → rollback decided ${secs(t.firstErrorAt, t.decidedAt)}, decided → traffic back ${secs(t.decidedAt, t.restoredAt)}`,
-            );
-          }
+          if (m.timeline) run.out.line(`    ${timelineLine(m.timeline)}`);
         }
         if (chart)
           run.out.line(
@@ -170,6 +163,23 @@ export function registerInspect(program: Command, deps: CliDeps): void {
           );
       });
     });
+}
+
+/** How long the failing color served and how fast it was pulled; only what was recorded, no placeholders. */
+function timelineLine(t: NonNullable<Migration['timeline']>): string {
+  const secs = (a: string | null, b: string | null): string | null =>
+    a && b ? `${((Date.parse(b) - Date.parse(a)) / 1000).toFixed(2)} s` : null;
+  const served =
+    t.firstServedAt && t.lastServedAt
+      ? `${t.color} served from ${t.firstServedAt} to ${t.lastServedAt}${t.servedSeconds !== null ? ` (${t.servedSeconds.toFixed(2)} s)` : ''}`
+      : `${t.color} served no request the access log recorded`;
+  const seen = secs(t.firstErrorAt, t.decidedAt);
+  const back = secs(t.decidedAt, t.restoredAt);
+  return [
+    served,
+    seen ? `first failure seen → rollback decided ${seen}` : 'rolled back before any failure showed in the access log',
+    back ? `decided → traffic back ${back}` : 'traffic back: not confirmed',
+  ].join('; ');
 }
 
 /** `history --chart FILE`: the migration's timeline from the access log, written as SVG. */

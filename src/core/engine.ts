@@ -18,6 +18,8 @@ export interface EngineConfig {
   readonly checkIntervalMs: number;
   /** how long a step that cannot be promoted yet (too little traffic, a breach in progress) is extended before rolling back */
   readonly maxExtendMs: number;
+  /** steps the migration's record already holds (a continued canary or interrupted run): reasons number steps as history does */
+  readonly stepOffset?: number;
 }
 
 export interface Observation {
@@ -98,7 +100,8 @@ export function nextTransition(cfg: EngineConfig, state: EngineState, event: Eng
   switch (state.phase) {
     case 'applying':
       if (event.type === 'applied') return observe(cfg, state.step, event.now);
-      if (event.type === 'apply_failed') return rollback(cfg, `step ${state.step + 1} could not be applied: ${event.error}`, 'rolled_back');
+      if (event.type === 'apply_failed')
+        return rollback(cfg, `step ${(cfg.stepOffset ?? 0) + state.step + 1} could not be applied: ${event.error}`, 'rolled_back');
       return unexpected(state, event);
     case 'observing':
       if (event.type === 'observed') return afterObserved(cfg, state, event);
@@ -149,7 +152,7 @@ function waitNext(obs: Observation): Transition {
 const seconds = (ms: number): string => `${Number((ms / 1000).toFixed(1))} s`;
 
 function afterObserved(cfg: EngineConfig, obs: Observation, event: Extract<EngineEvent, { type: 'observed' }>): Transition {
-  const label = `step ${obs.step + 1}`;
+  const label = `step ${(cfg.stepOffset ?? 0) + obs.step + 1}`;
   let next: Observation = { ...obs, nextCheckAt: event.now + cfg.checkIntervalMs };
   if (event.health) {
     const consecutiveFailures = event.health.healthy ? 0 : obs.consecutiveFailures + 1;

@@ -91,6 +91,8 @@ export const migrationSchema = z.strictObject({
   steps: z.array(stepRecordSchema),
   rolledBackAt: z.string().nullable(),
   timeline: rollbackTimeline.nullable().optional(),
+  /** who started it: user@host, or the CI job (absent in older records) */
+  by: z.string().max(300).optional(),
 });
 export type Migration = z.infer<typeof migrationSchema>;
 
