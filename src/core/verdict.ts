@@ -59,8 +59,11 @@ export const VERDICT_EXIT: Readonly<Record<VerdictLevel, 0 | 4 | 6>> = { OK: 0, 
 
 const pct = (r: number): string => `${(r * 100).toFixed(r > 0 && r < 0.001 ? 2 : 1)}%`;
 
-/** Does a color carry traffic: a share of the weights, or requests seen in the window. */
-const carries = (c: ColorInput): boolean => c.weight > 0 || (c.traffic?.requests ?? 0) > 0;
+/**
+ * Does a color carry traffic: a share of the weights NGINX serves. A color at 0% is not judged on what
+ * it served earlier in the window (right after a rollback, its failures are history, not clients failing).
+ */
+const carries = (c: ColorInput): boolean => c.weight > 0;
 
 function colorReasons(color: Color, c: ColorInput, i: VerdictInput): VerdictReason[] {
   if (!carries(c)) {
