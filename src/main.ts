@@ -4,6 +4,7 @@ import path from 'node:path';
 import { CommanderError } from 'commander';
 import type { ProgressEvent } from './app/ports.js';
 import { buildProgram, type CliDeps, type GlobalOptions } from './cli/program.js';
+import { commandOf, signalKind, signalMessage } from './cli/signals.js';
 import type { Output, Streams } from './cli/output.js';
 import { writeExclusive } from './adapters/safe-fs.js';
 import type { LogLevel } from './adapters/logger.js';
@@ -29,12 +30,13 @@ export async function main(
   streams: Streams = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
   const controller = new AbortController();
+  const kind = signalKind(commandOf(argv));
   const onSignal = (signal: NodeJS.Signals): void => {
     if (controller.signal.aborted) {
-      streams.stderr.write(`bgctl: ${signal} again; still returning traffic to the stable color, please wait\n`);
+      if (kind !== 'read-only') streams.stderr.write(`bgctl: ${signal} again; still returning traffic to the stable color, please wait\n`);
       return;
     }
-    streams.stderr.write(`bgctl: ${signal} received; returning traffic to the stable color before exiting\n`);
+    streams.stderr.write(`${signalMessage(kind, signal)}\n`);
     controller.abort(signal);
   };
   process.on('SIGINT', onSignal);
@@ -81,11 +83,14 @@ export async function main(
   let code: number;
   try {
     await buildProgram(deps).parseAsync(argv);
-    code = controller.signal.aborted && !isWatch(argv) ? ExitCode.INTERRUPTED : ExitCode.OK;
+    // serve ends normally on a signal (it throws itself when it had to interrupt a migration)
+    code = controller.signal.aborted && kind !== 'serve' && !isWatch(argv) ? ExitCode.INTERRUPTED : ExitCode.OK;
   } catch (e) {
     code = report(e, streams, { verbose, json });
     // commander's own usage errors print no JSON document with --json, so none is saved either
-    last.doc = e instanceof CommanderError ? undefined : errorDocument(e);
+    // a command that printed its result and then exits non-zero (status' verdict) keeps that result
+    if (e instanceof CommanderError) last.doc = undefined;
+    else if (!(e instanceof BgctlError && e.reported && last.doc !== undefined)) last.doc = errorDocument(e);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -124,10 +129,17 @@ async function unwritable(file: string): Promise<string | null> {
 }
 
 /** The one JSON document --json prints for a failed command. */
+/**
+ * The same shape as the control API's errors: {"error": {"code", "message", "kind", "hint"?, "details"?}};
+ * `exitCode` repeats `code` for scripts written against earlier versions.
+ */
 function errorDocument(e: unknown): { error: Record<string, unknown> } {
+  const code = exitCodeOf(e);
   const details = e instanceof BgctlError ? e.details : undefined;
+  const hint = e instanceof BgctlError ? e.hint : undefined;
   const message = e instanceof Error ? e.message : String(e);
-  return { error: { message, exitCode: exitCodeOf(e), kind: e instanceof Error ? e.name : 'Error', ...(details ? { details } : {}) } };
+  const kind = e instanceof Error ? e.name : 'Error';
+  return { error: { code, message, kind, ...(hint ? { hint } : {}), ...(details ? { details } : {}), exitCode: code } };
 }
 
 const isWatch = (argv: readonly string[]): boolean => argv.includes('--watch') || argv.includes('-w');
@@ -138,6 +150,7 @@ function report(e: unknown, streams: Streams, o: { verbose: boolean; json: boole
     return ExitCode.USAGE; // commander already printed the reason
   }
   const code = exitCodeOf(e);
+  if (e instanceof BgctlError && e.reported) return code; // its output already said everything
   const message = e instanceof Error ? e.message : String(e);
   if (o.json) streams.stdout.write(`${JSON.stringify(errorDocument(e), null, 2)}\n`);
   const hint = e instanceof BgctlError && e.hint ? `\n  hint: ${e.hint}` : '';

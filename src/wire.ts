@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
+import { hostname, userInfo } from 'node:os';
+import { actorOf } from './core/actor.js';
 import { systemClock } from './adapters/clock.js';
 import { ControlFiles } from './adapters/control-file.js';
 import { ExecDeployRunner } from './adapters/deploy.js';
@@ -11,7 +12,8 @@ import { checkTls } from './adapters/tls-check.js';
 import { FileStateStore } from './adapters/state-store.js';
 import type { AppContext, RenderRequest } from './app/context.js';
 import { detectMode, type ApplyMode } from './app/mode.js';
-import type { ProgressEvent, RenderedConfig } from './app/ports.js';
+import type { ProgressEvent, RenderedConfig, Warmup } from './app/ports.js';
+import { httpWarmup } from './adapters/warmup.js';
 import { createReporter, type Streams } from './cli/output.js';
 import type { Config, LoadedConfig } from './config/schema.js';
 import { SINGLE_TARGET, nginxTargets, type NginxTargetConfig } from './config/targets.js';
@@ -56,6 +58,35 @@ export async function wireContext(
     newId: () => randomUUID().slice(0, 8),
     checkTls: () => checkTls(config, (msg, fields) => logger.warn(msg, fields)),
     control: new ControlFiles(config.stateDir),
+    ...warmupOf(config),
+    actor: actorOf(process.env, safeUser(), hostname()),
+  };
+}
+
+/** The login name; a container may run as a uid with no passwd entry. */
+function safeUser(): string | null {
+  try {
+    return userInfo().username;
+  } catch {
+    return null;
+  }
+}
+
+/** migration.warmup when it is on and a forced-route header exists to send the requests with. */
+function warmupOf(config: Config): { warmup?: Warmup } {
+  const w = config.migration.warmup;
+  const header = config.routing.forceHeader;
+  if (!w.enabled || header === null) return {};
+  const secret = config.routing.forceSecret;
+  const host = config.listenAddress === '*' || config.listenAddress === '0.0.0.0' ? '127.0.0.1' : config.listenAddress;
+  return {
+    warmup: httpWarmup({
+      origin: `http://${host}:${config.listen}`,
+      path: w.path,
+      rps: w.rps,
+      forceHeader: header,
+      forceValue: (color) => (secret === null ? color : `${color}:${secret}`),
+    }),
   };
 }
 

@@ -2,8 +2,14 @@ import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Color } from '../core/color.js';
-import type { TimelineCounter } from '../report/timeline.js';
-import { addressColors, parseLogLine } from './traffic-log.js';
+import { addressColors, parseLogLine, type ParsedLine } from './traffic-log.js';
+
+/** What a span's lines are counted into (the chart's TimelineCounter, or a window's traffic). */
+export interface SpanCounter {
+  readonly fromMs: number;
+  readonly toMs: number;
+  add(line: ParsedLine): void;
+}
 
 /**
  * Reads the lines of NGINX's JSON access log that fall in a time span into a TimelineCounter, for
@@ -56,7 +62,7 @@ async function startOffset(file: string, size: number, fromMs: number): Promise<
   return lo;
 }
 
-async function readFileSpan(file: string, addrColors: ReturnType<typeof addressColors>, counter: TimelineCounter): Promise<number> {
+async function readFileSpan(file: string, addrColors: ReturnType<typeof addressColors>, counter: SpanCounter): Promise<number> {
   const size = (await stat(file)).size;
   const start = await startOffset(file, size, counter.fromMs - SLACK_MS);
   const input = createReadStream(file, { start, end: Math.max(start, size - 1), encoding: 'utf8' });
@@ -89,7 +95,7 @@ async function readFileSpan(file: string, addrColors: ReturnType<typeof addressC
 export async function countAccessLogSpan(
   log: string,
   servers: Readonly<Record<Color, readonly string[]>>,
-  counter: TimelineCounter,
+  counter: SpanCounter,
 ): Promise<{ files: string[]; lines: number }> {
   const addrColors = addressColors(servers);
   const files: string[] = [];

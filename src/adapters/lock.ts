@@ -22,7 +22,7 @@ interface LockFile extends LockInfo {
   readonly procStart?: string;
 }
 
-type Seen = { kind: 'none' } | { kind: 'held'; info: LockFile } | { kind: 'corrupt'; ageMs: number };
+export type Seen = { kind: 'none' } | { kind: 'held'; info: LockFile } | { kind: 'corrupt'; ageMs: number };
 
 /**
  * One lock for every mutating operation: `stateDir/lock`, created with O_EXCL (`wx`) so exactly one
@@ -192,9 +192,20 @@ export class FileLock implements Lock {
           : 'another bgctl (the lock kept changing)';
     return new LockHeldError(`locked by ${who}`, {
       details: { path: this.path, ...(seen.kind === 'held' ? { holder: { ...seen.info, token: undefined } } : {}) },
-      hint: `wait for it to finish; if no such bgctl process is running, remove ${this.path}`,
+      hint: lockHint(seen, this.host, this.path),
     });
   }
+}
+
+/**
+ * What is true about waiting: a holder on this host is checked on every try and its lock reclaimed
+ * once it is gone; only a holder on another host (a shared folder) cannot be checked.
+ */
+export function lockHint(seen: Seen, host: string, path: string): string {
+  if (seen.kind === 'held' && seen.info.host !== host)
+    return `it runs on host ${seen.info.host}, which bgctl cannot check from here: wait for it there; only if that process is gone for sure, remove ${path}`;
+  if (seen.kind === 'corrupt') return 'try again in a few seconds: an unreadable lock file is reclaimed automatically once it is stale';
+  return 'wait for it to finish (`bgctl status` shows what it does); once that process is gone, the next bgctl reclaims the lock by itself, no need to delete anything';
 }
 
 /** Pure: lock file text → its content, or null when empty/corrupt. */

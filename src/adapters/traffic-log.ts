@@ -33,6 +33,8 @@ export interface ParsedLine {
   readonly attempts: readonly Attempt[];
   /** sent to a color by a forced route (a tester, or bgctl's own through-NGINX probe), not by the weights */
   readonly forced: boolean;
+  /** a warmup request of bgctl (forced to the new color and marked): judged, but counted apart */
+  readonly warmup?: boolean;
 }
 
 /** NGINX logs the group's name instead of an address when none of its servers was live. */
@@ -92,13 +94,16 @@ export function parseLogLine(line: string, addrColors: AddressColors): ParsedLin
     };
   });
   const forced = typeof r['forced'] === 'string' && r['forced'] !== '';
-  return { atMs: msec === null ? null : Math.round(msec * 1000), status, color, attempts, forced };
+  const warmup = forced && typeof r['warmup'] === 'string' && r['warmup'] !== '';
+  return { atMs: msec === null ? null : Math.round(msec * 1000), status, color, attempts, forced, ...(warmup ? { warmup } : {}) };
 }
 
 /** Pure: adds one parsed line: each attempt to its color (or unknown), then the request as the client saw it. */
 export function addLine(parsed: ParsedLine, into: DeltaBuilder): void {
-  // forced requests did not follow the weights: they would skew the split and could make up minRequests
-  if (parsed.forced) return;
+  // forced requests did not follow the weights: they would skew the split and could make up minRequests;
+  // bgctl's own warmup requests are there to be judged, and are counted apart as well
+  if (parsed.forced && !parsed.warmup) return;
+  if (parsed.warmup) into.warmup();
   for (const a of parsed.attempts) {
     if (a.color === null) into.unknown();
     else into.attempt(a.color, a.failed, a.latencyMs, parsed.atMs);
@@ -187,9 +192,14 @@ export class TrafficLog implements TrafficSource {
 
   constructor(
     readonly path: string,
-    servers: Readonly<Record<Color, readonly string[]>>,
+    private readonly servers: Readonly<Record<Color, readonly string[]>>,
   ) {
     this.addrColors = addressColors(servers);
+  }
+
+  async recent(windowMs: number, now: number): Promise<TrafficRead> {
+    const { readLogWindow } = await import('./recent-traffic.js');
+    return readLogWindow(this.path, this.servers, now - windowMs, now);
   }
 
   /** Starts at the current end of the log; a log missing now is read from its start once it appears. */

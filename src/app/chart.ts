@@ -34,7 +34,7 @@ export async function migrationChart(ctx: AppContext, o: { id?: string; readLog:
   if (!migration) {
     throw new UsageError(
       o.id === undefined ? 'history --chart: no migrations yet' : `history --chart: no migration ${JSON.stringify(o.id)} in the history`,
-      { hint: '`bgctl history` lists the migrations and their ids' },
+      { hint: `\`bgctl history\` lists the migrations, each line starting with its id${list[0] ? ` (the newest: ${list[0].id})` : ''}` },
     );
   }
   const span = migrationSpan(migration, ctx.clock.now());

@@ -15,6 +15,7 @@ import type {
   Reporter,
   StateStore,
   TrafficSource,
+  Warmup,
 } from './ports.js';
 
 /** What one step's NGINX config is rendered from. */
@@ -53,6 +54,10 @@ export interface AppContext {
   readonly checkTls?: () => Promise<void>;
   /** pause/resume/promote/abort requests for the running migration; absent: not controllable from outside */
   readonly control?: ControlChannel;
+  /** who runs this bgctl, recorded with each migration: user@host, or the CI job */
+  readonly actor?: string;
+  /** migration.warmup when enabled (and a forced route is configured); absent: no warmup */
+  readonly warmup?: Warmup;
 }
 
 export const isoAt = (ms: number): string => new Date(ms).toISOString();

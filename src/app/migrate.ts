@@ -87,6 +87,7 @@ export async function migrate(ctx: AppContext, req: MigrationRequest): Promise<M
         pid: ctx.pid,
         host: ctx.host,
         nowIso: nowIso(ctx),
+        ...(ctx.actor ? { by: ctx.actor } : {}),
       },
     );
     await ctx.store.save(state);
@@ -96,9 +97,18 @@ export async function migrate(ctx: AppContext, req: MigrationRequest): Promise<M
       throw new InterruptedError(`${req.command}: interrupted before the first step; nothing was changed`);
     }
     const begun = state;
-    const run = await runEngine(ctx, state, req, steps).catch(async (e: unknown) => {
-      throw e instanceof StateWriteError ? await returnUnsaved(ctx, begun, req, e) : e;
-    });
+    // a quiet service: warmup requests to the new color while it is judged (forced, marked, counted apart)
+    const warm = req.judgeTraffic && ctx.warmup ? ctx.warmup.start(req.to) : null;
+    if (warm) ctx.reporter.event({ type: 'notice', message: `warmup: sending requests forced to ${req.to} (migration.warmup)` });
+    let run: EngineRun;
+    try {
+      run = await runEngine(ctx, state, req, steps).catch(async (e: unknown) => {
+        throw e instanceof StateWriteError ? await returnUnsaved(ctx, begun, req, e) : e;
+      });
+    } finally {
+      const sent = await warm?.stop();
+      if (sent) ctx.reporter.event({ type: 'notice', message: `warmup: ${sent.sent} requests sent to ${req.to}, ${sent.failed} failed` });
+    }
     return finish(ctx, run, req, checks);
   });
 }

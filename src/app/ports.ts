@@ -183,10 +183,21 @@ export interface LockHandle {
  */
 export interface TrafficSource {
   tail(): Promise<TrafficTail>;
+  /** What the log recorded in the `windowMs` up to `now` (epoch ms), for `status`'s verdict. */
+  recent?(windowMs: number, now: number): Promise<TrafficRead>;
 }
 
 export interface TrafficTail {
   read(): Promise<TrafficRead>;
+}
+
+/** migration.warmup: requests forced to the new color so a quiet service can be judged. */
+export interface Warmup {
+  start(color: Color): WarmupRun;
+}
+
+export interface WarmupRun {
+  stop(): Promise<{ sent: number; failed: number }>;
 }
 
 export interface DeployRunner {
@@ -198,7 +209,15 @@ export type ProgressEvent =
   | { type: 'plan'; migration: string; from: Color; to: Color; steps: readonly number[] }
   | { type: 'preflight'; check: string; ok: boolean; detail?: string }
   | { type: 'deploy'; color: Color; version: string; phase: 'start' | 'done' }
-  | { type: 'step'; index: number; total: number; weights: Weights; phase: 'applying' | 'applied' | 'observing' | 'passed' }
+  | {
+      type: 'step';
+      index: number;
+      total: number;
+      weights: Weights;
+      phase: 'applying' | 'applied' | 'observing' | 'passed';
+      /** passed: why (the figures of the whole step), so a quiet window followed by "passed" reads right */
+      reason?: string;
+    }
   | {
       type: 'observe';
       index: number;

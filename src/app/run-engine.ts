@@ -55,7 +55,11 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
     failuresBeforeRollback: config.probe.failuresBeforeRollback,
     checkIntervalMs: config.thresholds.checkIntervalMs,
     maxExtendMs: req.judgeTraffic ? config.migration.maxExtendSeconds * 1000 : 0,
+    stepOffset: initial.migration?.steps.length ?? 0,
   };
+  // progress numbers steps as the record (and history) does: a continued canary's step comes first
+  const offset = cfg.stepOffset ?? 0;
+  const total = offset + steps.length;
   let state = initial;
   let tail: TrafficTail | null = null;
   let analysis: Analysis = startAnalysis(policyFromThresholds(config.thresholds), req.to, ctx.clock.now());
@@ -93,7 +97,15 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
       const decision = t.decision ?? lastJudgement?.reason ?? null;
       state = await save(stepEnded(state, { verdict: 'passed', reason: null, decision, figures: figuresNow() }, nowIso(ctx)));
       const step = steps[t.passedStep];
-      if (step) ctx.reporter.event({ type: 'step', index: t.passedStep, total: steps.length, weights: step.weights, phase: 'passed' });
+      if (step)
+        ctx.reporter.event({
+          type: 'step',
+          index: offset + t.passedStep,
+          total,
+          weights: step.weights,
+          phase: 'passed',
+          ...(decision ? { reason: decision } : {}),
+        });
     }
     if (t.command.type === 'wait') {
       // pause, resume, promote, abort from another terminal or the API, taken at every check tick
@@ -114,7 +126,7 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
     switch (cmd.type) {
       case 'apply': {
         state = await save(stepStarting(state, cmd.step, nowIso(ctx)));
-        ctx.reporter.event({ type: 'step', index: cmd.step.index, total: steps.length, weights: cmd.step.weights, phase: 'applying' });
+        ctx.reporter.event({ type: 'step', index: offset + cmd.step.index, total, weights: cmd.step.weights, phase: 'applying' });
         // what was logged under the previous weights belongs to the previous step
         await readTraffic();
         stepBegun = false;
@@ -125,7 +137,7 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
           analysis = beginStep(analysis, stepStartedAt);
           stepBegun = true;
           lastJudgement = null;
-          ctx.reporter.event({ type: 'step', index: cmd.step.index, total: steps.length, weights: cmd.step.weights, phase: 'applied' });
+          ctx.reporter.event({ type: 'step', index: offset + cmd.step.index, total, weights: cmd.step.weights, phase: 'applied' });
           event = { type: 'applied', now: ctx.clock.now() };
         } catch (e) {
           if (e instanceof UnknownStateError) throw e;
@@ -164,7 +176,7 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
         const breach = down ?? (!withdrawn && verdict?.kind === 'breach' ? verdict.breach.explanation : null);
         ctx.reporter.event({
           type: 'observe',
-          index: cmd.step,
+          index: offset + cmd.step,
           elapsedMs: now - stepStartedAt,
           totalMs: cfg.stepMs,
           health: lastHealthy,

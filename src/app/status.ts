@@ -3,6 +3,10 @@ import { isActive, type Migration, type State } from '../core/state.js';
 import { sameWeights, type Weights } from '../core/weights.js';
 import type { AppContext } from './context.js';
 import type { ColorHealth, LiveNginx, LockInfo, NginxTargetStatus } from './ports.js';
+import { decideVerdict, type StatusVerdict } from '../core/verdict.js';
+import { figuresOf } from '../core/traffic.js';
+import type { WindowFigures } from '../core/metrics.js';
+import { verdictInput } from './verdict-input.js';
 
 export interface MigrationView {
   readonly id: string;
@@ -89,11 +93,22 @@ export interface StatusReport {
   readonly migration: MigrationView | null;
   readonly health: Readonly<Record<Color, ColorHealth>>;
   readonly lock: (LockInfo & { alive: boolean }) | null;
+  /** the last window of real traffic from the access log (null: not read, e.g. no log yet) */
+  readonly window: { readonly figures: WindowFigures | null; readonly problem: string | null };
+  /** OK, DEGRADED or CRITICAL with the reasons: the last line of `status`, and its exit code */
+  readonly verdict: StatusVerdict;
+}
+
+export interface StatusOptions {
+  /** critical alerts a running `serve` has firing (none when it does not run) */
+  readonly criticalAlerts?: () => Promise<readonly string[]>;
 }
 
 /** Live beats remembered: compares what NGINX serves with state.json and says where they differ. */
-export async function status(ctx: AppContext): Promise<StatusReport> {
-  const [state, live, running, blue, green, lock, instances] = await Promise.all([
+export async function status(ctx: AppContext, o: StatusOptions = {}): Promise<StatusReport> {
+  const thresholds = ctx.loaded.config.thresholds;
+  const windowMs = thresholds.windowSeconds * 1000;
+  const [state, live, running, blue, green, lock, instances, read, alerts] = await Promise.all([
     ctx.store.load(),
     ctx.nginx.live(),
     ctx.nginx.isRunning(),
@@ -101,6 +116,8 @@ export async function status(ctx: AppContext): Promise<StatusReport> {
     ctx.prober.color('green'),
     ctx.lock.holder(),
     ctx.nginx.targets?.() ?? null,
+    ctx.traffic.recent?.(windowMs, ctx.clock.now()) ?? null,
+    o.criticalAlerts?.() ?? [],
   ]);
   const weights = live?.weights ?? state.weights;
   const single: NginxTargetStatus = {
@@ -114,6 +131,29 @@ export async function status(ctx: AppContext): Promise<StatusReport> {
   const targets = (instances ?? [single]).map((t) => targetView(state, t));
   const drifted = targets.filter((t) => t.drift !== null);
   const orphaned = orphanDrift(instances ?? []);
+  const drift =
+    orphaned ??
+    (targets.length > 1
+      ? drifted.length > 0
+        ? drifted.map((t) => `target ${t.name}: ${t.drift ?? ''}`).join('; ')
+        : null
+      : driftOf(state, live, running));
+  const migration = state.migration ? viewOf(state.migration, lock) : null;
+  const window = read?.readable ? figuresOf(read.delta, windowMs) : null;
+  const verdict = decideVerdict(
+    verdictInput({
+      nginxDown: nginxDownOf(targets),
+      drift,
+      interrupted: migration?.status === 'interrupted' ? interruptedText(migration) : null,
+      weights,
+      live,
+      health: { blue, green },
+      window,
+      thresholds,
+      windowSeconds: thresholds.windowSeconds,
+      criticalAlerts: alerts,
+    }),
+  );
   return {
     stable: state.stable,
     active: weights.green > weights.blue ? 'green' : 'blue',
@@ -132,19 +172,26 @@ export async function status(ctx: AppContext): Promise<StatusReport> {
     },
     fallback: fallbackView(ctx.loaded.config.nginx.fallback, weights, live ? (live.backup ?? null) : (state.backup ?? null)),
     nginx: { running, live },
-    drift: orphaned
-      ? orphaned
-      : targets.length > 1
-        ? drifted.length > 0
-          ? drifted.map((t) => `target ${t.name}: ${t.drift ?? ''}`).join('; ')
-          : null
-        : driftOf(state, live, running),
+    drift,
     targets,
-    migration: state.migration ? viewOf(state.migration, lock) : null,
+    migration,
     health: { blue, green },
     lock,
+    window: { figures: window, problem: read === null ? 'no access log reader' : read.problem },
+    verdict,
   };
 }
+
+/** Which NGINX does not serve: not running, or not answering its status location. */
+function nginxDownOf(targets: readonly TargetView[]): string | null {
+  const down = targets.filter((t) => !t.running || t.revision === null);
+  const one = (t: TargetView): string =>
+    `${targets.length > 1 ? `target ${t.name}` : 'NGINX'} ${t.running ? 'is running but does not answer its status location' : 'is not running (`bgctl start`)'}`;
+  return down.length > 0 ? down.map(one).join('; ') : null;
+}
+
+const interruptedText = (m: MigrationView): string =>
+  `${m.kind} ${m.from} → ${m.to}${m.version ? ` ${m.version}` : ''}${m.step ? ` at step ${m.step}/${m.totalSteps} (${m.percent ?? 0}%)` : ''}, its process is gone (\`bgctl rollback\` or re-run it)`;
 
 /**
  * Why what one NGINX serves differs from state.json, or null. `named`: the sentence names NGINX (the

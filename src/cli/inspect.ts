@@ -12,39 +12,52 @@ import type { CheckResult } from '../app/preflight.js';
 import { status, type StatusReport } from '../app/status.js';
 import { COLORS, parseColor, parsePercent } from '../core/color.js';
 import { BgctlError, UsageError } from '../core/errors.js';
+import type { Migration } from '../core/state.js';
 import { formatWeights } from '../core/weights.js';
 import { TrafficWatch, type LiveTraffic } from '../app/traffic-watch.js';
 import { formatFigures } from './output.js';
+import { STATUS_HELP, verdictExit, verdictLine } from './status-verdict.js';
 import { redactSecret } from '../render/render.js';
 import { makeRun, type CliDeps, type Run } from './program.js';
 
 export function registerInspect(program: Command, deps: CliDeps): void {
   program
     .command('status')
-    .description('active color and version, live weights, migration in progress (or interrupted), health, drift')
+    .description('active color and version, live weights, migration in progress (or interrupted), health, drift; ends with a verdict')
     .option('-w, --watch', 'refresh until interrupted', false)
     .option('--interval <seconds>', 'refresh interval with --watch', '2')
-    .addHelpText('after', '\nExamples:\n  $ bgctl status\n  $ bgctl status --json | jq .weights\n  $ bgctl status --watch')
+    .addHelpText('after', STATUS_HELP)
     .action(async (o: { watch: boolean; interval: string }, cmd: Command) => {
       const run = makeRun(cmd, deps);
       const ctx = await run.context();
       const interval = Number(o.interval);
       if (!Number.isFinite(interval) || interval < 0.2 || interval > 3600)
         throw new UsageError(`--interval: ${JSON.stringify(o.interval)} is not a number of seconds (0.2-3600)`);
+      const { readServeAlerts } = await import('../adapters/serve-alerts-file.js');
+      const criticalAlerts = () => readServeAlerts(ctx.loaded.config.stateDir, ctx.host);
       // --watch also follows the access log: live rates, error rates and p95 per color
       const watch = o.watch ? await TrafficWatch.start(ctx, ctx.loaded.config.thresholds.windowSeconds * 1000) : null;
       for (;;) {
-        const report = await status(ctx);
+        const report = await status(ctx, { criticalAlerts });
+        const at = ctx.clock.now();
         const traffic = watch ? await watch.sample() : null;
-        const shown = traffic ? { ...report, traffic } : report;
+        const shown = traffic ? { ...report, traffic, at: new Date(at).toISOString() } : report;
         if (run.out.tty && o.watch) deps.streams.stdout.write('\x1b[H\x1b[2J');
         run.out.result(shown, () => {
           printStatus(run, report, ctx.loaded.file);
           if (traffic) printTraffic(run, traffic);
+          run.out.line(verdictLine(report.verdict, o.watch ? at : null));
         });
-        if (!o.watch || ctx.signal.aborted) return;
+        const exit = verdictExit(report.verdict);
+        if (!o.watch || ctx.signal.aborted) {
+          if (exit) throw exit;
+          return;
+        }
         await ctx.clock.sleep(interval * 1000, ctx.signal);
-        if (ctx.signal.aborted) return;
+        if (ctx.signal.aborted) {
+          if (exit) throw exit;
+          return;
+        }
       }
     });
 
@@ -112,7 +125,7 @@ export function registerInspect(program: Command, deps: CliDeps): void {
     .description('past migrations: steps, timings, probe results, outcome, reason')
     .option('-n, --limit <n>', 'how many, newest first', '20')
     .option('--chart <file>', "draw a migration's timeline (requests per second per color, 5xx, steps, rollback) as an SVG file")
-    .option('--id <id>', 'with --chart: the migration to draw (default: the newest)')
+    .option('--id <id>', 'with --chart: the migration to draw, by the id in the first column (default: the newest)')
     .addHelpText(
       'after',
       '\nExamples:\n  $ bgctl history\n  $ bgctl history --chart last.svg\n  $ bgctl history --json | jq .migrations[0].timeline',
@@ -128,7 +141,7 @@ export function registerInspect(program: Command, deps: CliDeps): void {
         if (list.length === 0) run.out.line('no migrations yet');
         for (const m of list) {
           run.out.line(
-            `${m.startedAt}  ${m.kind} ${m.from} → ${m.to}${m.version ? ` ${m.version}` : ''}  ${m.status}${m.outcome ? ` (${m.outcome})` : ''}${m.reason ? `: ${m.reason}` : ''}`,
+            `${m.id}  ${m.startedAt}${m.by ? `  by ${m.by}` : ''}  ${m.kind} ${m.from} → ${m.to}${m.version ? ` ${m.version}` : ''}  ${m.status}${m.outcome ? ` (${m.outcome})` : ''}${m.reason ? `: ${m.reason}` : ''}`,
           );
           for (const s of m.steps) {
             const took = s.appliedAt && s.endedAt ? ` ${((Date.parse(s.endedAt) - Date.parse(s.appliedAt)) / 1000).toFixed(1)} s` : '';
@@ -143,15 +156,7 @@ export function registerInspect(program: Command, deps: CliDeps): void {
             if (s.verdict === 'passed' && s.decision) run.out.line(`        promoted: ${s.decision}`);
           }
           for (const c of m.controls ?? []) run.out.line(`    ${c.at}  ${c.action} by ${c.by}: ${c.message}`);
-          const t = m.timeline;
-          if (t) {
-            const secs = (a: string | null, b: string | null): string =>
-              a && b ? `${((Date.parse(b) - Date.parse(a)) / 1000).toFixed(2)} s` : '?';
-            run.out.line(
-              `    ${t.color} served from ${t.firstServedAt ?? '?'} to ${t.lastServedAt ?? '?'} (${t.servedSeconds?.toFixed(2) ?? '?'} s); ` +
-                `first failure seen → rollback decided ${secs(t.firstErrorAt, t.decidedAt)}, decided → traffic back ${secs(t.decidedAt, t.restoredAt)}`,
-            );
-          }
+          if (m.timeline) run.out.line(`    ${timelineLine(m.timeline)}`);
         }
         if (chart)
           run.out.line(
@@ -159,6 +164,23 @@ export function registerInspect(program: Command, deps: CliDeps): void {
           );
       });
     });
+}
+
+/** How long the failing color served and how fast it was pulled; only what was recorded, no placeholders. */
+function timelineLine(t: NonNullable<Migration['timeline']>): string {
+  const secs = (a: string | null, b: string | null): string | null =>
+    a && b ? `${((Date.parse(b) - Date.parse(a)) / 1000).toFixed(2)} s` : null;
+  const served =
+    t.firstServedAt && t.lastServedAt
+      ? `${t.color} served from ${t.firstServedAt} to ${t.lastServedAt}${t.servedSeconds !== null ? ` (${t.servedSeconds.toFixed(2)} s)` : ''}`
+      : `${t.color} served no request the access log recorded`;
+  const seen = secs(t.firstErrorAt, t.decidedAt);
+  const back = secs(t.decidedAt, t.restoredAt);
+  return [
+    served,
+    seen ? `first failure seen → rollback decided ${seen}` : 'rolled back before any failure showed in the access log',
+    back ? `decided → traffic back ${back}` : 'traffic back: not confirmed',
+  ].join('; ');
 }
 
 /** `history --chart FILE`: the migration's timeline from the access log, written as SVG. */
@@ -257,6 +279,7 @@ function printStatus(run: Run, r: StatusReport, file: string): void {
   line('blue', healthLine(r.health.blue));
   line('green', healthLine(r.health.green));
   line('drift', r.drift ?? 'none (NGINX serves what state.json says)');
+  line('traffic', r.window.figures ? formatFigures(r.window.figures) : `not judged (${r.window.problem ?? 'no access log'})`);
   if (r.lock)
     line('lock', `${r.lock.command} (pid ${r.lock.pid} on ${r.lock.host}${r.lock.alive ? '' : ', dead'}) since ${r.lock.startedAt}`);
 }

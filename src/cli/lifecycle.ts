@@ -6,6 +6,9 @@ import { renderInitConfig, writeInitConfig } from '../config/init.js';
 import { resolveConfigPath } from '../config/load.js';
 import { UsageError } from '../core/errors.js';
 import { formatWeights } from '../core/weights.js';
+import { stopRisk } from '../app/risks.js';
+import { confirmRisky } from './confirm.js';
+import { explainStartFailure } from './start-failure.js';
 import { makeRun, type CliDeps } from './program.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -42,7 +45,10 @@ export function registerLifecycle(program: Command, deps: CliDeps): void {
     .description('start NGINX with the rendered config (local: an NGINX master bgctl owns; docker: the compose stack)')
     .action(async (_o: unknown, cmd: Command) => {
       const run = makeRun(cmd, deps);
-      const r = await start(await run.context());
+      const ctx = await run.context();
+      const r = await start(ctx).catch(async (e: unknown) => {
+        throw await explainStartFailure(e, ctx);
+      });
       run.out.result(r, () =>
         run.out.line(
           `NGINX ${r.alreadyRunning ? 'was already running; re-applied' : 'started'}: ${formatWeights(r.weights)} (revision ${r.revision}), apply mode ${r.mode}`,
@@ -53,9 +59,17 @@ export function registerLifecycle(program: Command, deps: CliDeps): void {
   program
     .command('stop')
     .description('stop the NGINX that bgctl started (docker: bring the compose stack down)')
-    .action(async (_o: unknown, cmd: Command) => {
+    .option('-y, --yes', 'stop even while a canary or migration holds traffic (needed without a terminal)', false)
+    .addHelpText(
+      'after',
+      '\nWhile a canary or a migration holds traffic, stop asks on a terminal and needs --yes elsewhere\n(exit 2, nothing changed, without it).\n\nExamples:\n  $ bgctl stop\n  $ bgctl stop --yes   # from a script, whatever holds',
+    )
+    .action(async (o: { yes: boolean }, cmd: Command) => {
       const run = makeRun(cmd, deps);
-      const r = await stop(await run.context());
+      const ctx = await run.context();
+      const risk = stopRisk(await ctx.store.load());
+      if (risk && !(await ctx.lock.holder())?.alive) await confirmRisky({ command: 'stop', risk, yes: o.yes, deps, signal: ctx.signal });
+      const r = await stop(ctx);
       run.out.result(r, () => run.out.line(r.wasRunning ? 'NGINX stopped' : 'NGINX was not running'));
     });
 

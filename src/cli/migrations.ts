@@ -9,6 +9,8 @@ import { UsageError } from '../core/errors.js';
 import { parseSteps } from '../core/plan.js';
 import { formatWeights } from '../core/weights.js';
 import { detachGradual } from './detach.js';
+import { canaryRisk } from '../app/risks.js';
+import { confirmRisky } from './confirm.js';
 import { makeRun, type CliDeps, type Run } from './program.js';
 
 function stepsOption(text: string | undefined): number[] | undefined {
@@ -120,11 +122,20 @@ export function registerMigrations(program: Command, deps: CliDeps): void {
     .description('set and hold COLOR at PERCENT of traffic; `gradual` continues from there, `rollback` reverts')
     .argument('<color>', 'blue or green')
     .argument('<percent>', '0-100')
-    .addHelpText('after', '\nExamples:\n  $ bgctl canary green 10\n  $ bgctl gradual green 2.1.0   # continues from 10%')
-    .action(async (color: string, percent: string, _o: unknown, cmd: Command) => {
+    .option('-y, --yes', "lower a color's share without asking (needed without a terminal)", false)
+    .addHelpText(
+      'after',
+      "\nLowering a color's share (e.g. canary green 20 while green holds 100%) moves traffic back to the\nother color: it asks on a terminal and needs --yes elsewhere (exit 2, nothing changed, without it).\n\nExamples:\n  $ bgctl canary green 10\n  $ bgctl gradual green 2.1.0   # continues from 10%\n  $ bgctl canary green 20 --yes # from a CI job, even if green holds more now",
+    )
+    .action(async (color: string, percent: string, o: { yes: boolean }, cmd: Command) => {
       const run = makeRun(cmd, deps);
       const req = { color: parseColor(color), percent: parsePercent(percent) };
-      await printMigration(run, await canary(await run.context(), req));
+      const ctx = await run.context();
+      const risk = canaryRisk(await ctx.store.load(), req.color, req.percent);
+      // held by another bgctl: the command itself says so (exit 5) rather than asking about a change it cannot make
+      if (risk && !(await ctx.lock.holder())?.alive)
+        await confirmRisky({ command: `canary ${req.color} ${req.percent}`, risk, yes: o.yes, deps, signal: ctx.signal });
+      await printMigration(run, await canary(ctx, req));
     });
 
   program

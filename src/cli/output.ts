@@ -74,13 +74,14 @@ export function formatEvent(e: ProgressEvent): string | null {
     case 'deploy':
       return `${pad('deploy', 12)}${e.phase === 'start' ? 'running the deploy hook for' : 'healthy:'} ${e.color} ${e.version}`;
     case 'step':
-      return `${pad(`step ${e.index + 1}/${e.total}`, 12)}${pad(e.phase, 10)}${formatWeights(e.weights)}`;
+      return `${pad(`step ${e.index + 1}/${e.total}`, 12)}${pad(e.phase, 10)}${formatWeights(e.weights)}${e.reason ? ` — ${e.reason}` : ''}`;
     case 'observe': {
       const s = (ms: number): string => (ms / 1000).toFixed(1);
       const health = e.health === null ? 'health …' : `health ${e.health ? 'ok' : 'FAILING'}`;
       const traffic = e.figures ? formatFigures(e.figures) : '';
-      const note = e.note ? `  [${e.verdict === 'watching' ? 'watching' : 'undecided'}: ${e.note}]` : '';
-      return `${pad(`step ${e.index + 1}`, 12)}${pad('observe', 10)}${s(Math.min(e.elapsedMs, e.totalMs))}/${s(e.totalMs)} s  ${health}  ${traffic}${note}`;
+      const note = e.note ? `  [${observeNote(e.verdict, e.note, e.elapsedMs > e.totalMs)}]` : '';
+      const extra = e.elapsedMs > e.totalMs ? ` +${s(e.elapsedMs - e.totalMs)} s extended` : '';
+      return `${pad(`step ${e.index + 1}`, 12)}${pad('observe', 10)}${s(Math.min(e.elapsedMs, e.totalMs))}/${s(e.totalMs)} s${extra}  ${health}  ${traffic}${note}`;
     }
     case 'notice':
       return `${pad('note', 12)}${e.message}`;
@@ -89,6 +90,18 @@ export function formatEvent(e: ProgressEvent): string | null {
     case 'done':
       return `${pad('done', 12)}${e.outcome}`;
   }
+}
+
+/**
+ * What an observation note means: a window with too few requests judges nothing (the step is judged
+ * on all its requests when its time is up), so it says it waits for traffic and what helps.
+ */
+function observeNote(verdict: string | null, note: string, extended: boolean): string {
+  if (verdict === 'watching') return `watching: ${note}`;
+  if (verdict !== 'insufficient') return note;
+  if (/^access log unreadable/.test(note)) return `cannot judge traffic: ${note}`;
+  const help = 'send traffic through NGINX, enable migration.warmup, or lower thresholds.minRequests';
+  return `waiting for traffic: ${note}${extended ? `; the step cannot pass without it: ${help}` : ` (the step is judged on all its requests at the end; if it stays quiet: ${help})`}`;
 }
 
 const pct = (rate: number | null): string => (rate === null ? '–' : `${(rate * 100).toFixed(rate > 0 && rate < 0.001 ? 2 : 1)}%`);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { readRegular } from '../adapters/safe-fs.js';
 import { UsageError } from '../core/errors.js';
+import { InterruptedError } from '../core/errors.js';
 import { parseServeOptions, type ServeFlags } from '../serve/options.js';
 import { makeRun, type CliDeps } from './program.js';
 
@@ -36,7 +37,8 @@ p95 latency and error-rate alerts use thresholds.p95LatencyMs / thresholds.error
 Mutating calls (POST) need \`Authorization: Bearer $BGCTL_API_TOKEN\`; without the variable they are refused.
 Every POST is appended to stateDir/audit.jsonl (refusals: one summary line a minute; rotated past
 5 MiB). SIGTERM interrupts a running migration (traffic returns to the stable color), waits for it,
-then exits 130.
+then exits 130; with no migration running, SIGTERM or Ctrl-C is a normal stop: exit 0 (a systemd unit
+shows it stopped, not failed).
 
 Examples:
   $ BGCTL_API_TOKEN=$(openssl rand -hex 24) bgctl serve
@@ -83,7 +85,9 @@ bgctl_rollback="true" rolls back; resolved and unlabelled alerts change nothing.
         if (ctx.signal.aborted) resolve();
         else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
       });
-      await server.close();
+      const { interrupted } = await server.close();
+      // a normal stop (systemd, Ctrl-C) exits 0; 130 only when a migration had to be returned to its stable color
+      if (interrupted) throw new InterruptedError('serve: stopped during a migration; traffic was returned to the stable color');
     });
 }
 

@@ -113,6 +113,13 @@ export function renderInitConfig(opts: InitOptions): string {
     entry(2, 'stepSeconds', '30', 'how long each step is observed before the next (seconds)'),
     entry(2, 'strategy', 'weighted', 'weighted (per request) | sticky (per client)'),
     entry(2, 'maxExtendSeconds', '120', 'a step with too little traffic to judge waits this long, then rolls back', true),
+    entry(
+      2,
+      'warmup',
+      '{ enabled: false, rps: 5, path: / }',
+      'quiet service: GETs forced to the new color (needs routing.forceHeader), counted apart',
+      true,
+    ),
     '',
     entry(0, 'probe', '', 'health probes of the backends'),
     entry(2, 'intervalMs', '1000', 'time between probe rounds during a step (ms)'),

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { UsageError } from '../core/errors.js';
 import type { Config, LoadedConfig } from './schema.js';
+import { locator } from './locate.js';
 import { validateConfig } from './validate.js';
 
 export const DEFAULT_CONFIG_FILE = 'bgctl.yaml';
@@ -47,7 +48,7 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
     throw new UsageError(`${abs}: the config file has no settings`, { hint: INIT_HINT });
   }
   const baseDir = path.dirname(abs);
-  const config = resolvePaths(validateConfig(raw, abs), baseDir);
+  const config = resolvePaths(validateConfig(raw, abs, locator(text)), baseDir);
   return { file: abs, baseDir, config };
 }
 

@@ -48,6 +48,17 @@ const environment = z
   })
   .describe('One color: its servers and health path.');
 
+const warmup = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe('Send warmup requests to the new color during a migration (off by default).'),
+    rps: z.number().min(0.1).max(100).default(5).describe('Warmup requests per second, sent one at a time.'),
+    path: urlPath.default('/').describe('Path the warmup requests ask for (GET); pick one that is safe to call repeatedly.'),
+  })
+  .prefault({})
+  .describe(
+    'For a quiet service: GET requests through NGINX with the forced route (needs routing.forceHeader) to the new color while a migration runs, so its steps can be judged. Marked in the access log as warmup and counted apart from real traffic.',
+  );
+
 const percentSteps = z
   .array(z.number().int('steps are whole percentages').min(1, 'steps are 1-100').max(100, 'steps are 1-100'))
   .min(1, 'needs at least one step')
@@ -229,6 +240,7 @@ export const configSchema = z
           .describe(
             'A step whose new color saw fewer than thresholds.minRequests requests (or whose access log could not be read) is extended up to this long, then rolled back: never promoted blind.',
           ),
+        warmup: warmup,
       })
       .prefault({})
       .describe('How a gradual migration proceeds.'),

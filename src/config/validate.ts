@@ -1,5 +1,9 @@
 import type { z } from 'zod';
 import { UsageError } from '../core/errors.js';
+import { closest } from '../core/suggest.js';
+import { keysAt } from './keys.js';
+import { listenClashes, warmupProblems } from './listen-check.js';
+import type { Locate } from './locate.js';
 import { configSchema, type Config } from './schema.js';
 
 /** Formats a zod path the way users write it: environments.green.servers[0] */
@@ -25,13 +29,58 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   });
 }
 
-/** Pure: raw parsed document → Config with defaults, or a UsageError naming every bad key path. */
-export function validateConfig(raw: unknown, source = 'config'): Config {
+/** One config problem: its text, and the key path (plus the unknown key) to find it in the file. */
+interface Problem {
+  readonly text: string;
+  readonly path: readonly PropertyKey[];
+  readonly key?: string;
+}
+
+/** Each issue as problems; an unknown key gets its own line, with the closest accepted key when it looks like a typo. */
+function problemsOf(issues: readonly z.core.$ZodIssue[]): Problem[] {
+  const unknown: Problem[] = [];
+  const other: Problem[] = [];
+  issues.forEach((issue, i) => {
+    if (issue.code === 'unrecognized_keys') {
+      const where = issue.path.length > 0 ? `${formatPath(issue.path)}: ` : '';
+      const accepted = keysAt(issue.path);
+      for (const key of issue.keys) {
+        const near = closest(key, accepted);
+        unknown.push({
+          text: `${where}unknown key ${JSON.stringify(key)}${near ? ` (did you mean ${JSON.stringify(near)}?)` : ''}`,
+          path: issue.path,
+          key,
+        });
+      }
+    } else other.push({ text: formatIssues([issue])[0] ?? `issue ${i}`, path: issue.path });
+  });
+  // a mistyped key also makes the real one "required": the unknown key, which says why, comes first
+  return [...unknown, ...other];
+}
+
+/**
+ * Pure: raw parsed document → Config with defaults, or a UsageError naming every bad key path
+ * (with `file:line:col` when `locate` can find it in the text).
+ */
+export function validateConfig(raw: unknown, source = 'config', locate?: Locate): Config {
   const result = configSchema.safeParse(raw, { reportInput: true });
-  if (result.success) return result.data;
-  const lines = formatIssues(result.error.issues);
-  const first = lines[0] ?? 'invalid';
-  throw new UsageError(`${source}: ${first}${lines.length > 1 ? ` (and ${lines.length - 1} more)` : ''}`, {
-    details: { problems: lines },
+  const problems: Problem[] = result.success
+    ? [...listenClashes(result.data), ...warmupProblems(result.data)]
+    : problemsOf(result.error.issues);
+  if (result.success && problems.length === 0) return result.data;
+  const placed = problems.map((p) => {
+    const pos = locate?.(p.path, p.key) ?? null;
+    return { text: p.text, at: pos ? `${source}:${pos.line}:${pos.col}` : source };
+  });
+  const message =
+    placed.length === 1
+      ? `${placed[0]?.at ?? source}: ${placed[0]?.text ?? 'invalid'}`
+      : `${source}: ${placed.length} problems in the config:\n${placed.map((p) => `  ${p.at}: ${p.text}`).join('\n')}`;
+  return fail(message, placed);
+}
+
+function fail(message: string, placed: readonly { text: string; at: string }[]): never {
+  throw new UsageError(message, {
+    details: { problems: placed.map((p) => p.text), at: placed.map((p) => p.at) },
   });
 }

@@ -168,10 +168,12 @@ export function judgeStep(a: Analysis, now: number): StepJudgement {
   if (requests < a.policy.minRequests) {
     return no(`only ${plural(requests, 'request')} reached ${a.target} during this step (minRequests ${a.policy.minRequests})`);
   }
+  const warm = a.step.delta.warmup ?? 0;
+  const ofThem = warm > 0 ? ` (${warm} of them warmup)` : '';
   const reason =
     requests === 0
       ? `no requests reached ${a.target} during this step (minRequests 0: traffic not required)`
-      : `${plural(requests, 'request')} reached ${a.target} during this step, no threshold breached`;
+      : `${plural(requests, 'request')}${ofThem} reached ${a.target} during this step, no threshold breached`;
   return { promote: true, reason, figures };
 }
 

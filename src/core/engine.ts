@@ -21,6 +21,8 @@ export interface EngineConfig {
   readonly checkIntervalMs: number;
   /** how long a step that cannot be promoted yet (too little traffic, a breach in progress) is extended before rolling back */
   readonly maxExtendMs: number;
+  /** steps the migration's record already holds (a continued canary or interrupted run): reasons number steps as history does */
+  readonly stepOffset?: number;
 }
 
 export interface Observation {
@@ -127,7 +129,8 @@ export function nextTransition(cfg: EngineConfig, state: EngineState, event: Eng
       if (event.type === 'applied' && state.final !== undefined)
         return { ...done('completed', null), passedStep: state.step, decision: state.final };
       if (event.type === 'applied') return observe(cfg, state.step, event.now);
-      if (event.type === 'apply_failed') return rollback(cfg, `step ${state.step + 1} could not be applied: ${event.error}`, 'rolled_back');
+      if (event.type === 'apply_failed')
+        return rollback(cfg, `step ${(cfg.stepOffset ?? 0) + state.step + 1} could not be applied: ${event.error}`, 'rolled_back');
       return unexpected(state, event);
     case 'observing':
       if (event.type === 'observed') return afterObserved(cfg, state, event);
@@ -202,15 +205,15 @@ function afterObserved(cfg: EngineConfig, obs: Observation, event: Extract<Engin
   if (stable && stable.healthy === obs.stableDown) {
     next = { ...next, stableDown: !stable.healthy };
     notice = stable.healthy
-      ? `step ${obs.step + 1}: the stable color answers its health probe again`
-      : `step ${obs.step + 1}: the stable color fails its health probe (${stable.detail}); the migration goes on, and bgctl will not roll back onto it while it is down`;
+      ? `step ${(cfg.stepOffset ?? 0) + obs.step + 1}: the stable color answers its health probe again`
+      : `step ${(cfg.stepOffset ?? 0) + obs.step + 1}: the stable color fails its health probe (${stable.detail}); the migration goes on, and bgctl will not roll back onto it while it is down`;
   }
   const t = decide(cfg, obs, next, event);
   return notice === undefined ? t : { ...t, notice: t.notice === undefined ? notice : `${notice}; ${t.notice}` };
 }
 
 function decide(cfg: EngineConfig, obs: Observation, base: Observation, event: Extract<EngineEvent, { type: 'observed' }>): Transition {
-  const label = `step ${obs.step + 1}`;
+  const label = `step ${(cfg.stepOffset ?? 0) + obs.step + 1}`;
   let next = base;
   if (event.health) {
     const consecutiveFailures = event.health.healthy ? 0 : obs.consecutiveFailures + 1;
@@ -253,7 +256,7 @@ function decide(cfg: EngineConfig, obs: Observation, base: Observation, event: E
  * step after one more health probe; abort rolls back.
  */
 function onControl(cfg: EngineConfig, obs: Observation, now: number, req: ControlRequest): Transition {
-  const label = `step ${obs.step + 1}`;
+  const label = `step ${(cfg.stepOffset ?? 0) + obs.step + 1}`;
   const ack = (changed: boolean, message: string): ControlAck => ({ action: req.action, by: req.by, changed, message });
   const go = (o: Observation): Transition => due(o, now) ?? waitNext(o);
   switch (req.action) {
@@ -296,7 +299,7 @@ function promoted(
   p: NonNullable<Observation['promoting']>,
   health: Extract<EngineEvent, { type: 'observed' }>['health'],
 ): Transition {
-  const label = `step ${obs.step + 1}`;
+  const label = `step ${(cfg.stepOffset ?? 0) + obs.step + 1}`;
   if (health === null || !health.healthy) {
     const why = health ? health.detail : 'no health probe';
     return { ...waitNext({ ...obs, until: p.until, promoting: null }), notice: `promotion of ${label} by ${p.by} refused: ${why}` };

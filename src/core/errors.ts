@@ -17,11 +17,14 @@ export interface ErrorOptions {
   readonly details?: Record<string, unknown>;
   /** A hint for the operator: what to do next. */
   readonly hint?: string;
+  /** The command already printed its result (e.g. `status` and its verdict): only the exit code is left to give. */
+  readonly reported?: boolean;
 }
 
 export class BgctlError extends Error {
   readonly details: Record<string, unknown> | undefined;
   readonly hint: string | undefined;
+  readonly reported: boolean;
   constructor(
     message: string,
     readonly exitCode: ExitCodeValue,
@@ -31,6 +34,7 @@ export class BgctlError extends Error {
     this.name = new.target.name;
     this.details = options.details;
     this.hint = options.hint;
+    this.reported = options.reported ?? false;
   }
 }
 

@@ -44,6 +44,8 @@ export interface TrafficDelta {
   readonly client: ClientTraffic;
   /** lines that were not JSON objects, or attempts bgctl could not attribute to a color */
   readonly unattributed: number;
+  /** of the requests, those bgctl's warmup sent (migration.warmup); absent: none */
+  readonly warmup?: number;
 }
 
 /** One read of the log: what was appended since the previous read. */

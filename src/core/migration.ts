@@ -17,6 +17,8 @@ export interface MigrationStart {
   readonly pid: number;
   readonly host: string;
   readonly nowIso: string;
+  /** who started it (user@host, or the CI job); kept from the first run when a migration is continued */
+  readonly by?: string;
 }
 
 export function beginMigration(state: State, s: MigrationStart): State {
@@ -52,6 +54,7 @@ export function beginMigration(state: State, s: MigrationStart): State {
     host: s.host,
     steps: [],
     rolledBackAt: null,
+    ...(s.by ? { by: s.by } : {}),
   };
   const base = current && current.status !== 'running' && current.status !== 'holding' ? archive(state, current) : state;
   return { ...base, migration, updatedAt: s.nowIso };

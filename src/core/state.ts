@@ -98,6 +98,8 @@ export const migrationSchema = z.strictObject({
   paused: pausedSchema.nullable().optional(),
   /** pause, resume, promote, abort taken on it, oldest first (at most CONTROL_LIMIT) */
   controls: z.array(controlEntrySchema).optional(),
+  /** who started it: user@host, or the CI job (absent in older records) */
+  by: z.string().max(300).optional(),
 });
 export type Migration = z.infer<typeof migrationSchema>;
 

@@ -30,8 +30,12 @@ export function addDeltas(a: TrafficDelta, b: TrafficDelta): TrafficDelta {
     colors: { blue: addColor(a.colors.blue, b.colors.blue), green: addColor(a.colors.green, b.colors.green) },
     client: { requests: a.client.requests + b.client.requests, failures: a.client.failures + b.client.failures },
     unattributed: a.unattributed + b.unattributed,
+    ...withWarmup((a.warmup ?? 0) + (b.warmup ?? 0)),
   };
 }
+
+/** The warmup count only when there is one: deltas without warmup stay as they were. */
+const withWarmup = (n: number): { warmup?: number } => (n > 0 ? { warmup: n } : {});
 
 /** One read of the log and when it was taken (epoch ms). */
 export interface TimedDelta {
@@ -58,13 +62,19 @@ export function sumDeltas(deltas: readonly TrafficDelta[]): TrafficDelta {
     }
     return { requests, errors, latency: latency.snapshot(), firstAt, lastAt };
   };
-  let [requests, failures, unattributed] = [0, 0, 0];
+  let [requests, failures, unattributed, warmup] = [0, 0, 0, 0];
   for (const d of deltas) {
     requests += d.client.requests;
     failures += d.client.failures;
     unattributed += d.unattributed;
+    warmup += d.warmup ?? 0;
   }
-  return { colors: { blue: sumColor('blue'), green: sumColor('green') }, client: { requests, failures }, unattributed };
+  return {
+    colors: { blue: sumColor('blue'), green: sumColor('green') },
+    client: { requests, failures },
+    unattributed,
+    ...withWarmup(warmup),
+  };
 }
 
 export function colorFigures(c: ColorTraffic): ColorFigures {
@@ -96,6 +106,12 @@ export class DeltaBuilder {
   };
   private client = { requests: 0, failures: 0 };
   private unattributed = 0;
+  private warmups = 0;
+
+  /** The request being added was one of bgctl's warmup requests. */
+  warmup(): void {
+    this.warmups++;
+  }
 
   /** One upstream attempt to a server of `color`: failed = 5xx (backend's or NGINX's own); latencyMs null when unknown. */
   attempt(color: Color, failed: boolean, latencyMs: number | null, atMs: number | null): void {
@@ -130,7 +146,9 @@ export class DeltaBuilder {
       ) as Record<Color, ColorTraffic>,
       client: { ...this.client },
       unattributed: this.unattributed,
+      ...withWarmup(this.warmups),
     };
+    this.warmups = 0;
     for (const k of COLORS) this.colors[k] = { requests: 0, errors: 0, latency: new HistogramBuilder(), firstAt: null, lastAt: null };
     this.client = { requests: 0, failures: 0 };
     this.unattributed = 0;

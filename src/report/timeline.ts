@@ -108,7 +108,9 @@ const ms = (iso: string | null | undefined): number | null => {
 /** The span to chart for a migration: a little before its start to a little after its end (or `now`). */
 export function migrationSpan(m: Migration, nowMs: number): { fromMs: number; toMs: number; bucketMs: number } {
   const start = ms(m.startedAt) ?? nowMs;
-  const end = Math.max(start + 1000, ms(m.endedAt) ?? ms(m.timeline?.restoredAt) ?? nowMs);
+  // a manual rollback after the migration ended (completed, then reverted) is part of its story
+  const ends = [m.endedAt, m.rolledBackAt, m.timeline?.restoredAt].map(ms).filter((x): x is number => x !== null);
+  const end = Math.max(start + 1000, ends.length > 0 ? Math.max(...ends) : nowMs);
   const margin = Math.max(1000, Math.round((end - start) * 0.05));
   const bucketMs = bucketFor(end - start + 2 * margin);
   const fromMs = Math.floor((start - margin) / bucketMs) * bucketMs;
@@ -130,7 +132,15 @@ export function migrationMarkers(m: Migration): TimelineMarker[] {
     push(t.decidedAt, 'rollback decided', 'rollback');
     push(t.restoredAt, `all on ${otherColor(t.color)}`, 'restored');
   } else if (m.status === 'rolled_back') {
-    push(m.rolledBackAt, `rolled back: all on ${m.from}`, 'restored');
+    const ended = ms(m.endedAt);
+    const reverted = ms(m.rolledBackAt);
+    // it had finished (every step passed) before someone rolled it back
+    if (ended !== null && reverted !== null && ended < reverted) push(m.endedAt, 'completed', 'done');
+    push(
+      m.rolledBackAt,
+      `${ended !== null && reverted !== null && ended < reverted ? 'manual rollback' : 'rolled back'}: all on ${m.from}`,
+      'restored',
+    );
   } else if (m.status === 'completed') {
     push(m.endedAt, 'completed', 'done');
   }

@@ -4,6 +4,7 @@ import { viewOf } from '../app/status.js';
 import { COLORS } from '../core/color.js';
 import type { WindowFigures } from '../core/metrics.js';
 import type { State } from '../core/state.js';
+import type { StatusVerdict } from '../core/verdict.js';
 import type { Alert, AlertBook } from './alerts.js';
 import type { Snapshot } from './monitor.js';
 import type { SeriesPoint } from './series.js';
@@ -19,7 +20,25 @@ export interface DashboardInput {
   readonly window: WindowFigures;
   readonly alerts: AlertBook;
   readonly chartMs: number;
+  /** the verdict `bgctl status` gives (the badge at the top) */
+  readonly verdict: StatusVerdict;
+  /** how long a step is observed (migration.stepSeconds), ms: the countdown's estimate */
+  readonly stepMs: number;
 }
+
+/** The step under observation of a running migration: its number, since when, and when it should end. */
+function observing(i: DashboardInput) {
+  const m = i.state.migration;
+  const last = m?.steps.at(-1);
+  if (!m || m.status !== 'running' || !last || last.verdict !== 'pending' || last.appliedAt === null) return null;
+  const since = Date.parse(last.appliedAt);
+  const endsAtMs = since + i.stepMs;
+  return { step: last.index + 1, percent: last.percent, since: last.appliedAt, endsAtMs, remainingMs: Math.max(0, endsAtMs - i.now) };
+}
+
+/** What a step's row says: a pending step is "observing" once NGINX serves it, "applying" before. */
+const stepShown = (verdict: string, appliedAt: string | null, running: boolean): string =>
+  verdict !== 'pending' ? verdict : !running ? 'stopped' : appliedAt === null ? 'applying' : 'observing';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 const alertView = (a: Alert) => ({
@@ -34,6 +53,8 @@ const alertView = (a: Alert) => ({
   resolvedAt: iso(a.resolvedAt),
 });
 
+const rank = (a: Alert): number => (a.severity === 'critical' ? 0 : 2) + (a.state === 'firing' ? 0 : 1);
+
 /** Pure: everything /dashboard draws, in one small JSON document (polled every second). */
 export function dashboardData(i: DashboardInput) {
   const weights = i.live?.weights ?? i.state.weights;
@@ -42,6 +63,8 @@ export function dashboardData(i: DashboardInput) {
   return {
     now: iso(i.now),
     nowMs: i.now,
+    verdict: i.verdict,
+    observing: observing(i),
     active: weights.green > weights.blue ? 'green' : 'blue',
     stable: i.state.stable,
     weights,
@@ -61,6 +84,7 @@ export function dashboardData(i: DashboardInput) {
             percent: s.percent,
             weights: s.weights,
             verdict: s.verdict,
+            shown: stepShown(s.verdict, s.appliedAt, m.status === 'running'),
             startedAt: s.startedAt,
             appliedAt: s.appliedAt,
             endedAt: s.endedAt,
@@ -97,7 +121,15 @@ export function dashboardData(i: DashboardInput) {
       /** [at, spanMs, blue requests, blue 5xx, green requests, green 5xx] */
       points: i.points.map((p) => [p.at, p.spanMs, p.requests.blue, p.errors.blue, p.requests.green, p.errors.green]),
     },
-    alerts: { open: i.alerts.active.map(alertView), resolved: i.alerts.resolved.slice(-10).reverse().map(alertView) },
-    host: i.snapshot.host,
+    // critical first, then warnings, firing before pending: the top of the list is the worst
+    alerts: {
+      open: [...i.alerts.active].sort((a, b) => rank(a) - rank(b)).map(alertView),
+      resolved: i.alerts.resolved.slice(-10).reverse().map(alertView),
+    },
+    host: {
+      cpuPercent: i.snapshot.host.cpuPercent,
+      memoryPercent: i.snapshot.host.memoryPercent,
+      diskPercent: i.snapshot.host.diskPercent ?? null,
+    },
   };
 }

@@ -24,6 +24,9 @@ table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:4px 6px;
 .dot{display:inline-block;width:9px;height:9px;border-radius:50%;margin-right:6px}.up{background:var(--green)}.down{background:var(--bad)}
 .alert{border-left:4px solid var(--warn);padding:4px 8px;margin:4px 0;background:#fff8ec}.alert.critical{border-color:var(--bad);background:#fdecec}
 .legend span{margin-right:14px}
+.top{display:flex;flex-direction:column;gap:6px}.badge{display:inline-block;padding:4px 14px;border-radius:6px;font-size:20px;font-weight:800;color:#fff;background:var(--muted)}
+.badge.OK{background:var(--green)}.badge.DEGRADED{background:var(--warn)}.badge.CRITICAL{background:var(--bad)}
+.v-observing,.v-applying{color:var(--blue);font-weight:600}.v-stopped{color:var(--warn);font-weight:600}
 `;
 
 const SCRIPT = `
@@ -64,6 +67,15 @@ const SCRIPT = `
   }
 
   function render(d) {
+    $('verdict').textContent = d.verdict.level;
+    $('verdict').className = 'badge ' + d.verdict.level;
+    $('verdict-why').textContent = d.verdict.level === 'OK' ? 'everything bgctl can see is fine' : d.verdict.reasons.filter((r) => r.code !== 'alert').map((r) => r.text).join(' · ');
+    const o = d.observing;
+    $('countdown').textContent = o
+      ? 'step ' + o.step + ' (' + o.percent + '%) observing — ' + (o.remainingMs > 0 ? Math.ceil(o.remainingMs / 1000) + ' s left' : 'deciding (the window may be extended)')
+      : '';
+    const open = d.alerts.open.map((a) => el('div', 'alert ' + a.severity, a.severity.toUpperCase() + ' ' + a.state + ' since ' + time(a.startedAt) + ': ' + a.summary));
+    fill($('top-alerts'), open.length ? open : [el('div', 'muted', 'no open alerts')]);
     $('active').textContent = d.active;
     $('active').className = 'big ' + d.active + '-t';
     $('stable').textContent = d.stable;
@@ -89,7 +101,7 @@ const SCRIPT = `
     fill($('steps-body'), (m ? m.steps : []).map((s) => {
       const tr = el('tr');
       tr.append(el('td', '', s.n), el('td', '', 'blue ' + s.weights.blue + '% / green ' + s.weights.green + '%'),
-        el('td', 'v-' + s.verdict, s.verdict), el('td', '', time(s.startedAt) + ' ' + secs(s.appliedAt, s.endedAt)),
+        el('td', 'v-' + s.shown, s.shown), el('td', '', time(s.startedAt) + ' ' + secs(s.appliedAt, s.endedAt)),
         el('td', 'muted', s.reason || s.decision || ''));
       return tr;
     }));
@@ -106,10 +118,10 @@ const SCRIPT = `
     }
     health.push(el('div', 'muted', 'checked ' + time(d.health.checkedAt) +
       (d.host.cpuPercent !== null ? ' · host CPU ' + d.host.cpuPercent.toFixed(0) + '%' : '') +
-      (d.host.memoryPercent !== null ? ' · memory ' + d.host.memoryPercent.toFixed(0) + '%' : '')));
+      (d.host.memoryPercent !== null ? ' · memory ' + d.host.memoryPercent.toFixed(0) + '%' : '') +
+      (d.host.diskPercent !== null ? ' · disk ' + d.host.diskPercent.toFixed(0) + '%' : '')));
     fill($('health'), health);
-    const alerts = d.alerts.open.map((a) => el('div', 'alert ' + a.severity, a.severity.toUpperCase() + ' ' + a.state + ' since ' + time(a.startedAt) + ': ' + a.summary));
-    if (alerts.length === 0) alerts.push(el('div', 'muted', 'no open alerts'));
+    const alerts = [el('div', 'muted', d.alerts.open.length + ' open (at the top of the page)')];
     for (const a of d.alerts.resolved.slice(0, 5)) alerts.push(el('div', 'muted', 'resolved ' + time(a.resolvedAt) + ': ' + a.summary));
     fill($('alerts'), alerts);
   }
@@ -138,6 +150,11 @@ const SCRIPT = `
 
 const BODY = `<header><h1>bgctl · blue/green traffic</h1><div id="conn" class="conn">connecting…</div></header>
 <main>
+<section class="card wide top" data-testid="overview">
+  <div class="row"><span id="verdict" class="badge" data-testid="verdict">–</span><span id="countdown" data-testid="countdown"></span></div>
+  <div id="verdict-why" data-testid="verdict-why"></div>
+  <div id="top-alerts" data-testid="open-alerts"></div>
+</section>
 <section class="card wide">
   <div class="row">
     <div>active <span id="active" class="big" data-testid="active-color">–</span></div>
@@ -161,7 +178,7 @@ const BODY = `<header><h1>bgctl · blue/green traffic</h1><div id="conn" class="
   <table><thead><tr><th>#</th><th>split</th><th>verdict</th><th>time</th><th>why</th></tr></thead><tbody id="steps-body"></tbody></table>
 </section>
 <section class="card"><h2>Health</h2><div id="health" data-testid="health"></div></section>
-<section class="card"><h2>Alerts</h2><div id="alerts" data-testid="alerts"></div></section>
+<section class="card"><h2>Alerts resolved</h2><div id="alerts" data-testid="alerts"></div></section>
 </main>`;
 
 const hash = (s: string): string => `'sha256-${createHash('sha256').update(s, 'utf8').digest('base64')}'`;

@@ -4,6 +4,7 @@ import { UsageError } from '../core/errors.js';
 import { removeServeRecord, writeServeRecord } from '../adapters/serve-file.js';
 import { AuditFile } from './adapters/audit-file.js';
 import { systemHost } from './adapters/host.js';
+import { removeServeAlerts, writeServeAlerts } from '../adapters/serve-alerts-file.js';
 import { WebhookNotifier } from './adapters/webhook.js';
 import type { ServeOptions } from './options.js';
 import { startServe, type ServeHandle } from './server.js';
@@ -22,7 +23,12 @@ export async function runServe(ctx: AppContext, o: ServeOptions): Promise<ServeH
       ctx,
       // NGINX's access log(s) as wired for the CLI (one TrafficLog, or every target's log for a fleet)
       traffic: ctx.traffic,
-      host: systemHost(),
+      host: systemHost(cfg.stateDir),
+      alertsFile: {
+        publish: (critical) =>
+          writeServeAlerts(cfg.stateDir, { pid: ctx.pid, host: ctx.host, writtenAt: new Date(ctx.clock.now()).toISOString(), critical }),
+        withdraw: () => removeServeAlerts(cfg.stateDir),
+      },
       audit,
       makeNotifier: (url, onResult) => new WebhookNotifier({ url, clock: ctx.clock, logger: ctx.logger, onResult }),
     },
@@ -32,9 +38,10 @@ export async function runServe(ctx: AppContext, o: ServeOptions): Promise<ServeH
   await writeServeRecord(cfg.stateDir, { pid: ctx.pid, host: ctx.host, api: handle.apiUrl }).catch((e: unknown) =>
     ctx.logger.warn('cannot write serve.json; `gradual --detach` will not find this server', { error: String(e) }),
   );
-  const close = async (): Promise<void> => {
-    await handle.close();
+  const close = async (): Promise<{ readonly interrupted: boolean }> => {
+    const r = await handle.close();
     await removeServeRecord(cfg.stateDir, ctx.pid);
+    return r;
   };
   return { ...handle, close, auditPath: audit.path };
 }

@@ -7,6 +7,7 @@ import type { Notifier } from './adapters/webhook.js';
 import { advance, alertJson, emptyBook, findings, type Alert, type AlertBook, type AlertChange, type AlertRule } from './alerts.js';
 import type { ServeMetrics } from './metrics.js';
 import { TrafficSeries } from './series.js';
+import { criticalFiring } from './serve-verdict.js';
 
 /** What the monitor saw at its latest sample; every endpoint of the monitoring port reads this. */
 export interface Snapshot {
@@ -52,6 +53,7 @@ export class Monitor {
   private tail: TrafficTail | null = null;
   private lastReadAt: number | null = null;
   private nextProbeAt = 0;
+  private published: string | null = null;
 
   constructor(
     private readonly ctx: AppContext,
@@ -62,6 +64,8 @@ export class Monitor {
       notifier: Notifier | null;
       /** called when a rule with `rollback` starts firing */
       onRollbackAlert?: (alert: Alert) => void;
+      /** tells other bgctl processes (`status`) which critical alerts fire, when that set changes */
+      publish?: (critical: readonly { id: string; summary: string }[]) => Promise<void>;
     },
     readonly o: MonitorOptions,
   ) {
@@ -142,6 +146,18 @@ export class Monitor {
     this.book = book;
     this.deps.metrics.alerts(book);
     for (const change of changes) this.announce(change);
+    this.publish();
+  }
+
+  private publish(): void {
+    const critical = criticalFiring(this.book);
+    const key = critical.map((a) => a.id).join(',');
+    if (!this.deps.publish || key === this.published) return;
+    this.published = key;
+    this.deps.publish(critical).catch((e: unknown) => {
+      this.published = null; // try again at the next sample
+      this.ctx.logger.warn('cannot publish the firing alerts for `bgctl status`', { error: e instanceof Error ? e.message : String(e) });
+    });
   }
 
   private announce({ kind, alert }: AlertChange): void {

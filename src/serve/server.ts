@@ -26,6 +26,11 @@ export interface ServeDeps {
   readonly audit: AuditSink;
   /** builds the alert webhook notifier for a URL; its results feed a metric */
   readonly makeNotifier?: (url: string, onResult: (r: 'delivered' | 'retried' | 'failed' | 'dropped') => void) => Notifier;
+  /** publishes the critical alerts firing (for `bgctl status`), and withdraws them at close */
+  readonly alertsFile?: {
+    readonly publish: (critical: readonly { id: string; summary: string }[]) => Promise<void>;
+    readonly withdraw: () => Promise<void>;
+  };
   /** false: no background sampling (tests call `monitor.sample()` themselves) */
   readonly loop?: boolean;
   /** how often refused calls are summarised in the audit log; default 60 000 */
@@ -38,7 +43,7 @@ export interface ServeHandle {
   readonly jobs: MigrationJobs;
   readonly monitor: Monitor;
   /** graceful: stop listening, interrupt a running migration and wait for traffic to be back, then close */
-  close(): Promise<void>;
+  close(): Promise<{ readonly interrupted: boolean }>;
 }
 
 const SAMPLE_MS = 1000;
@@ -85,7 +90,14 @@ export async function startServe(deps: ServeDeps, o: ServeOptions): Promise<Serv
   const notifier = o.webhook && deps.makeNotifier ? deps.makeNotifier(o.webhook, (r) => metrics.webhook(r)) : null;
   const monitor = new Monitor(
     ctx,
-    { traffic: deps.traffic, host: deps.host, metrics, notifier, onRollbackAlert: (a) => void rollbackOnAlert(ctx, a) },
+    {
+      traffic: deps.traffic,
+      host: deps.host,
+      metrics,
+      notifier,
+      onRollbackAlert: (a) => void rollbackOnAlert(ctx, a),
+      ...(deps.alertsFile ? { publish: deps.alertsFile.publish } : {}),
+    },
     {
       intervalMs: SAMPLE_MS,
       probeIntervalMs: Math.max(SAMPLE_MS, cfg.probe.intervalMs),
@@ -129,7 +141,7 @@ export async function startServe(deps: ServeDeps, o: ServeOptions): Promise<Serv
   const loopSignal = AbortSignal.any([ctx.signal, stopLoop.signal]);
   const loopDone = deps.loop === false ? Promise.resolve() : monitor.run(loopSignal);
   const base = (port: number): string => `http://${hostForm(o.host)}:${port}`;
-  let closing: Promise<void> | null = null;
+  let closing: Promise<{ readonly interrupted: boolean }> | null = null;
   return {
     apiUrl: base(apiPort),
     monitorUrl: base(monitorPort),
@@ -143,8 +155,10 @@ export async function startServe(deps: ServeDeps, o: ServeOptions): Promise<Serv
         stopLoop.abort();
         await loopDone;
         await notifier?.drain(3000);
+        await deps.alertsFile?.withdraw().catch(() => undefined);
         await closed;
         await refusals.flush();
+        return { interrupted: stopped !== null && stopped !== undefined };
       })();
       return closing;
     },

@@ -116,7 +116,8 @@ describe('bgctl migrations on a real NGINX', () => {
     expect((await child).exitCode).toBe(0);
     const run = box.spawn(['gradual', 'green', '2.1.0', '--steps', '60,100', '--step-seconds', '30']);
     const { waitForOutput } = await import('../helpers/cli.js');
-    await waitForOutput(run, /step 1 +observe/);
+    // it continues the canary, whose 30% is step 1 of the record: its first own step is step 2, as history says
+    await waitForOutput(run, /step 2 +observe/);
     expect((await box.status()).weights).toEqual({ blue: 40, green: 60 });
     run.kill('SIGTERM');
     const r = await run;

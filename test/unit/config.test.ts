@@ -88,7 +88,13 @@ describe('validateConfig', () => {
     expect(c.environments.blue.health).toBe('/health');
     expect(c.environments.green.health).toBe('/health');
     expect(c.nginx).toMatchObject({ driver: 'local', dir: '.bgctl/nginx', container: 'nginx', mode: 'auto' });
-    expect(c.migration).toEqual({ steps: [25, 50, 75, 100], stepSeconds: 30, strategy: 'weighted', maxExtendSeconds: 120 });
+    expect(c.migration).toEqual({
+      steps: [25, 50, 75, 100],
+      stepSeconds: 30,
+      strategy: 'weighted',
+      maxExtendSeconds: 120,
+      warmup: { enabled: false, rps: 5, path: '/' },
+    });
     expect(c.probe).toMatchObject({ intervalMs: 1000, timeoutMs: 2000 });
     expect(c.thresholds).toEqual({
       errorRate: 0.05,
@@ -120,8 +126,10 @@ describe('validateConfig', () => {
   });
 
   it('names unknown keys at the top level and nested', () => {
-    expect(problemOf({ ...minimal(), listne: 8080 })).toBe('bgctl.yaml: unknown key "listne"');
-    expect(problemOf({ ...minimal(), migration: { step: [100] } })).toBe('bgctl.yaml: migration: unknown key "step"');
+    expect(problemOf({ ...minimal(), listne: 8080 })).toBe('bgctl.yaml: unknown key "listne" (did you mean "listen"?)');
+    expect(problemOf({ ...minimal(), migration: { step: [100] } })).toBe(
+      'bgctl.yaml: migration: unknown key "step" (did you mean "steps"?)',
+    );
   });
 
   it('refuses steps that do not increase, pass 100 or do not end at 100', () => {

@@ -10,6 +10,17 @@ import { sumDeltas } from '../../core/traffic.js';
 export class FleetTraffic implements TrafficSource {
   constructor(private readonly sources: readonly TrafficSource[]) {}
 
+  async recent(windowMs: number, now: number): Promise<TrafficRead> {
+    const reads = await Promise.all(this.sources.map((s) => (s.recent ? s.recent(windowMs, now) : Promise.resolve(null))));
+    const got = reads.filter((r): r is TrafficRead => r !== null);
+    const problems = got.map((r) => r.problem).filter((p): p is string => p !== null);
+    return {
+      delta: sumDeltas(got.map((r) => r.delta)),
+      readable: got.length === reads.length && got.every((r) => r.readable),
+      problem: problems.length > 0 ? problems.join('; ') : null,
+    };
+  }
+
   async tail(): Promise<TrafficTail> {
     const tails = await Promise.all(this.sources.map((s) => s.tail()));
     return {

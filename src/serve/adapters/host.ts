@@ -1,3 +1,4 @@
+import { statfsSync } from 'node:fs';
 import { cpus, freemem, totalmem } from 'node:os';
 
 /** CPU time counters summed over all cores (ms). */
@@ -20,6 +21,23 @@ export const memoryPercent = (total: number, free: number): number | null => (to
 export interface HostSample {
   readonly cpuPercent: number | null;
   readonly memoryPercent: number | null;
+  /** used share of the filesystem holding stateDir (state, history, audit), percent; absent: not measured */
+  readonly diskPercent?: number | null;
+}
+
+/** Pure: used share of a filesystem as \`df\` counts it (blocks used / (used + available to users)). */
+export function diskPercent(blocks: number, free: number, avail: number): number | null {
+  const used = blocks - free;
+  return used + avail > 0 ? (100 * used) / (used + avail) : null;
+}
+
+function readDisk(path: string): number | null {
+  try {
+    const st = statfsSync(path);
+    return diskPercent(st.blocks, st.bfree, st.bavail);
+  } catch {
+    return null;
+  }
 }
 
 /** The host bgctl (and, with the local driver, NGINX) runs on. */
@@ -37,15 +55,16 @@ function readCpu(): CpuTimes {
   return { idle, total };
 }
 
-/** CPU busy share since the previous sample (os.cpus() deltas), memory from os.totalmem/freemem (MemAvailable). */
-export function systemHost(): HostProbe {
+/** CPU busy share since the previous sample (os.cpus() deltas), memory from os.totalmem/freemem (MemAvailable), disk of `diskPath` (statfs). */
+export function systemHost(diskPath?: string): HostProbe {
   let prev = readCpu();
   return {
     sample() {
       const next = readCpu();
       const cpu = cpuPercent(prev, next);
       prev = next;
-      return { cpuPercent: cpu, memoryPercent: memoryPercent(totalmem(), freemem()) };
+      const disk = diskPath === undefined ? {} : { diskPercent: readDisk(diskPath) };
+      return { cpuPercent: cpu, memoryPercent: memoryPercent(totalmem(), freemem()), ...disk };
     },
   };
 }
