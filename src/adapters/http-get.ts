@@ -1,4 +1,12 @@
 import { request, type IncomingHttpHeaders } from 'node:http';
+import type * as Https from 'node:https';
+import { createRequire } from 'node:module';
+
+/**
+ * node:https is loaded on the first HTTPS request only (it pulls in tls). Through `require`, not a
+ * dynamic import(): code that V8 restores from its cache (bin/bgctl.js) has no dynamic-import hook.
+ */
+const requireBuiltin = createRequire(import.meta.url);
 
 /**
  * One GET on a brand-new TCP connection (no agent, `Connection: close`), with one deadline for
@@ -30,9 +38,9 @@ export class GetTimeoutError extends Error {
 }
 
 /** GET `url` (http, or https: node:https is loaded only then); rejects with the socket's error (its `code`: ECONNREFUSED...) or a GetTimeoutError. */
-export async function httpGet(url: string, opts: GetOptions): Promise<GetResult> {
+export function httpGet(url: string, opts: GetOptions): Promise<GetResult> {
   const tls = url.startsWith('https:');
-  const send = tls ? (await import('node:https')).request : request;
+  const send = tls ? (requireBuiltin('node:https') as typeof Https).request : request;
   return new Promise((resolve, reject) => {
     let settled = false;
     const finish = (fn: () => void): void => {

@@ -1,3 +1,5 @@
+import { createRequire } from 'node:module';
+import type * as Readline from 'node:readline/promises';
 import { Argument, type Command } from 'commander';
 import { otherColor } from '../core/color.js';
 import { InterruptedError, UsageError } from '../core/errors.js';
@@ -82,7 +84,8 @@ export function formatTable(report: VerifyReport): string[] {
 }
 
 async function ask(question: string, deps: CliDeps, signal: AbortSignal): Promise<boolean> {
-  const { createInterface } = await import('node:readline/promises'); // only when asking: quick start
+  // only when asking: quick start; `require`, not import(): V8-cached code (bin/bgctl.js) has no dynamic-import hook
+  const { createInterface } = createRequire(import.meta.url)('node:readline/promises') as typeof Readline;
   const rl = createInterface({ input: process.stdin, output: deps.streams.stderr });
   try {
     const answer = await rl.question(question, { signal });

@@ -12,13 +12,18 @@ const split = (server: string): { host: string; port: number } => {
  * Pure: servers of a color that NGINX's own `listen` would take (same port on this machine): NGINX
  * could not start, or would proxy to itself. Returns one problem per such server.
  */
-export function listenClashes(c: Pick<Config, 'listen' | 'listenAddress' | 'environments'>): { path: (string | number)[]; text: string }[] {
+export function listenClashes(
+  c: Pick<Config, 'listen' | 'listenAddress' | 'environments'> & { readonly nginx?: Pick<Config['nginx'], 'driver'> },
+): { path: (string | number)[]; text: string }[] {
   const out: { path: (string | number)[]; text: string }[] = [];
+  // a container has its own network: its listen port takes nothing from the apps (docker driver)
+  if (c.nginx?.driver === 'docker') return out;
   for (const color of ['blue', 'green'] as const) {
     c.environments[color].servers.forEach((server, i) => {
       const { host, port } = split(server);
       if (port !== c.listen) return;
-      const local = LOCAL.has(host) || host.startsWith('127.') || host === c.listenAddress.toLowerCase() || c.listenAddress === '*';
+      // a wildcard listen binds this machine's addresses only: another host's port is no clash
+      const local = LOCAL.has(host) || host.startsWith('127.') || host === c.listenAddress.toLowerCase();
       if (!local) return;
       out.push({
         path: ['environments', color, 'servers', i],

@@ -94,7 +94,8 @@ describe('loadConfig', () => {
     const file = path.join(dir, 'bgctl.yaml');
     await writeFile(file, YAML_CONFIG.replace('127.0.0.1:18082', '127.0.0.1:80; include /etc/passwd'));
     const error = await failure(loadConfig(file));
-    expect(error.message).toMatch(new RegExp(`^${file.replace(/[.]/g, '\\.')}: environments\\.green\\.servers\\[0\\]: not a host:port`));
+    // file:line:col of the value in the YAML, then the key path
+    expect(error.message).toMatch(new RegExp(`^${file.replace(/[.]/g, '\\.')}:\\d+:\\d+: environments\\.green\\.servers\\[0\\]: not a host:port`));
   });
 
   it('explains a missing file with a hint to run init', async () => {
@@ -131,7 +132,13 @@ describe('test fixture (test/helpers/fixture.ts)', () => {
     expect(config.environments.blue.servers).toEqual(['127.0.0.1:18081']);
     expect(config.nginx.dir).toBe(path.join(dir, 'nginx'));
     expect(config.stateDir).toBe(path.join(dir, 'state'));
-    expect(config.migration).toEqual({ steps: [100], stepSeconds: 1, strategy: 'weighted', maxExtendSeconds: 5 });
+    expect(config.migration).toEqual({
+      steps: [100],
+      stepSeconds: 1,
+      strategy: 'weighted',
+      maxExtendSeconds: 5,
+      warmup: { enabled: false, rps: 5, path: '/' },
+    });
     expect(config.probe.intervalMs).toBe(200);
   });
 });
