@@ -95,7 +95,9 @@ describe('loadConfig', () => {
     await writeFile(file, YAML_CONFIG.replace('127.0.0.1:18082', '127.0.0.1:80; include /etc/passwd'));
     const error = await failure(loadConfig(file));
     // file:line:col of the value in the YAML, then the key path
-    expect(error.message).toMatch(new RegExp(`^${file.replace(/[.]/g, '\\.')}:\\d+:\\d+: environments\\.green\\.servers\\[0\\]: not a host:port`));
+    expect(error.message).toMatch(
+      new RegExp(`^${file.replace(/[.]/g, '\\.')}:\\d+:\\d+: environments\\.green\\.servers\\[0\\]: not a host:port`),
+    );
   });
 
   it('explains a missing file with a hint to run init', async () => {
