@@ -3,7 +3,7 @@ import { applied } from '../core/migration.js';
 import type { State } from '../core/state.js';
 import type { Weights } from '../core/weights.js';
 import { nowIso, type AppContext } from './context.js';
-import type { ApplyReport } from './ports.js';
+import type { ApplyReport, RenderedConfig } from './ports.js';
 
 export interface ApplyOptions {
   /**
@@ -36,22 +36,19 @@ export async function fallbackFor(ctx: AppContext, weights: Weights, idleHealthy
  * Applies weights through the driver's safe sequence (candidate, nginx -t, swap, reload, confirm,
  * restore on failure) and saves the confirmed result. The state changes only after NGINX confirmed.
  */
-export async function applyWeights(
+export function applyWeights(
   ctx: AppContext,
   state: State,
   weights: Weights,
   growing: Color,
   opts: ApplyOptions = {},
 ): Promise<{ state: State; report: ApplyReport }> {
-  const revision = state.revision + 1;
-  const backup = await fallbackFor(ctx, weights, opts.idleHealthy);
-  const config = ctx.render({ weights, revision, stable: state.stable, growing, strategy: state.strategy, backup });
-  ctx.logger.debug('applying', { revision, blue: weights.blue, green: weights.green, backup });
-  const report = await ctx.nginx.apply(config);
-  ctx.logger.info('applied', { revision, blue: weights.blue, green: weights.green, ms: Math.round(report.ms) });
-  const next = applied(state, weights, revision, nowIso(ctx), backup);
-  await ctx.store.save(next);
-  return { state: next, report };
+  return changeNginx(ctx, state, weights, growing, opts, async (config) => {
+    ctx.logger.debug('applying', { revision: config.revision, blue: weights.blue, green: weights.green });
+    const report = await ctx.nginx.apply(config);
+    ctx.logger.info('applied', { revision: config.revision, blue: weights.blue, green: weights.green, ms: Math.round(report.ms) });
+    return report;
+  });
 }
 
 /**
@@ -66,14 +63,29 @@ export async function applyOrStart(
   opts: ApplyOptions = {},
 ): Promise<{ state: State; report: ApplyReport }> {
   if (await ctx.nginx.isRunning()) return applyWeights(ctx, state, weights, growing, opts);
+  return changeNginx(ctx, state, weights, growing, opts, async (config) => {
+    ctx.logger.warn('NGINX is not running; starting it', { revision: config.revision, blue: weights.blue, green: weights.green });
+    const t0 = ctx.clock.now();
+    await ctx.nginx.start(config);
+    return { revision: config.revision, ms: ctx.clock.now() - t0, stages: {} };
+  });
+}
+
+/** Renders the next revision (with the fallback it may arm), lets `change` put it live, then saves what NGINX confirmed. */
+async function changeNginx(
+  ctx: AppContext,
+  state: State,
+  weights: Weights,
+  growing: Color,
+  opts: ApplyOptions,
+  change: (config: RenderedConfig) => Promise<ApplyReport>,
+): Promise<{ state: State; report: ApplyReport }> {
   const revision = state.revision + 1;
-  ctx.logger.warn('NGINX is not running; starting it', { revision, blue: weights.blue, green: weights.green });
-  const t0 = ctx.clock.now();
   const backup = await fallbackFor(ctx, weights, opts.idleHealthy);
-  await ctx.nginx.start(ctx.render({ weights, revision, stable: state.stable, growing, strategy: state.strategy, backup }));
+  const report = await change(ctx.render({ weights, revision, stable: state.stable, growing, strategy: state.strategy, backup }));
   const next = applied(state, weights, revision, nowIso(ctx), backup);
   await ctx.store.save(next);
-  return { state: next, report: { revision, ms: ctx.clock.now() - t0, stages: {} } };
+  return { state: next, report };
 }
 
 /** Runs fn while holding the lock; the lock is always released. A failure to release never hides fn's own error. */
