@@ -14,7 +14,7 @@ import { RolledBackError, UsageError } from '../core/errors.js';
 import type { Migration } from '../core/state.js';
 import { wireContext } from '../wire.js';
 import { DEMO_PORTS_ENV, formatDemoPorts, startDemoBackend, type DemoBackend } from './backend.js';
-import { startTraffic, type TrafficGenerator, type TrafficStats } from './traffic.js';
+import { startTraffic, type TrafficGenerator, type TrafficStats } from '../adapters/load.js';
 
 export interface DemoSummary {
   readonly migrations: readonly Migration[];
