@@ -9,7 +9,7 @@ import { formatWeights } from '../core/weights.js';
 import { stopRisk } from '../app/risks.js';
 import { confirmRisky } from './confirm.js';
 import { explainStartFailure } from './start-failure.js';
-import { makeRun, type CliDeps } from './program.js';
+import { makeRun, type CliDeps } from './run.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 

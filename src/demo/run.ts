@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import { start, stop } from '../app/admin.js';
 import type { AppContext } from '../app/context.js';
 import { gradual } from '../app/traffic-commands.js';
-import type { CliDeps, Run } from '../cli/program.js';
+import type { CliDeps, Run } from '../cli/run.js';
 import { loadConfig } from '../config/load.js';
 import { RolledBackError, UsageError } from '../core/errors.js';
 import type { Migration } from '../core/state.js';
