@@ -84,7 +84,11 @@ export function registerLifecycle(program: Command, deps: CliDeps): void {
       if (!Number.isFinite(stepSeconds) || stepSeconds < 0 || stepSeconds > 60)
         throw new UsageError(`--step-seconds: ${JSON.stringify(o.stepSeconds)} is not 0-60`);
       const { runDemo } = await import('../demo/run.js');
-      const summary = await runDemo({ deps, run, stepSeconds });
+      const summary = await runDemo({
+        stepSeconds,
+        say: (text) => run.out.line(text),
+        context: (file) => deps.contextForFile(file, run.opts, run.events),
+      });
       run.out.result(summary, () => undefined);
     });
 }

@@ -21,6 +21,8 @@ export interface CliDeps {
   /** sees every result document a command produces (what --json prints): main.ts saves it for --json-out */
   readonly onResult?: (value: unknown) => void;
   createContext(opts: GlobalOptions, events: ProgressEvent[], out: Output): Promise<AppContext>;
+  /** wires real adapters around a config bgctl wrote itself (the demo's sandbox): warn-level logs unless verbose */
+  contextForFile(file: string, opts: { readonly verbose: boolean; readonly json: boolean }, events: ProgressEvent[]): Promise<AppContext>;
 }
 
 /** Per-command helpers: global options, output, and the app context (config loaded lazily). */
