@@ -46,9 +46,9 @@ async function requireNginx(binary: string): Promise<void> {
 export interface DemoOptions {
   readonly stepSeconds: number;
   /** a line of human text for the operator */
-  say(text: string): void;
+  readonly say: (text: string) => void;
   /** the app context wired with real adapters around the sandbox's config file */
-  context(file: string): Promise<AppContext>;
+  readonly context: (file: string) => Promise<AppContext>;
 }
 
 export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
