@@ -79,6 +79,11 @@ export async function main(
       const { wireContext } = await import('./wire.js');
       return wireContext(loaded, { logLevel, json: opts.json, signal: controller.signal, streams, events });
     },
+    async contextForFile(file, opts, events) {
+      const { wireContext } = await import('./wire.js');
+      const logLevel = opts.verbose ? 'debug' : 'warn';
+      return wireContext(await loadConfig(file), { logLevel, json: opts.json, signal: controller.signal, streams, events });
+    },
   };
   let code: number;
   try {

@@ -14,7 +14,7 @@ import type { AppContext, RenderRequest } from './app/context.js';
 import { detectMode, type ApplyMode } from './app/mode.js';
 import type { ProgressEvent, RenderedConfig, Warmup } from './app/ports.js';
 import { httpWarmup } from './adapters/warmup.js';
-import { createReporter, type Streams } from './cli/output.js';
+import { createReporter, type Streams } from './report/progress.js';
 import type { Config, LoadedConfig } from './config/schema.js';
 import { SINGLE_TARGET, nginxTargets, type NginxTargetConfig } from './config/targets.js';
 import { renderConfig, type DynamicOptions } from './render/render.js';

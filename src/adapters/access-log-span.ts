@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Color } from '../core/color.js';
-import { addressColors, parseLogLine, type ParsedLine } from './traffic-log.js';
+import { addressColors, parseLogLine, type ParsedLine } from './log-line.js';
 
 /** What a span's lines are counted into (the chart's TimelineCounter, or a window's traffic). */
 export interface SpanCounter {

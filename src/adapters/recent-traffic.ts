@@ -2,7 +2,7 @@ import type { Color } from '../core/color.js';
 import type { TrafficRead } from '../core/metrics.js';
 import { DeltaBuilder } from '../core/traffic.js';
 import { countAccessLogSpan } from './access-log-span.js';
-import { addLine } from './traffic-log.js';
+import { addLine } from './log-line.js';
 
 /**
  * What the access log (and its rotated copy) recorded from `fromMs` to `toMs`, counted like the

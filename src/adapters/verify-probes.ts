@@ -2,7 +2,7 @@ import { access, readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { request } from 'undici';
 import type { BackupInfo, HttpAnswer, LoadRun, VerifyProbes } from '../app/verify-model.js';
-import { startTraffic } from '../demo/traffic.js';
+import { startTraffic } from './load.js';
 import { nginxLayout } from './nginx/files.js';
 import { describeError } from './probe.js';
 import { FileStateStore, parseStateText } from './state-store.js';

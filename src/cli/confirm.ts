@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import { InterruptedError, UsageError } from '../core/errors.js';
-import type { CliDeps } from './program.js';
+import type { CliDeps } from './run.js';
 
 /** Pure: --yes goes on; a terminal is asked; anything else (CI, a pipe) is refused. */
 export function decide(o: { yes: boolean; tty: boolean }): 'go' | 'ask' | 'refuse' {

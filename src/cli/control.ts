@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import { controlMigration, type ControlResult } from '../app/control.js';
 import type { ControlAction } from '../core/control.js';
 import { formatWeights } from '../core/weights.js';
-import { makeRun, type CliDeps, type Run } from './program.js';
+import { makeRun, type CliDeps, type Run } from './run.js';
 
 /** `user@host`: who paused, promoted or aborted, as status and history show it. */
 export function whoAmI(host: string, env: NodeJS.ProcessEnv): string {

@@ -1,7 +1,7 @@
 import { processAlive, readServeRecord } from '../adapters/serve-file.js';
 import type { Color } from '../core/color.js';
 import { BgctlError, ExitCode, PreflightError, UsageError, type ExitCodeValue } from '../core/errors.js';
-import type { Run } from './program.js';
+import type { Run } from './run.js';
 
 export interface DetachRequest {
   readonly color: Color;

@@ -18,7 +18,7 @@ import { TrafficWatch, type LiveTraffic } from '../app/traffic-watch.js';
 import { formatFigures } from './output.js';
 import { STATUS_HELP, verdictExit, verdictLine } from './status-verdict.js';
 import { redactSecret } from '../render/render.js';
-import { makeRun, type CliDeps, type Run } from './program.js';
+import { makeRun, type CliDeps, type Run } from './run.js';
 
 export function registerInspect(program: Command, deps: CliDeps): void {
   program

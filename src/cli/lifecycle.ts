@@ -2,14 +2,15 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { start, stop } from '../app/admin.js';
-import { renderInitConfig, writeInitConfig } from '../config/init.js';
+import { writeInitConfig } from '../adapters/init-file.js';
+import { renderInitConfig } from '../config/init.js';
 import { resolveConfigPath } from '../config/load.js';
 import { UsageError } from '../core/errors.js';
 import { formatWeights } from '../core/weights.js';
 import { stopRisk } from '../app/risks.js';
 import { confirmRisky } from './confirm.js';
 import { explainStartFailure } from './start-failure.js';
-import { makeRun, type CliDeps } from './program.js';
+import { makeRun, type CliDeps } from './run.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -83,7 +84,11 @@ export function registerLifecycle(program: Command, deps: CliDeps): void {
       if (!Number.isFinite(stepSeconds) || stepSeconds < 0 || stepSeconds > 60)
         throw new UsageError(`--step-seconds: ${JSON.stringify(o.stepSeconds)} is not 0-60`);
       const { runDemo } = await import('../demo/run.js');
-      const summary = await runDemo({ deps, run, stepSeconds });
+      const summary = await runDemo({
+        stepSeconds,
+        say: (text) => run.out.line(text),
+        context: (file) => deps.contextForFile(file, run.opts, run.events),
+      });
       run.out.result(summary, () => undefined);
     });
 }

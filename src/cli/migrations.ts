@@ -11,7 +11,7 @@ import { formatWeights } from '../core/weights.js';
 import { detachGradual } from './detach.js';
 import { canaryRisk } from '../app/risks.js';
 import { confirmRisky } from './confirm.js';
-import { makeRun, type CliDeps, type Run } from './program.js';
+import { makeRun, type CliDeps, type Run } from './run.js';
 
 function stepsOption(text: string | undefined): number[] | undefined {
   if (text === undefined) return undefined;

@@ -1,49 +1,14 @@
 import { Command, Option } from 'commander';
-import type { AppContext } from '../app/context.js';
-import type { ProgressEvent } from '../app/ports.js';
 import { registerControl } from './control.js';
 import { registerInspect } from './inspect.js';
 import { registerLifecycle } from './lifecycle.js';
 import { registerMigrations } from './migrations.js';
 import { registerServe } from './serve.js';
 import { registerVerify } from './verify.js';
-import { createOutput, createReporter, type Output, type Streams } from './output.js';
+import { createReporter } from './output.js';
+import type { CliDeps } from './run.js';
 
-export interface GlobalOptions {
-  readonly config?: string;
-  readonly json: boolean;
-  readonly jsonOut?: string;
-  readonly logLevel: string;
-  readonly verbose: boolean;
-}
-
-/** What the thin CLI needs from main.ts: streams, and a factory that wires real adapters. */
-export interface CliDeps {
-  readonly streams: Streams;
-  readonly env: NodeJS.ProcessEnv;
-  readonly cwd: string;
-  readonly signal: AbortSignal;
-  readonly version: string;
-  /** sees every result document a command produces (what --json prints): main.ts saves it for --json-out */
-  readonly onResult?: (value: unknown) => void;
-  createContext(opts: GlobalOptions, events: ProgressEvent[], out: Output): Promise<AppContext>;
-}
-
-/** Per-command helpers: global options, output, and the app context (config loaded lazily). */
-export interface Run {
-  readonly opts: GlobalOptions;
-  readonly out: Output;
-  readonly events: ProgressEvent[];
-  context(): Promise<AppContext>;
-  readonly deps: CliDeps;
-}
-
-export function makeRun(cmd: Command, deps: CliDeps): Run {
-  const opts = cmd.optsWithGlobals<GlobalOptions>();
-  const out = createOutput(deps.streams, opts.json, deps.onResult);
-  const events: ProgressEvent[] = [];
-  return { opts, out, events, deps, context: () => deps.createContext(opts, events, out) };
-}
+export type { CliDeps, GlobalOptions, Run } from './run.js';
 
 export { createReporter };
 

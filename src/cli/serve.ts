@@ -3,7 +3,7 @@ import { readRegular } from '../adapters/safe-fs.js';
 import { UsageError } from '../core/errors.js';
 import { InterruptedError } from '../core/errors.js';
 import { parseServeOptions, type ServeFlags } from '../serve/options.js';
-import { makeRun, type CliDeps } from './program.js';
+import { makeRun, type CliDeps } from './run.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 

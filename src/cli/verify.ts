@@ -16,7 +16,7 @@ import {
   type VerifyReport,
 } from '../app/verify.js';
 import type { AppContext } from '../app/context.js';
-import { makeRun, type CliDeps } from './program.js';
+import { makeRun, type CliDeps } from './run.js';
 
 export interface VerifyFlags {
   readonly yes: boolean;

@@ -8,13 +8,10 @@ import { stringify } from 'yaml';
 import { start, stop } from '../app/admin.js';
 import type { AppContext } from '../app/context.js';
 import { gradual } from '../app/traffic-commands.js';
-import type { CliDeps, Run } from '../cli/program.js';
-import { loadConfig } from '../config/load.js';
 import { RolledBackError, UsageError } from '../core/errors.js';
 import type { Migration } from '../core/state.js';
-import { wireContext } from '../wire.js';
 import { DEMO_PORTS_ENV, formatDemoPorts, startDemoBackend, type DemoBackend } from './backend.js';
-import { startTraffic, type TrafficGenerator, type TrafficStats } from './traffic.js';
+import { startTraffic, type TrafficGenerator, type TrafficStats } from '../adapters/load.js';
 
 export interface DemoSummary {
   readonly migrations: readonly Migration[];
@@ -46,9 +43,16 @@ async function requireNginx(binary: string): Promise<void> {
  * ports in a temp folder. Migrates to green 2.1.0, then tries a broken blue release and shows the
  * automatic rollback. Everything it started is stopped and removed, whatever happens.
  */
-export async function runDemo(o: { deps: CliDeps; run: Run; stepSeconds: number }): Promise<DemoSummary> {
-  const { deps, run } = o;
-  const say = (text: string): void => run.out.line(text);
+export interface DemoOptions {
+  readonly stepSeconds: number;
+  /** a line of human text for the operator */
+  readonly say: (text: string) => void;
+  /** the app context wired with real adapters around the sandbox's config file */
+  readonly context: (file: string) => Promise<AppContext>;
+}
+
+export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
+  const { say } = o;
   await requireNginx('nginx');
   const dir = await mkdtemp(path.join(tmpdir(), 'bgctl-demo-'));
   // NGINX's workers (nobody, when run as root) read the weights file in here: dynamic mode when njs is installed
@@ -84,14 +88,7 @@ export async function runDemo(o: { deps: CliDeps; run: Run; stepSeconds: number 
         stateDir: 'state',
       }),
     );
-    const events = run.events;
-    ctx = await wireContext(await loadConfig(file), {
-      logLevel: run.opts.verbose ? 'debug' : 'warn',
-      json: run.opts.json,
-      signal: deps.signal,
-      streams: deps.streams,
-      events,
-    });
+    ctx = await o.context(file);
     say(`bgctl demo: sandbox in ${dir}`);
     say(`  NGINX on 127.0.0.1:${listen}, blue 1.0.0 on :${bluePort}, green 2.1.0 on :${greenPort}\n`);
     const s = await start(ctx);

@@ -1,7 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { INIT_DEFAULTS, renderInitConfig, writeInitConfig } from '../../src/config/init.js';
+import { writeInitConfig } from '../../src/adapters/init-file.js';
+import { INIT_DEFAULTS, renderInitConfig } from '../../src/config/init.js';
 import { loadConfig, resolveConfigPath } from '../../src/config/load.js';
 import { UsageError } from '../../src/core/errors.js';
 import { writeConfig } from '../helpers/fixture.js';
