@@ -107,7 +107,7 @@ function dynamicOf(mode: ApplyMode | null, target: string, weightsDir: string | 
 }
 
 /** nginx.weightsDir as NGINX sees it: docker, the same folder under the bind mount (load.ts keeps it inside nginx.dir). */
-function weightsDirSeen(config: Config): string | null {
+export function weightsDirSeen(config: Config): string | null {
   const { driver, dir, containerDir, weightsDir } = config.nginx;
   if (weightsDir === null || driver !== 'docker') return weightsDir;
   return path.posix.join(containerDir, path.relative(dir, weightsDir).split(path.sep).join('/'));

@@ -8,6 +8,7 @@ import { configSchema, type ConfigInput } from '../../src/config/schema.js';
 import { ExitCode } from '../../src/core/errors.js';
 import { weightsFor } from '../../src/core/weights.js';
 import { renderConfig, type RenderOptions } from '../../src/render/render.js';
+import { weightsDirSeen } from '../../src/wire.js';
 
 // nginx.weightsDir: where the weights file lives when NGINX's workers cannot enter nginx.dir. NGINX
 // itself reads it in test/integration/weights-dir.test.ts.
@@ -69,6 +70,10 @@ describe('nginx.weightsDir', () => {
       }
       expect(code, outside).toBe(ExitCode.USAGE);
     }
+    // what NGINX is told: the same folder under the bind mount (docker), the host path (local)
+    expect(weightsDirSeen(docker('ngx/run/w'))).toBe('/etc/nginx/bgctl/run/w');
+    expect(weightsDirSeen(local)).toBe('/srv/app/run/w');
+    expect(weightsDirSeen(resolvePaths(config(), '/srv/app'))).toBeNull();
   });
 
   it('moves the weights file and its copy; the rest stays under nginx.dir', () => {
