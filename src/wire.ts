@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { hostname, userInfo } from 'node:os';
 import { actorOf } from './core/actor.js';
 import { systemClock } from './adapters/clock.js';
@@ -36,6 +37,8 @@ export async function wireContext(
   const { nginx, prober, traffic } = setupNginx(config, targets, logger);
   const mode = await detectMode(config.nginx.mode, nginx);
   logger.debug('apply mode', { mode: mode.mode, detail: mode.detail });
+  // auto fell back to reload for a reason the operator can fix: said by every command, not only start
+  if (mode.warning) logger.warn(`nginx.mode auto: reload mode, not dynamic: ${mode.warning}`);
   return {
     loaded,
     nginx,
@@ -51,7 +54,7 @@ export async function wireContext(
     render:
       targets.length > 1
         ? (req) => renderFleet(config, targets, req, mode)
-        : (req) => renderConfig(config, req, dynamicOf(mode, SINGLE_TARGET)),
+        : (req) => renderConfig(config, req, dynamicOf(mode, SINGLE_TARGET, weightsDirSeen(config))),
     signal: opts.signal,
     pid: process.pid,
     host: hostname(),
@@ -99,8 +102,15 @@ export async function withForceSecret(loaded: LoadedConfig): Promise<LoadedConfi
 }
 
 /** What `renderConfig` needs for a target in `mode` (null: reload mode). */
-function dynamicOf(mode: ApplyMode | null, target: string): DynamicOptions | null {
-  return mode?.mode === 'dynamic' ? { module: mode.modules[target] ?? null } : null;
+function dynamicOf(mode: ApplyMode | null, target: string, weightsDir: string | null = null): DynamicOptions | null {
+  return mode?.mode === 'dynamic' ? { module: mode.modules[target] ?? null, weightsDir } : null;
+}
+
+/** nginx.weightsDir as NGINX sees it: docker, the same folder under the bind mount (load.ts keeps it inside nginx.dir). */
+export function weightsDirSeen(config: Config): string | null {
+  const { driver, dir, containerDir, weightsDir } = config.nginx;
+  if (weightsDir === null || driver !== 'docker') return weightsDir;
+  return path.posix.join(containerDir, path.relative(dir, weightsDir).split(path.sep).join('/'));
 }
 
 /** A fleet's step: the files of every target, each rendered with its own listen port and address (and njs module). */

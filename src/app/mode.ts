@@ -19,6 +19,8 @@ export interface ApplyMode {
   readonly detail: string;
   /** dynamic: each target's `load_module` path (null: njs built in), by target name */
   readonly modules: Readonly<Record<string, string | null>>;
+  /** auto fell back to reload for a reason the operator should fix (workers cannot read the weights file); every command warns */
+  readonly warning?: string | null;
 }
 
 const DYNAMIC = 'dynamic (njs reads the weights file per request: weight changes never reload)';
@@ -32,8 +34,10 @@ export function chooseMode(configured: ConfiguredMode, support: Readonly<Record<
   if (entries.length === 0) missing.push('this NGINX driver cannot tell');
   if (missing.length > 0) {
     const why = missing.join('; ');
+    const blocked = entries.filter(([, s]) => !s.available && s.blocked === true).map(([name, s]) => named(name, s.detail));
+    const warning = blocked.length > 0 ? blocked.join('; ') : null;
     return configured === 'auto'
-      ? { configured, mode: 'reload', ok: true, detail: `auto: ${RELOAD}; njs not available: ${why}`, modules: {} }
+      ? { configured, mode: 'reload', ok: true, detail: `auto: ${RELOAD}; njs not available: ${why}`, modules: {}, warning }
       : { configured, mode: 'reload', ok: false, detail: `nginx.mode is dynamic but the njs module is not available: ${why}`, modules: {} };
   }
   const found = entries.map(([name, s]) => named(name, s.detail)).join('; ');

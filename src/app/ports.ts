@@ -65,6 +65,8 @@ export interface NjsSupport {
   readonly module: string | null;
   /** where it was found, or why it is not available */
   readonly detail: string;
+  /** the module is there but NGINX's workers cannot read the files (a folder they cannot enter): a problem to fix */
+  readonly blocked?: boolean;
 }
 
 /** One NGINX instance as `bgctl status` shows it (a fleet has several). */

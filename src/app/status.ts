@@ -52,6 +52,8 @@ export interface ModeView {
   readonly source: 'file' | 'prev' | 'config' | null;
   /** dynamic: why the weights file is not used */
   readonly problem: string | null;
+  /** auto fell back to reload for a reason to fix (NGINX's workers cannot read the weights file); null: none */
+  readonly warning: string | null;
 }
 
 /** nginx.fallback: whether the idle color backs up the one at 100% inside NGINX right now. */
@@ -169,6 +171,7 @@ export async function status(ctx: AppContext, o: StatusOptions = {}): Promise<St
       live: live ? (live.mode ?? 'reload') : null,
       source: live?.source ?? null,
       problem: live?.problem ?? null,
+      warning: ctx.mode.warning ?? null,
     },
     fallback: fallbackView(ctx.loaded.config.nginx.fallback, weights, live ? (live.backup ?? null) : (state.backup ?? null)),
     nginx: { running, live },

@@ -236,6 +236,7 @@ function printTargets(run: Run, r: StatusReport): void {
 function modeLine(r: StatusReport): string {
   const m = r.mode;
   let text = m.ok ? m.detail : `NOT OK: ${m.detail}`;
+  if (m.warning) text = `PROBLEM: no dynamic mode (${m.warning}): ${text}`;
   if (m.live !== null && m.live !== m.resolved) text += `; NGINX still runs a ${m.live}-mode config (the next change reloads it)`;
   if (m.source === 'prev' || m.source === 'config') {
     text += `; WEIGHTS FILE NOT USED (${m.problem ?? 'unknown problem'}): NGINX sends all traffic to ${r.nginx.live?.stable ?? '?'}`;

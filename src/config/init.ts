@@ -96,6 +96,7 @@ export function renderInitConfig(opts: InitOptions): string {
     entry(2, 'service', 'nginx', 'docker: the compose service of the NGINX container', !docker),
     entry(2, 'mode', 'auto', 'auto (dynamic if njs is installed, else reload) | dynamic | reload'),
     entry(2, 'njsModule', 'null', 'dynamic: the njs module to load; null: found by `nginx -V`', true),
+    entry(2, 'weightsDir', 'null', 'dynamic: folder of the weights file (e.g. /run/bgctl); null: dir/conf.d', true),
     entry(2, 'binary', 'nginx', 'local: nginx executable, a name on PATH or a path', true),
     entry(2, 'fallback', 'true', 'at 100/0 the idle color (if healthy) backs up the live one inside NGINX', true),
     entry(2, 'maxFails', '3', 'failed attempts before NGINX marks a server down (count)', true),

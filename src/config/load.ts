@@ -49,6 +49,7 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
   }
   const baseDir = path.dirname(abs);
   const config = resolvePaths(validateConfig(raw, abs, locator(text)), baseDir);
+  checkWeightsDir(config, abs);
   return { file: abs, baseDir, config };
 }
 
@@ -187,6 +188,7 @@ export function resolvePaths(config: Config, baseDir: string): Config {
     nginx: {
       ...config.nginx,
       dir: path.resolve(baseDir, config.nginx.dir),
+      weightsDir: config.nginx.weightsDir === null ? null : path.resolve(baseDir, config.nginx.weightsDir),
       // A bare name ("nginx") is looked up on PATH; anything with a slash is a path.
       binary: binary.includes('/') || binary.includes('\\') ? path.resolve(baseDir, binary) : binary,
     },
@@ -195,4 +197,20 @@ export function resolvePaths(config: Config, baseDir: string): Config {
       ? { ...config.tls, certificate: path.resolve(baseDir, config.tls.certificate), key: path.resolve(baseDir, config.tls.key) }
       : null,
   };
+}
+
+/**
+ * docker: NGINX runs in the container and sees only the bind mount of nginx.dir, so nginx.weightsDir
+ * must be a folder inside nginx.dir (exit 2 otherwise). `config`: paths already resolved.
+ */
+export function checkWeightsDir(config: Config, file: string): void {
+  const { driver, dir, weightsDir } = config.nginx;
+  if (driver !== 'docker' || weightsDir === null) return;
+  const rel = path.relative(dir, weightsDir);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+    throw new UsageError(
+      `${file}: nginx.weightsDir ${weightsDir} is outside nginx.dir ${dir}: with the docker driver NGINX only sees nginx.dir (mounted at nginx.containerDir)`,
+      { hint: 'use a folder inside nginx.dir, or remove nginx.weightsDir' },
+    );
+  }
 }

@@ -117,6 +117,12 @@ const njsModulePath = z
   .string()
   .regex(NJS_MODULE_RE, 'not an absolute path to a .so file (starts with /; letters, digits and . _ / - only)')
   .refine((p) => !p.split('/').includes('..'), 'must not contain ..');
+/** Goes into the site config (`js_var $bgctl_weights_dir "DIR";`): a path of plain characters only. */
+export const WEIGHTS_DIR_RE = /^[A-Za-z0-9._/-]{1,200}$/;
+const weightsDirPath = z
+  .string()
+  .regex(WEIGHTS_DIR_RE, 'not a folder path (letters, digits and . _ / - only)')
+  .refine((p) => !p.split('/').includes('..'), 'must not contain ..');
 export const APPLY_MODES = ['auto', 'dynamic', 'reload'] as const;
 const targetName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'not a target name (letters, digits, _ . -)');
 
@@ -197,6 +203,12 @@ export const configSchema = z
           .default(null)
           .describe(
             'dynamic mode: the njs module NGINX loads (load_module), an absolute path (docker: inside the container). null: found from `nginx -V` (--modules-path), e.g. /usr/lib/nginx/modules/ngx_http_js_module.so.',
+          ),
+        weightsDir: weightsDirPath
+          .nullable()
+          .default(null)
+          .describe(
+            'dynamic mode: the folder of the weights file NGINX reads per request (absolute, or relative to this file), e.g. /run/bgctl when a parent of nginx.dir is not enterable by the NGINX workers (a root master runs them as nobody). bgctl creates it (0755). null: nginx.dir/conf.d. docker: a folder inside nginx.dir. Not with nginx.targets.',
           ),
         fallback: z
           .boolean()
@@ -365,6 +377,8 @@ export const configSchema = z
         path: ['tls'],
         message: 'not supported with nginx.targets (a fleet) yet: terminate TLS in front of the fleet',
       });
+    if (cfg.nginx.weightsDir !== null && cfg.nginx.targets !== null)
+      ctx.addIssue({ code: 'custom', path: ['nginx', 'weightsDir'], message: 'not supported with nginx.targets (a fleet) yet' });
     for (const issue of targetConflicts(cfg))
       ctx.addIssue({ code: 'custom', path: ['nginx', 'targets', ...issue.path], message: issue.message });
     cfg.environments.green.servers.forEach((s, i) => {

@@ -1,7 +1,7 @@
 import { COLORS } from '../core/color.js';
 import type { Color } from '../core/color.js';
 import type { Weights } from '../core/weights.js';
-import { NJS_MODULE_RE, STRATEGIES, isHostPort } from '../config/schema.js';
+import { NJS_MODULE_RE, STRATEGIES, WEIGHTS_DIR_RE, isHostPort } from '../config/schema.js';
 import { CONFIG_ID_PENDING, fallbackColor } from './dynamic.js';
 import type { Config } from '../config/schema.js';
 import { forceView, trustPattern, type ForceView } from './force.js';
@@ -38,6 +38,8 @@ export interface RenderOptions {
 export interface DynamicOptions {
   /** the njs module's `load_module` path; null when njs is built into the nginx binary */
   readonly module: string | null;
+  /** nginx.weightsDir, absolute: the folder of the weights file; null/absent: conf.d under the prefix */
+  readonly weightsDir?: string | null;
 }
 
 /** What the site config of dynamic mode prints besides the structure. */
@@ -46,6 +48,8 @@ export interface DynamicView {
   readonly fallback: Color;
   /** CONFIG_ID_PENDING: render.ts fills in the structure's id */
   readonly configId: string;
+  /** nginx.weightsDir (absolute), told to njs by `js_var $bgctl_weights_dir`; null: conf.d */
+  readonly weightsDir: string | null;
 }
 
 export interface UpstreamView {
@@ -250,7 +254,11 @@ export function siteView(config: Config, opts: RenderOptions, dynamic: DynamicOp
     sticky: sticky || dyn ? stickyBuckets(opts.weights, opts.growing) : null,
     setCookie: dyn ? 'bgctl_dyn_cookie' : 'bgctl_set_cookie',
     dynamic: dyn
-      ? { fallback: checkColor('fallback color', fallbackColor({ weights: opts.weights, stable })), configId: CONFIG_ID_PENDING }
+      ? {
+          fallback: checkColor('fallback color', fallbackColor({ weights: opts.weights, stable })),
+          configId: CONFIG_ID_PENDING,
+          weightsDir: weightsDirOf(dynamic),
+        }
       : null,
     // dynamic: njs allows the retry while both carry traffic or the weights file arms the fallback
     failover: dyn || (!exact && ((blue > 0 && green > 0) || backup !== null)),
@@ -273,4 +281,14 @@ export function mainView(opts: Pick<RenderOptions, 'revision'>, dynamic: Dynamic
   const module = dynamic?.module ?? null;
   if (module !== null && (!NJS_MODULE_RE.test(module) || module.split('/').includes('..'))) fail('njs module path', module);
   return { revision: int('revision', opts.revision, 0, Number.MAX_SAFE_INTEGER), dynamic: dynamic !== null, module };
+}
+
+/** Goes into the site config: an absolute path of plain characters (checked again: the text reaches NGINX). */
+function weightsDirOf(dynamic: DynamicOptions | null): string | null {
+  const d = dynamic?.weightsDir ?? null;
+  if (d === null) return null;
+  if (!d.startsWith('/') || !WEIGHTS_DIR_RE.test(d) || d.split('/').includes('..')) {
+    throw new Error(`render: impossible weights folder ${JSON.stringify(d)}`);
+  }
+  return d.length > 1 && d.endsWith('/') ? d.slice(0, -1) : d;
 }

@@ -22,6 +22,8 @@ import { StagedNginx, parseStatus, waitForMaster, type NginxProcesses, type Ngin
 export interface DockerNginxOptions {
   /** absolute host folder bgctl owns, bind-mounted (as a folder) at containerDir */
   readonly dir: string;
+  /** nginx.weightsDir: a host folder inside `dir` holding the weights file; null/absent: conf.d */
+  readonly weightsDir?: string | null;
   readonly container: string;
   /** where `dir` is mounted inside the container; default /etc/nginx/bgctl */
   readonly containerDir?: string;
@@ -71,7 +73,7 @@ class DockerRuntime implements NginxRuntime {
 
   constructor(private readonly opts: DockerNginxOptions) {
     if (!isAbsolute(opts.dir)) throw new Error(`nginx dir must be absolute, got ${opts.dir}`);
-    this.layout = nginxLayout(opts.dir);
+    this.layout = nginxLayout(opts.dir, opts.weightsDir ?? null);
     this.where = `container ${opts.container}`;
     this.inside = containerTargets(opts.containerDir ?? '/etc/nginx/bgctl');
   }

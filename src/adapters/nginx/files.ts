@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
-import { mkdir, open, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { chmod, mkdir, open, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { WEIGHTS_FILE } from '../../render/dynamic.js';
 import {
   assertRealDirOrMissing,
@@ -37,7 +37,9 @@ export interface NginxLayout {
   readonly accessLog: string;
 }
 
-export function nginxLayout(dir: string): NginxLayout {
+/** `weightsDir` (nginx.weightsDir, absolute): where the weights file and its copy live instead of conf.d. */
+export function nginxLayout(dir: string, weightsDir: string | null = null): NginxLayout {
+  const weights = weightsDir === null ? join(dir, WEIGHTS_FILE) : join(weightsDir, basename(WEIGHTS_FILE));
   return {
     dir,
     main: join(dir, 'nginx.conf'),
@@ -49,8 +51,8 @@ export function nginxLayout(dir: string): NginxLayout {
     js: join(dir, 'conf.d', 'bgctl.js'),
     jsPrev: join(dir, 'conf.d', 'bgctl.js.prev'),
     candidateJs: join(dir, 'candidate', 'conf.d', 'bgctl.js'),
-    weights: join(dir, WEIGHTS_FILE),
-    weightsPrev: join(dir, `${WEIGHTS_FILE}.prev`),
+    weights,
+    weightsPrev: `${weights}.prev`,
     pidFile: join(dir, 'logs', 'nginx.pid'),
     errorLog: join(dir, 'logs', 'error.log'),
     accessLog: join(dir, 'logs', 'access.json.log'),
@@ -75,6 +77,21 @@ export async function ensureTree(l: NginxLayout): Promise<void> {
   for (const sub of ['logs', 'temp']) await mkdir(join(l.dir, sub), { recursive: true });
   await ensureRealDir(l.dir, 'conf.d');
   await ensureRealDir(l.dir, 'candidate/conf.d');
+  const weightsDir = dirname(l.weights);
+  if (weightsDir !== join(l.dir, 'conf.d')) await ensureWeightsDir(weightsDir);
+}
+
+/**
+ * nginx.weightsDir: created when missing with mode 0755 whatever the umask (NGINX's workers, another
+ * user under a root master, must enter it); an existing folder keeps its mode (workersBlocked says so).
+ */
+async function ensureWeightsDir(dir: string): Promise<void> {
+  const existed = await stat(dir).then(
+    () => true,
+    () => false,
+  );
+  await ensureRealDir(dirname(dir), basename(dir), { mode: 0o755 });
+  if (!existed) await chmod(dir, 0o755);
 }
 
 /** Every file bgctl writes or copies under nginx.dir: each must be a regular file or missing. */
@@ -98,6 +115,7 @@ const ownedFiles = (l: NginxLayout): string[] => [
  */
 export async function checkTree(l: NginxLayout): Promise<void> {
   for (const sub of ['conf.d', 'candidate', 'candidate/conf.d']) await assertRealDirOrMissing(join(l.dir, sub));
+  await assertRealDirOrMissing(dirname(l.weights));
   for (const f of ownedFiles(l)) await assertRegularOrMissing(f);
 }
 

@@ -7,7 +7,7 @@ import { quitCommand, reloadCommand, startCommand, testCommand } from './command
 import type { NginxTarget } from './commands.js';
 import type { NginxLayout } from './files.js';
 import { nginxLayout } from './files.js';
-import { INSTALL_HINT, njsCandidate, notAvailable, versionCommand, workersBlocked } from './njs.js';
+import { INSTALL_HINT, blockedBy, njsCandidate, notAvailable, versionCommand, workersBlocked } from './njs.js';
 import { cachedVersionText } from './version-cache.js';
 import { StagedNginx, parseStatus, waitForMaster, type NginxProcesses, type NginxRuntime } from './sequence.js';
 import { escalateStop, listWorkers, orphanedWorkers, runningMaster, sendSignal } from './workers.js';
@@ -29,6 +29,8 @@ export interface LocalNginxOptions {
   readonly name?: string;
   /** dynamic mode: the njs module; null/absent: found from `nginx -V` */
   readonly njsModule?: string | null;
+  /** nginx.weightsDir (absolute): the folder of the weights file; null/absent: conf.d under the prefix */
+  readonly weightsDir?: string | null;
   /** where `nginx -V`'s answer is remembered between commands (keyed on the binary); absent: always ask */
   readonly versionCache?: string;
 }
@@ -51,7 +53,7 @@ class LocalRuntime implements NginxRuntime {
 
   constructor(private readonly opts: LocalNginxOptions) {
     if (!isAbsolute(opts.dir)) throw new Error(`nginx dir must be absolute, got ${opts.dir}`);
-    this.layout = nginxLayout(opts.dir);
+    this.layout = nginxLayout(opts.dir, opts.weightsDir ?? null);
     this.where = opts.dir;
     const host = opts.listenHost ?? '127.0.0.1';
     this.origin = `${opts.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${opts.listenPort}`;
@@ -124,8 +126,8 @@ class LocalRuntime implements NginxRuntime {
   async njs(): Promise<NjsSupport> {
     const found = await this.findNjs();
     if (!found.available) return found;
-    const blocked = await workersBlocked(this.opts.dir, process.getuid?.() === 0);
-    return blocked ? notAvailable(blocked) : found;
+    const blocked = await workersBlocked(this.opts.dir, process.getuid?.() === 0, undefined, this.opts.weightsDir ?? null);
+    return blocked ? blockedBy(blocked) : found;
   }
 
   private async findNjs(): Promise<NjsSupport> {

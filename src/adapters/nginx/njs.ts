@@ -54,18 +54,25 @@ export async function njsCandidate(
 }
 
 export const notAvailable = (detail: string): NjsSupport => ({ available: false, module: null, detail });
+/** The module is there, the workers cannot read the files: a problem every command warns about. */
+export const blockedBy = (detail: string): NjsSupport => ({ available: false, module: null, detail, blocked: true });
 
 export const INSTALL_HINT = 'Debian/Ubuntu: apt-get install libnginx-mod-http-js; the official nginx image ships it';
 
 /**
  * A master started as root runs its workers as an unprivileged user (nobody, NGINX's default; bgctl's
  * nginx.conf sets no `user`), and njs reads the weights file in the workers: every folder on the way
- * must be enterable by others. Returns why not, or null. Only a root master matters: otherwise the
+ * must be enterable by others (up to nginx.weightsDir when set, else conf.d). Returns why not, or null. Only a root master matters: otherwise the
  * workers run as this user, who writes the file.
  */
-export async function workersBlocked(dir: string, isRoot: boolean, statOf = stat): Promise<string | null> {
+export async function workersBlocked(
+  dir: string,
+  isRoot: boolean,
+  statOf = stat,
+  weightsDir: string | null = null,
+): Promise<string | null> {
   if (!isRoot) return null;
-  const target = path.join(path.resolve(dir), 'conf.d');
+  const target = weightsDir ?? path.join(path.resolve(dir), 'conf.d');
   const folders: string[] = [];
   for (let p = target; ; p = path.dirname(p)) {
     folders.unshift(p);
@@ -80,7 +87,7 @@ export async function workersBlocked(dir: string, isRoot: boolean, statOf = stat
     }
     if ((mode & 0o001) === 0) {
       const octal = (mode & 0o777).toString(8).padStart(4, '0');
-      return `NGINX's workers run as an unprivileged user (bgctl starts NGINX as root) and cannot enter ${folder} (mode ${octal}) to read the weights file: chmod o+x ${folder}, or use nginx.mode: reload`;
+      return `NGINX's workers run as an unprivileged user (bgctl starts NGINX as root) and cannot enter ${folder} (mode ${octal}) to read the weights file: set nginx.weightsDir: /run/bgctl (a folder they can enter), chmod o+x ${folder}, or use nginx.mode: reload`;
     }
   }
   return null;

@@ -39,6 +39,7 @@ export function memberOf(t: NginxTargetConfig, config: Config, logger?: Logger):
     return new DockerNginxDriver({
       ...common,
       dir: t.dir,
+      weightsDir: config.nginx.weightsDir,
       container: t.container,
       containerDir: t.containerDir,
       composeFile: t.composeFile,
@@ -55,6 +56,7 @@ export function memberOf(t: NginxTargetConfig, config: Config, logger?: Logger):
     listenPort: t.listen,
     tls: config.tls !== null,
     versionCache: path.join(config.stateDir, 'nginx-version.json'),
+    weightsDir: config.nginx.weightsDir,
   });
 }
 
