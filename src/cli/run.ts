@@ -25,7 +25,7 @@ export interface CliDeps {
   contextForFile(file: string, opts: { readonly verbose: boolean; readonly json: boolean }, events: ProgressEvent[]): Promise<AppContext>;
 }
 
-/** Per-command helpers: global options, output, and the app context (config loaded lazily). */
+/** Per-command helpers: global options, output, and the app context (config loaded lazily, once per command). */
 export interface Run {
   readonly opts: GlobalOptions;
   readonly out: Output;
@@ -38,5 +38,7 @@ export function makeRun(cmd: Command, deps: CliDeps): Run {
   const opts = cmd.optsWithGlobals<GlobalOptions>();
   const out = createOutput(deps.streams, opts.json, deps.onResult);
   const events: ProgressEvent[] = [];
-  return { opts, out, events, deps, context: () => deps.createContext(opts, events, out) };
+  // built once: loading the config, wiring the adapters and resolving nginx.mode (an `nginx -V`) are not free
+  let context: Promise<AppContext> | undefined;
+  return { opts, out, events, deps, context: () => (context ??= deps.createContext(opts, events, out)) };
 }
