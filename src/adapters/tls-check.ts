@@ -1,30 +1,18 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { UsageError } from '../core/errors.js';
 import type { Config } from '../config/schema.js';
+import { readRegular } from './safe-fs.js';
 
-/** Enough for any certificate chain or key; a bigger file is not one. */
-const MAX_BYTES = 1024 * 1024;
-
+/** A regular file's text, read without following a link or waiting on a FIFO (safe-fs); any problem is exit 2 naming it. */
 async function readPem(what: string, file: string): Promise<string> {
-  let handle;
+  let text: string | null;
   try {
-    // O_NOFOLLOW | O_NONBLOCK: a planted link or a FIFO is refused, never followed or waited on
-    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    text = await readRegular(file);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'error';
-    const why = code === 'ELOOP' ? 'is a symbolic link' : code === 'ENOENT' ? 'does not exist' : `cannot be read (${code})`;
-    throw new UsageError(`tls.${what}: ${file} ${why}`);
+    throw new UsageError(`tls.${what}: ${file} cannot be used (${e instanceof Error ? e.message : String(e)})`, { cause: e });
   }
-  try {
-    const st = await handle.stat();
-    if (!st.isFile()) throw new UsageError(`tls.${what}: ${file} is not a regular file`);
-    if (st.size > MAX_BYTES) throw new UsageError(`tls.${what}: ${file} is too big for a PEM file (${st.size} bytes)`);
-    return await handle.readFile('utf8');
-  } finally {
-    await handle.close();
-  }
+  if (text === null) throw new UsageError(`tls.${what}: ${file} does not exist`);
+  return text;
 }
 
 /**

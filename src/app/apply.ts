@@ -1,7 +1,7 @@
 import type { Color } from '../core/color.js';
 import { applied } from '../core/migration.js';
 import type { State } from '../core/state.js';
-import type { Weights } from '../core/weights.js';
+import { idleColor, type Weights } from '../core/weights.js';
 import { nowIso, type AppContext } from './context.js';
 import type { ApplyReport, RenderedConfig } from './ports.js';
 
@@ -11,13 +11,6 @@ export interface ApplyOptions {
    * now when not given. Decides the fallback NGINX keeps (nginx.fallback).
    */
   readonly idleHealthy?: boolean | undefined;
-}
-
-/** The color at 0% while the other carries 100%; null mid-split. */
-export function idleColor(weights: Weights): Color | null {
-  if (weights.blue === 100 && weights.green === 0) return 'green';
-  if (weights.green === 100 && weights.blue === 0) return 'blue';
-  return null;
 }
 
 /**

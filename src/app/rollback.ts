@@ -26,7 +26,13 @@ export interface RollbackResult {
 export interface RollbackOptions {
   /** move traffic even onto a color that fails its health probe (the operator's call) */
   readonly force?: boolean;
+  /** stops a migration this very process runs (`bgctl serve`), once the target passed its probe */
+  readonly stopOwn?: () => Promise<void>;
 }
+
+/** Commands that move traffic: a rollback may stop them, since they return traffic on SIGTERM. */
+const MIGRATING = /^(gradual|deploy|canary|switch) /;
+const PREEMPT_WAIT_MS = 30_000;
 
 /**
  * Emergency rollback: needs no metrics, only one health probe of the color it moves traffic onto. The
@@ -35,13 +41,10 @@ export interface RollbackOptions {
  * stable color and succeeds. A target that fails its probe is refused (exit 6, nothing changed), unless
  * --force.
  */
-/** Commands that move traffic: a rollback may stop them, since they return traffic on SIGTERM. */
-const MIGRATING = /^(gradual|deploy|canary|switch) /;
-const PREEMPT_WAIT_MS = 30_000;
-
 export async function rollback(ctx: AppContext, opts: RollbackOptions = {}): Promise<RollbackResult> {
   // before anything is stopped: a migration in progress keeps running when its stable color is down
   const probed = await probeTarget(ctx, await ctx.store.load(), opts, await ctx.nginx.live());
+  await opts.stopOwn?.();
   const preempted = await preemptMigration(ctx);
   try {
     return { ...(await rollbackLocked(ctx, opts, probed)), preempted };
@@ -119,11 +122,6 @@ async function probeTarget(ctx: AppContext, state: State, opts: RollbackOptions,
     details: { color, health },
     hint: `traffic stays where it is (run \`bgctl status\`). Bring ${color} back, or move traffic onto it anyway with \`bgctl rollback --force\``,
   });
-}
-
-/** Refuses (exit 6) when the color a rollback would move traffic onto fails its probe, unless force. Changes nothing. */
-export async function probeRollbackTarget(ctx: AppContext, opts: RollbackOptions = {}): Promise<void> {
-  await probeTarget(ctx, await ctx.store.load(), opts, await ctx.nginx.live());
 }
 
 function rollbackLocked(ctx: AppContext, opts: RollbackOptions, before: Probed): Promise<RollbackResult> {

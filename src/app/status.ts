@@ -1,6 +1,6 @@
-import type { Color } from '../core/color.js';
+import { otherColor, type Color } from '../core/color.js';
 import { isActive, type Migration, type State } from '../core/state.js';
-import { sameWeights, type Weights } from '../core/weights.js';
+import { idleColor, sameWeights, type Weights } from '../core/weights.js';
 import type { AppContext } from './context.js';
 import type { ColorHealth, LiveNginx, LockInfo, NginxTargetStatus } from './ports.js';
 import { decideVerdict, type StatusVerdict } from '../core/verdict.js';
@@ -67,14 +67,14 @@ export interface FallbackView {
 
 export function fallbackView(enabled: boolean, weights: Weights, armed: Color | null): FallbackView {
   if (!enabled) return { enabled, color: null, detail: 'off (nginx.fallback: false)' };
-  const live = weights.blue === 100 ? 'blue' : weights.green === 100 ? 'green' : null;
-  if (live === null) return { enabled, color: null, detail: 'on; not needed while both colors carry traffic (NGINX retries on the other)' };
+  const idle = idleColor(weights);
+  if (idle === null) return { enabled, color: null, detail: 'on; not needed while both colors carry traffic (NGINX retries on the other)' };
   if (armed === null)
     return { enabled, color: null, detail: `on, but NOT armed: the idle color failed its health probe at the last change` };
   return {
     enabled,
     color: armed,
-    detail: `on: ${armed} takes ${live}'s traffic if every ${live} server fails (it runs ${armed}'s version)`,
+    detail: `on: ${armed} takes ${otherColor(armed)}'s traffic if every ${otherColor(armed)} server fails (it runs ${armed}'s version)`,
   };
 }
 

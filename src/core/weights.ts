@@ -10,6 +10,13 @@ export function weightsFor(color: Color, percent: number): Weights {
 
 export const allOn = (color: Color): Weights => weightsFor(color, 100);
 
+/** The color at 0% while the other carries 100%; null mid-split. */
+export function idleColor(weights: Weights): Color | null {
+  if (weights.blue === 100 && weights.green === 0) return 'green';
+  if (weights.green === 100 && weights.blue === 0) return 'blue';
+  return null;
+}
+
 export function sameWeights(a: Weights, b: Weights): boolean {
   return a.blue === b.blue && a.green === b.green;
 }

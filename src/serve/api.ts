@@ -1,6 +1,6 @@
 import { history, validate } from '../app/admin.js';
 import type { AppContext } from '../app/context.js';
-import { probeRollbackTarget, rollback } from '../app/rollback.js';
+import { rollback } from '../app/rollback.js';
 import { status, viewOf } from '../app/status.js';
 import { gradual } from '../app/traffic-commands.js';
 import { PreflightError, UsageError } from '../core/errors.js';
@@ -151,10 +151,13 @@ async function versionOf(ctx: AppContext, req: SwitchRequest): Promise<string> {
  */
 async function rollbackNow(ctx: AppContext, jobs: MigrationJobs, call: Call): Promise<Reply> {
   const force = forceOf(await call.body());
-  // the target is probed before a migration is stopped: a dead stable color is refused (409, code 6) with nothing changed
-  await probeRollbackTarget(ctx, { force });
-  const stopped = await jobs.stop(`a rollback requested over the API by ${call.source}`);
-  const r = await rollback(ctx, { force });
+  // the target is probed before this server's migration is stopped: a dead stable color is refused (409, code 6), nothing changed
+  const own: { stopped: Awaited<ReturnType<MigrationJobs['stop']>> } = { stopped: null };
+  const stopOwn = async (): Promise<void> => {
+    own.stopped = await jobs.stop(`a rollback requested over the API by ${call.source}`);
+  };
+  const r = await rollback(ctx, { force, stopOwn });
+  const { stopped } = own;
   const preempted = stopped ? { pid: ctx.pid, command: stopped.action } : (r.preempted ?? null);
   return {
     status: 200,
