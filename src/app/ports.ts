@@ -73,7 +73,7 @@ export interface NjsSupport {
 export interface NginxTargetStatus {
   /** the target's name (`nginx.targets[].name`; `nginx` for a single instance) */
   readonly name: string;
-  readonly kind: 'local' | 'docker';
+  readonly kind: 'local' | 'docker' | 'system';
   /** where it lives: the prefix folder (local) or the container (docker) */
   readonly where: string;
   readonly running: boolean;
@@ -91,7 +91,7 @@ export interface NginxTargetStatus {
  * Every method throws ApplyError on failure.
  */
 export interface NginxDriver {
-  readonly kind: 'local' | 'docker' | 'fleet';
+  readonly kind: 'local' | 'docker' | 'system' | 'fleet';
   /** Writes the config as the candidate, tests it with nginx -t, and returns the test output. */
   test(config: RenderedConfig): Promise<string>;
   /**

@@ -28,7 +28,7 @@ export interface MigrationView {
 /** One NGINX instance (a fleet has several): what it serves and how that differs from state.json. */
 export interface TargetView {
   readonly name: string;
-  readonly kind: 'local' | 'docker';
+  readonly kind: 'local' | 'docker' | 'system';
   readonly where: string;
   readonly running: boolean;
   readonly revision: number | null;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { countAccessLogSpan } from '../adapters/access-log-span.js';
 import { writeTree } from '../adapters/nginx/files.js';
+import { OWN_LAYOUT } from '../render/layout.js';
 import { writeExclusive } from '../adapters/safe-fs.js';
 import { history, renderStep, validate } from '../app/admin.js';
 import { migrationChart } from '../app/chart.js';
@@ -84,7 +85,7 @@ export function registerInspect(program: Command, deps: CliDeps): void {
     .option('--percent <n>', 'its share, 0-100 (default: what is live now)')
     .option(
       '--out <dir>',
-      'write nginx.conf and conf.d/bgctl.conf (dynamic mode: also bgctl.js, bgctl-weights.json) into DIR instead of printing',
+      `write ${OWN_LAYOUT.main} and ${OWN_LAYOUT.site} (dynamic mode: also ${OWN_LAYOUT.js}, ${OWN_LAYOUT.weights}) into DIR instead of printing`,
     )
     .addHelpText('after', '\nExamples:\n  $ bgctl render\n  $ bgctl render --color green --percent 25 --out /tmp/preview')
     .action(async (o: { color?: string; percent?: string; out?: string }, cmd: Command) => {
@@ -98,11 +99,11 @@ export function registerInspect(program: Command, deps: CliDeps): void {
       if (o.out) {
         const dir = path.resolve(deps.cwd, o.out);
         // like the candidate tree: never through a link, the site (it may hold the force secret) 0600
-        await writeTree(dir, cfg.main, cfg.site, cfg.js);
-        const files = [path.join(dir, 'nginx.conf'), path.join(dir, 'conf.d', 'bgctl.conf')];
-        if (cfg.js !== undefined) {
-          files.push(path.join(dir, 'conf.d', 'bgctl.js'), path.join(dir, 'conf.d', 'bgctl-weights.json'));
-          await writeExclusive(files[3] ?? '', cfg.weightsFile ?? '');
+        const files = await writeTree(dir, cfg);
+        if (cfg.weightsFile !== undefined) {
+          const weights = path.join(dir, OWN_LAYOUT.weights);
+          await writeExclusive(weights, cfg.weightsFile);
+          files.push(weights);
         }
         run.out.result({ dir, revision: cfg.revision, weights: cfg.weights, files }, () =>
           run.out.line(`wrote ${files.join(', ')} (${formatWeights(cfg.weights)})`),
@@ -115,8 +116,7 @@ export function registerInspect(program: Command, deps: CliDeps): void {
       const weightsFile = cfg.weightsFile ?? null;
       run.out.result({ revision: cfg.revision, weights: cfg.weights, main: cfg.main, site, weightsFile }, () => {
         run.out.line(site);
-        if (weightsFile !== null)
-          run.out.line(`# conf.d/bgctl-weights.json (dynamic mode: what NGINX routes by)\n${weightsFile.trimEnd()}`);
+        if (weightsFile !== null) run.out.line(`# ${OWN_LAYOUT.weights} (dynamic mode: what NGINX routes by)\n${weightsFile.trimEnd()}`);
       });
     });
 

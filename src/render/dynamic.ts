@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Color } from '../core/color.js';
+import { OWN_LAYOUT } from './layout.js';
 import type { RenderOptions } from './view.js';
 
 /**
@@ -8,8 +9,8 @@ import type { RenderOptions } from './view.js';
  * the revision. The weights file and the structure's id are computed here.
  */
 
-/** The weights file and its copy, relative to the folder of nginx.conf (njs: `ngx.conf_prefix`). */
-export const WEIGHTS_FILE = 'conf.d/bgctl-weights.json';
+/** The weights file, relative to the folder of nginx.conf (njs: `ngx.conf_prefix`). */
+export const WEIGHTS_FILE = OWN_LAYOUT.weights;
 
 /** Rendered in place of the id, then replaced by it (the id cannot cover itself). */
 export const CONFIG_ID_PENDING = '-';

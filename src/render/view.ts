@@ -3,6 +3,7 @@ import type { Color } from '../core/color.js';
 import type { Weights } from '../core/weights.js';
 import { NJS_MODULE_RE, STRATEGIES, WEIGHTS_DIR_RE, isHostPort } from '../config/schema.js';
 import { CONFIG_ID_PENDING, fallbackColor } from './dynamic.js';
+import { OWN_LAYOUT, type FileLayout } from './layout.js';
 import type { Config } from '../config/schema.js';
 import { forceView, trustPattern, type ForceView } from './force.js';
 import { checkColor, exactSplit, servedByAddress, splitPlan, stickyBuckets } from './routing.js';
@@ -95,6 +96,8 @@ export interface RedirectView {
 
 export interface SiteView {
   readonly revision: number;
+  /** where the njs module and the access log are (render/layout.ts) */
+  readonly files: FileLayout;
   readonly listens: readonly string[];
   readonly tls: TlsView | null;
   readonly redirect: RedirectView | null;
@@ -128,6 +131,8 @@ export interface SiteView {
 
 export interface MainView {
   readonly revision: number;
+  /** where the site config, pid file and error log are (render/layout.ts) */
+  readonly files: FileLayout;
   readonly dynamic: boolean;
   /** `load_module` path (dynamic mode, njs not built in) */
   readonly module: string | null;
@@ -240,6 +245,7 @@ export function siteView(config: Config, opts: RenderOptions, dynamic: DynamicOp
   const exact = sticky || dyn ? null : exactView(opts.weights, servers, force !== null, backup);
   return {
     revision,
+    files: OWN_LAYOUT,
     listens: listensOf(config),
     tls: tlsPathsOf(config),
     redirect: redirectOf(config),
@@ -280,7 +286,7 @@ export function siteView(config: Config, opts: RenderOptions, dynamic: DynamicOp
 export function mainView(opts: Pick<RenderOptions, 'revision'>, dynamic: DynamicOptions | null = null): MainView {
   const module = dynamic?.module ?? null;
   if (module !== null && (!NJS_MODULE_RE.test(module) || module.split('/').includes('..'))) fail('njs module path', module);
-  return { revision: int('revision', opts.revision, 0, Number.MAX_SAFE_INTEGER), dynamic: dynamic !== null, module };
+  return { revision: int('revision', opts.revision, 0, Number.MAX_SAFE_INTEGER), files: OWN_LAYOUT, dynamic: dynamic !== null, module };
 }
 
 /** Goes into the site config: an absolute path of plain characters (checked again: the text reaches NGINX). */

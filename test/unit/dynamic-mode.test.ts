@@ -1,7 +1,7 @@
 import type { Stats } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { modulesOf, workersBlocked } from '../../src/adapters/nginx/njs.js';
-import { parseStatus } from '../../src/adapters/nginx/sequence.js';
+import { parseStatus } from '../../src/adapters/nginx/status-parse.js';
 import { start } from '../../src/app/admin.js';
 import { chooseMode } from '../../src/app/mode.js';
 import { status } from '../../src/app/status.js';

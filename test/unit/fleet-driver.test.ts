@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FleetDriver } from '../../src/adapters/nginx/fleet.js';
-import type { Committed, FleetMember, Prepared, RestoreScope } from '../../src/adapters/nginx/sequence.js';
+import type { Committed, FleetMember, Prepared, RestoreScope } from '../../src/adapters/nginx/phases.js';
 import type { LiveNginx, NginxTargetStatus, NjsSupport, RenderedConfig } from '../../src/app/ports.js';
 import { ApplyError, UnknownStateError } from '../../src/core/errors.js';
 

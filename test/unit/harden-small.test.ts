@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseStatus } from '../../src/adapters/nginx/sequence.js';
+import { parseStatus } from '../../src/adapters/nginx/status-parse.js';
 import { parseCurlAnswer } from '../../src/adapters/nginx/through.js';
 import { versionOf } from '../../src/adapters/probe.js';
 import { parseStateText } from '../../src/adapters/state-store.js';

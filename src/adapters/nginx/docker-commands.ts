@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
+import { OWN_LAYOUT } from '../../render/layout.js';
 import type { NginxTarget } from './commands.js';
-import type { NginxProcesses } from './sequence.js';
+import type { NginxProcesses } from './steps.js';
 import type { WorkerInfo } from './workers.js';
 
 /**
@@ -14,9 +15,9 @@ import type { WorkerInfo } from './workers.js';
 export function containerTargets(containerDir: string): { live: NginxTarget; candidate: NginxTarget } {
   const dir = containerDir.replace(/\/+$/, '') || '/';
   return {
-    live: { prefix: dir, conf: posix.join(dir, 'nginx.conf'), errorLog: posix.join(dir, 'logs', 'error.log') },
+    live: { prefix: dir, conf: posix.join(dir, OWN_LAYOUT.main), errorLog: posix.join(dir, OWN_LAYOUT.errorLog) },
     // -e stderr: a rejected candidate must not put [emerg] lines into the live error log
-    candidate: { prefix: dir, conf: posix.join(dir, 'candidate', 'nginx.conf'), errorLog: 'stderr' },
+    candidate: { prefix: dir, conf: posix.join(dir, OWN_LAYOUT.candidate, OWN_LAYOUT.main), errorLog: 'stderr' },
   };
 }
 

@@ -1,5 +1,6 @@
 import { isAbsolute, posix } from 'node:path';
 import type { LiveNginx, Logger, NjsSupport } from '../../app/ports.js';
+import { OWN_LAYOUT } from '../../render/layout.js';
 import { ApplyError, UsageError } from '../../core/errors.js';
 import { reloadCommand, testCommand } from './commands.js';
 import {
@@ -15,9 +16,12 @@ import {
   topCommand,
 } from './docker-commands.js';
 import { SECRET_HEADER } from '../force-secret.js';
-import { ensureTree, nginxLayout, type NginxLayout } from './files.js';
+import { HostFileStore, nginxLayout, type NginxLayout } from './files.js';
 import { INSTALL_HINT, njsCandidate, notAvailable, versionCommand } from './njs.js';
-import { StagedNginx, parseStatus, waitForMaster, type NginxProcesses, type NginxRuntime } from './sequence.js';
+import type { NginxRuntime } from './runtime.js';
+import { StagedNginx } from './sequence.js';
+import { parseStatus } from './status-parse.js';
+import { waitForMaster, type NginxProcesses } from './steps.js';
 
 export interface DockerNginxOptions {
   /** absolute host folder bgctl owns, bind-mounted (as a folder) at containerDir */
@@ -66,6 +70,7 @@ const DOCKER_TIMEOUT_MS = 60_000;
 class DockerRuntime implements NginxRuntime {
   readonly kind = 'docker' as const;
   readonly layout: NginxLayout;
+  readonly files: HostFileStore;
   readonly where: string;
   private readonly inside: ReturnType<typeof containerTargets>;
   private lastProblem: string | null = null;
@@ -74,13 +79,14 @@ class DockerRuntime implements NginxRuntime {
   constructor(private readonly opts: DockerNginxOptions) {
     if (!isAbsolute(opts.dir)) throw new Error(`nginx dir must be absolute, got ${opts.dir}`);
     this.layout = nginxLayout(opts.dir, opts.weightsDir ?? null);
+    this.files = new HostFileStore(this.layout);
     this.where = `container ${opts.container}`;
     this.inside = containerTargets(opts.containerDir ?? '/etc/nginx/bgctl');
   }
 
   /** In the running container; before its first start, in a one-off container of the compose service. */
   async testCandidate(sub: string): Promise<{ ok: boolean; output: string }> {
-    const argv = testCommand({ ...this.inside.candidate, conf: posix.join(this.inside.live.prefix, sub, 'nginx.conf') });
+    const argv = testCommand({ ...this.inside.candidate, conf: posix.join(this.inside.live.prefix, sub, OWN_LAYOUT.main) });
     const running = (await this.processes()) !== null;
     const file = this.opts.composeFile;
     if (!running && file === null) {
@@ -119,7 +125,7 @@ class DockerRuntime implements NginxRuntime {
 
   async boot(): Promise<NginxProcesses> {
     const file = this.requireCompose('start');
-    await ensureTree(this.layout); // the bind-mount source must exist, owned by us, before docker creates it as root
+    await this.files.ensure(); // the bind-mount source must exist, owned by us, before docker creates it as root
     const r = await this.docker(composeUpCommand(file));
     if (r.exitCode !== 0) throw new ApplyError(`docker compose up failed: ${oneLine(r.stderr) || r.message}`, 'reload');
     return waitForMaster(() => this.processes(), {

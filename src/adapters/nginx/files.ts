@@ -1,7 +1,8 @@
 import { constants } from 'node:fs';
-import { chmod, mkdir, open, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { WEIGHTS_FILE } from '../../render/dynamic.js';
+import { chmod, mkdir, mkdtemp, open, rm, stat } from 'node:fs/promises';
+import type { NginxFiles } from '../../app/ports.js';
+import { basename, dirname, join, posix } from 'node:path';
+import { OWN_LAYOUT, prevOf, type FileLayout } from '../../render/layout.js';
 import {
   assertRealDirOrMissing,
   assertRegularOrMissing,
@@ -12,9 +13,10 @@ import {
   renameRegular,
   writeExclusive,
 } from '../safe-fs.js';
+import type { NginxFileStore } from './runtime.js';
 
 /**
- * The files the local driver owns under the NGINX prefix (see docs/DESIGN-NOTES.md).
+ * The files one NGINX target's driver owns, as absolute paths: render/layout.ts's names under nginx.dir.
  * Candidate and live trees share one folder so `rename` stays on one filesystem and is atomic.
  */
 export interface NginxLayout {
@@ -32,30 +34,37 @@ export interface NginxLayout {
   /** dynamic mode: the weights NGINX routes by (read per request), and the copy kept on every write */
   readonly weights: string;
   readonly weightsPrev: string;
-  readonly pidFile: string;
-  readonly errorLog: string;
+  /** null: an NGINX bgctl did not start (its own pid file) */
+  readonly pidFile: string | null;
+  /** null: an NGINX bgctl did not start (its own error log) */
+  readonly errorLog: string | null;
   readonly accessLog: string;
+  /** the names these paths were made from */
+  readonly files: FileLayout;
 }
 
-/** `weightsDir` (nginx.weightsDir, absolute): where the weights file and its copy live instead of conf.d. */
-export function nginxLayout(dir: string, weightsDir: string | null = null): NginxLayout {
-  const weights = weightsDir === null ? join(dir, WEIGHTS_FILE) : join(weightsDir, basename(WEIGHTS_FILE));
+/** `weightsDir` (nginx.weightsDir, absolute): where the weights file and its copy live instead of beside the config. */
+export function nginxLayout(dir: string, weightsDir: string | null = null, files: FileLayout = OWN_LAYOUT): NginxLayout {
+  const at = (rel: string): string => join(dir, rel);
+  const candidate = (rel: string): string => join(dir, files.candidate, rel);
+  const weights = weightsDir === null ? at(files.weights) : join(weightsDir, basename(files.weights));
   return {
     dir,
-    main: join(dir, 'nginx.conf'),
-    site: join(dir, 'conf.d', 'bgctl.conf'),
-    mainPrev: join(dir, 'nginx.conf.prev'),
-    sitePrev: join(dir, 'conf.d', 'bgctl.conf.prev'),
-    candidateMain: join(dir, 'candidate', 'nginx.conf'),
-    candidateSite: join(dir, 'candidate', 'conf.d', 'bgctl.conf'),
-    js: join(dir, 'conf.d', 'bgctl.js'),
-    jsPrev: join(dir, 'conf.d', 'bgctl.js.prev'),
-    candidateJs: join(dir, 'candidate', 'conf.d', 'bgctl.js'),
+    main: at(files.main),
+    site: at(files.site),
+    mainPrev: prevOf(at(files.main)),
+    sitePrev: prevOf(at(files.site)),
+    candidateMain: candidate(files.main),
+    candidateSite: candidate(files.site),
+    js: at(files.js),
+    jsPrev: prevOf(at(files.js)),
+    candidateJs: candidate(files.js),
     weights,
-    weightsPrev: `${weights}.prev`,
-    pidFile: join(dir, 'logs', 'nginx.pid'),
-    errorLog: join(dir, 'logs', 'error.log'),
-    accessLog: join(dir, 'logs', 'access.json.log'),
+    weightsPrev: prevOf(weights),
+    pidFile: files.pid === null ? null : at(files.pid),
+    errorLog: files.errorLog === null ? null : at(files.errorLog),
+    accessLog: at(files.accessLog),
+    files,
   };
 }
 
@@ -69,16 +78,23 @@ const pairs = (l: NginxLayout, js = false) => [
   { live: l.main, prev: l.mainPrev, candidate: l.candidateMain },
 ];
 
+/** The folders (relative to nginx.dir) the config files sit in, live and candidate: they must be real folders. */
+function configFolders(files: FileLayout): string[] {
+  const live = [files.main, files.site, files.js].map((f) => posix.dirname(f)).filter((d) => d !== '.');
+  return [...new Set([...live, files.candidate, ...live.map((d) => posix.join(files.candidate, d))])];
+}
+
 /**
- * Creates the folders nginx expects (it creates temp/* itself but not their parent). The folders bgctl
- * writes into (conf.d, candidate, candidate/conf.d) must be real folders, never links (exit 6).
+ * Creates the folders nginx expects (bgctl's own NGINX: logs and temp, whose subfolders it creates
+ * itself). The folders bgctl writes into (conf.d, candidate, candidate/conf.d) must be real folders,
+ * never links (exit 6).
  */
 export async function ensureTree(l: NginxLayout): Promise<void> {
-  for (const sub of ['logs', 'temp']) await mkdir(join(l.dir, sub), { recursive: true });
-  await ensureRealDir(l.dir, 'conf.d');
-  await ensureRealDir(l.dir, 'candidate/conf.d');
+  await mkdir(l.dir, { recursive: true });
+  if (l.files.pid !== null) for (const sub of ['logs', 'temp']) await mkdir(join(l.dir, sub), { recursive: true });
+  for (const sub of configFolders(l.files)) await ensureRealDir(l.dir, sub);
   const weightsDir = dirname(l.weights);
-  if (weightsDir !== join(l.dir, 'conf.d')) await ensureWeightsDir(weightsDir);
+  if (weightsDir !== dirname(join(l.dir, l.files.weights))) await ensureWeightsDir(weightsDir);
 }
 
 /**
@@ -114,7 +130,7 @@ const ownedFiles = (l: NginxLayout): string[] => [
  * or where conf.d/candidate are links: called before anything is written, so a refusal changes nothing.
  */
 export async function checkTree(l: NginxLayout): Promise<void> {
-  for (const sub of ['conf.d', 'candidate', 'candidate/conf.d']) await assertRealDirOrMissing(join(l.dir, sub));
+  for (const sub of configFolders(l.files)) await assertRealDirOrMissing(join(l.dir, sub));
   await assertRealDirOrMissing(dirname(l.weights));
   for (const f of ownedFiles(l)) await assertRegularOrMissing(f);
 }
@@ -128,18 +144,30 @@ async function readyTree(l: NginxLayout): Promise<void> {
 /** Writes the candidate tree, each file fsynced, so `nginx -t` and the swap see complete files. */
 export async function writeCandidate(l: NginxLayout, main: string, site: string, js?: string): Promise<void> {
   await readyTree(l);
-  await writeTree(dirname(l.candidateMain), main, site, js);
+  await writeTree(join(l.dir, l.files.candidate), { main, site, js }, l.files);
 }
 
 /**
- * A config tree (nginx.conf, conf.d/bgctl.conf, conf.d/bgctl.js) in `dir`, laid out like the candidate
- * tree. The site may hold the forced-route secret: it is readable by its owner only.
+ * A config tree (render/layout.ts: the main file, the site, the njs module) in `dir`, laid out like the
+ * live one. The site may hold the forced-route secret: it is readable by its owner only. Returns the
+ * paths written.
  */
-export async function writeTree(dir: string, main: string, site: string, js?: string): Promise<void> {
-  const confd = await ensureRealDir(dir, 'conf.d');
-  if (js !== undefined) await writeExclusive(join(confd, 'bgctl.js'), js);
-  await writeExclusive(join(confd, 'bgctl.conf'), site, SECRET);
-  await writeExclusive(join(dir, 'nginx.conf'), main);
+export async function writeTree(
+  dir: string,
+  text: { readonly main: string; readonly site: string; readonly js?: string | undefined },
+  files: FileLayout = OWN_LAYOUT,
+): Promise<string[]> {
+  const write = async (rel: string, content: string, o?: typeof SECRET): Promise<string> => {
+    const folder = await ensureRealDir(dir, posix.dirname(rel));
+    const file = join(folder, posix.basename(rel));
+    await writeExclusive(file, content, o);
+    return file;
+  };
+  const written: string[] = [];
+  if (text.js !== undefined) written.push(await write(files.js, text.js));
+  written.push(await write(files.site, text.site, SECRET));
+  written.push(await write(files.main, text.main));
+  return written.reverse();
 }
 
 /** conf.d/bgctl.conf may hold routing.forceSecret: 0600 (NGINX's master reads its config as root or as bgctl's user). */
@@ -203,8 +231,9 @@ export async function readLive(l: NginxLayout): Promise<{ main: string; site: st
   return main === null || site === null || js === null ? null : { main, site, js };
 }
 
-/** Size of a file (0 if missing): remembered before a reload to read only what nginx logs after it. */
-export async function fileSize(path: string): Promise<number> {
+/** Size of a file (0 if missing or none): remembered before a reload to read only what nginx logs after it. */
+export async function fileSize(path: string | null): Promise<number> {
+  if (path === null) return 0;
   try {
     return (await stat(path)).size;
   } catch (error) {
@@ -213,8 +242,9 @@ export async function fileSize(path: string): Promise<number> {
   }
 }
 
-/** Lines appended since `offset` (read from there only: the log may be large); from 0 if the file shrank. */
-export async function readSince(path: string, offset: number): Promise<string[]> {
+/** Lines appended since `offset` (read from there only: the log may be large); from 0 if the file shrank; none without a file. */
+export async function readSince(path: string | null, offset: number): Promise<string[]> {
+  if (path === null) return [];
   let fh;
   try {
     fh = await open(path, 'r');
@@ -249,3 +279,63 @@ async function fsyncDir(path: string): Promise<void> {
 }
 
 const isNotFound = (error: unknown): boolean => (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+
+/** The files of a target whose folder is on this machine (local and system drivers, docker with a bind mount). */
+export class HostFileStore implements NginxFileStore {
+  constructor(private readonly l: NginxLayout) {}
+
+  check(): Promise<void> {
+    return checkTree(this.l);
+  }
+
+  ensure(): Promise<void> {
+    return ensureTree(this.l);
+  }
+
+  writeCandidate(files: NginxFiles): Promise<void> {
+    return writeCandidate(this.l, files.main, files.site, files.js);
+  }
+
+  async withScratchTree<T>(files: NginxFiles, fn: (sub: string) => Promise<T>): Promise<T> {
+    await readyTree(this.l);
+    const dir = await mkdtemp(join(this.l.dir, '.validate-'));
+    try {
+      await writeTree(dir, files, this.l.files);
+      return await fn(basename(dir));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  backup(js: boolean): Promise<void> {
+    return backupLive(this.l, js);
+  }
+
+  promote(js: boolean): Promise<void> {
+    return promoteCandidate(this.l, js);
+  }
+
+  restore(js: boolean): Promise<void> {
+    return restorePrevious(this.l, js);
+  }
+
+  writeWeights(text: string): Promise<void> {
+    return writeWeights(this.l, text);
+  }
+
+  restoreWeights(): Promise<void> {
+    return restoreWeights(this.l);
+  }
+
+  readLive(): Promise<{ main: string; site: string; js: string } | null> {
+    return readLive(this.l);
+  }
+
+  errorLogSize(): Promise<number> {
+    return fileSize(this.l.errorLog);
+  }
+
+  errorLogSince(offset: number): Promise<string[]> {
+    return readSince(this.l.errorLog, offset);
+  }
+}

@@ -1,15 +1,19 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { LiveNginx, Logger, NjsSupport } from '../../app/ports.js';
+import { OWN_LAYOUT } from '../../render/layout.js';
 import { ApplyError } from '../../core/errors.js';
 import { httpGet } from '../http-get.js';
 import { quitCommand, reloadCommand, startCommand, testCommand } from './commands.js';
 import type { NginxTarget } from './commands.js';
 import type { NginxLayout } from './files.js';
-import { nginxLayout } from './files.js';
+import { HostFileStore, nginxLayout } from './files.js';
 import { INSTALL_HINT, blockedBy, njsCandidate, notAvailable, versionCommand, workersBlocked } from './njs.js';
 import { cachedVersionText } from './version-cache.js';
-import { StagedNginx, parseStatus, waitForMaster, type NginxProcesses, type NginxRuntime } from './sequence.js';
+import type { NginxRuntime } from './runtime.js';
+import { StagedNginx } from './sequence.js';
+import { parseStatus } from './status-parse.js';
+import { waitForMaster, type NginxProcesses } from './steps.js';
 import { escalateStop, listWorkers, orphanedWorkers, runningMaster, sendSignal } from './workers.js';
 import { SECRET_HEADER } from '../force-secret.js';
 
@@ -48,25 +52,29 @@ export class LocalNginxDriver extends StagedNginx {
 class LocalRuntime implements NginxRuntime {
   readonly kind = 'local' as const;
   readonly layout: NginxLayout;
+  readonly files: HostFileStore;
   readonly where: string;
   private readonly origin: string;
+  private readonly pidFile: string;
 
   constructor(private readonly opts: LocalNginxOptions) {
     if (!isAbsolute(opts.dir)) throw new Error(`nginx dir must be absolute, got ${opts.dir}`);
     this.layout = nginxLayout(opts.dir, opts.weightsDir ?? null);
+    this.files = new HostFileStore(this.layout);
     this.where = opts.dir;
+    this.pidFile = join(opts.dir, OWN_LAYOUT.pid);
     const host = opts.listenHost ?? '127.0.0.1';
     this.origin = `${opts.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${opts.listenPort}`;
   }
 
   async testCandidate(sub: string): Promise<{ ok: boolean; output: string }> {
     // -e stderr: a rejected candidate must not put [emerg] lines into the live error log
-    const r = await this.nginx(testCommand({ prefix: this.opts.dir, conf: join(this.opts.dir, sub, 'nginx.conf'), errorLog: 'stderr' }));
+    const r = await this.nginx(testCommand({ prefix: this.opts.dir, conf: join(this.opts.dir, sub, OWN_LAYOUT.main), errorLog: 'stderr' }));
     return { ok: r.exitCode === 0, output: r.stderr || (r.message ?? '') };
   }
 
   async processes(): Promise<NginxProcesses | null> {
-    const master = await runningMaster(this.layout.pidFile);
+    const master = await runningMaster(this.pidFile);
     return master === null ? null : { master, workers: await listWorkers(master) };
   }
 
@@ -92,7 +100,7 @@ class LocalRuntime implements NginxRuntime {
   }
 
   async halt(): Promise<void> {
-    const master = await runningMaster(this.layout.pidFile);
+    const master = await runningMaster(this.pidFile);
     if (master === null) return;
     const workers = (await listWorkers(master)).map((w) => w.pid);
     const r = await this.nginx(quitCommand(this.liveTarget()));
@@ -119,7 +127,7 @@ class LocalRuntime implements NginxRuntime {
 
   /** Workers under this prefix whose master is gone (only looked for while no master runs). */
   async orphans(): Promise<readonly number[]> {
-    return (await runningMaster(this.layout.pidFile)) === null ? orphanedWorkers(this.opts.dir) : [];
+    return (await runningMaster(this.pidFile)) === null ? orphanedWorkers(this.opts.dir) : [];
   }
 
   /** nginx.njsModule, or `<--modules-path>/ngx_http_js_module.so` from `nginx -V` (or njs compiled in); and readable by the workers. */
@@ -150,7 +158,7 @@ class LocalRuntime implements NginxRuntime {
 
   /** The live config: what start, reload and quit use (nginx finds the pid file through it). */
   private liveTarget(): NginxTarget {
-    return { prefix: this.opts.dir, conf: this.layout.main, errorLog: this.layout.errorLog };
+    return { prefix: this.opts.dir, conf: this.layout.main, errorLog: join(this.opts.dir, OWN_LAYOUT.errorLog) };
   }
 
   /** execa loads on first use: a weights-only step or a status needs no process at all. */
