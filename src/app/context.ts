@@ -1,6 +1,7 @@
 import type { LoadedConfig } from '../config/schema.js';
 import type { Color } from '../core/color.js';
 import type { State } from '../core/state.js';
+import type { Strategy } from '../core/strategy.js';
 import { sameWeights, type Weights } from '../core/weights.js';
 import type { ControlChannel } from './control.js';
 import type { ApplyMode } from './mode.js';
@@ -25,7 +26,7 @@ export interface RenderRequest {
   readonly stable: Color;
   /** the color whose share grows (listed first in the split so growth only moves clients old → new) */
   readonly growing: Color;
-  readonly strategy: 'weighted' | 'sticky';
+  readonly strategy: Strategy;
   /** nginx.fallback: the idle color whose servers back up the one at 100% (null or absent: none) */
   readonly backup?: Color | null;
 }

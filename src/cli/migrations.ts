@@ -7,6 +7,7 @@ import { canary, deploy, gradual, switchTo } from '../app/traffic-commands.js';
 import { parseColor, parsePercent, parseVersion } from '../core/color.js';
 import { UsageError } from '../core/errors.js';
 import { parseSteps } from '../core/plan.js';
+import { STRATEGIES, type Strategy } from '../core/strategy.js';
 import { formatWeights } from '../core/weights.js';
 import { detachGradual } from './detach.js';
 import { canaryRisk } from '../app/risks.js';
@@ -75,7 +76,7 @@ export function registerMigrations(program: Command, deps: CliDeps): void {
     .argument('<version>', 'the version COLOR must report')
     .option('--steps <list>', 'percentages, e.g. 25,50,75,100 (default: migration.steps)')
     .option('--step-seconds <n>', 'observation time per step (default: migration.stepSeconds)')
-    .addOption(new Option('--strategy <name>', 'per request or per client').choices(['weighted', 'sticky']))
+    .addOption(new Option('--strategy <name>', 'per request or per client').choices(STRATEGIES))
     .option('--dry-run', 'print the plan and the configs it would apply; change nothing', false)
     .option('--detach', 'hand the migration to the running `bgctl serve` (it outlives this terminal); exits 0 once taken', false)
     .addHelpText(
@@ -86,7 +87,7 @@ export function registerMigrations(program: Command, deps: CliDeps): void {
       async (
         color: string,
         version: string,
-        o: { steps?: string; stepSeconds?: string; strategy?: 'weighted' | 'sticky'; dryRun: boolean; detach: boolean },
+        o: { steps?: string; stepSeconds?: string; strategy?: Strategy; dryRun: boolean; detach: boolean },
         cmd: Command,
       ) => {
         const run = makeRun(cmd, deps);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { VERSION_RE } from '../core/color.js';
+import { STRATEGIES } from '../core/strategy.js';
 import { sameServer } from './servers.js';
 import { targetConflicts } from './targets.js';
 
@@ -97,8 +98,6 @@ const headerName = z
   .refine((h) => !RESERVED_HEADERS.includes(h.toLowerCase()), 'is a header bgctl or HTTP itself sets; pick another name');
 const cookieName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a cookie name (letters, digits, _ and -)');
 const secret = z.string().regex(/^[A-Za-z0-9._~-]{16,128}$/, 'must be 16-128 characters of A-Z a-z 0-9 . _ ~ -');
-
-export const STRATEGIES = ['weighted', 'sticky'] as const;
 
 /** Goes into the site config (ssl_certificate PATH;): a path of plain characters, nothing NGINX would parse. */
 const tlsPath = z.string().regex(/^[A-Za-z0-9._/+@-]{1,400}$/, 'not a plain file path (letters, digits and . _ / + @ - only)');

@@ -10,7 +10,7 @@ import { mainView, siteView } from './view.js';
 import type { DynamicOptions, RenderOptions } from './view.js';
 
 export { splitPlan } from './view.js';
-export type { DynamicOptions, RenderOptions, SplitEntry, Strategy } from './view.js';
+export type { DynamicOptions, RenderOptions, SplitEntry } from './view.js';
 
 /**
  * Config + step → the NGINX files, as strings: nginx.conf and the site config; in dynamic mode also the

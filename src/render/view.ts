@@ -1,7 +1,8 @@
 import { COLORS } from '../core/color.js';
 import type { Color } from '../core/color.js';
 import type { Weights } from '../core/weights.js';
-import { NJS_MODULE_RE, STRATEGIES, WEIGHTS_DIR_RE, isHostPort } from '../config/schema.js';
+import { STRATEGIES, type Strategy } from '../core/strategy.js';
+import { NJS_MODULE_RE, WEIGHTS_DIR_RE, isHostPort } from '../config/schema.js';
 import { CONFIG_ID_PENDING, fallbackColor } from './dynamic.js';
 import type { Config } from '../config/schema.js';
 import { forceView, trustPattern, type ForceView } from './force.js';
@@ -16,8 +17,6 @@ export { splitPlan, type SplitEntry } from './routing.js';
  * templates run with `noEscape` and a single stray `;`, `{`, `"`, `$` or newline would change the
  * NGINX config's structure (config injection). Anything impossible throws a plain Error: it is a bug.
  */
-
-export type Strategy = (typeof STRATEGIES)[number];
 
 export interface RenderOptions {
   readonly weights: Weights;

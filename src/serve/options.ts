@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseColor, VERSION_RE } from '../core/color.js';
 import { UsageError } from '../core/errors.js';
 import { parseSteps } from '../core/plan.js';
+import { STRATEGIES, type Strategy } from '../core/strategy.js';
 import { formatIssues } from '../config/validate.js';
 import type { Color } from '../core/color.js';
 import { DEFAULT_POLICY, DEFAULT_ROLLBACK_RULES, RULE_IDS, type RuleId } from './alerts.js';
@@ -157,7 +158,7 @@ const switchBody = z.strictObject({
   /** a list of whole percentages, or the CLI's text form "25,50,100" */
   steps: z.unknown().optional(),
   stepSeconds: z.number().min(0, 'must be 0-86400').max(86400, 'must be 0-86400').optional(),
-  strategy: z.enum(['weighted', 'sticky']).optional(),
+  strategy: z.enum(STRATEGIES).optional(),
   dryRun: z.boolean().optional(),
 });
 
@@ -166,7 +167,7 @@ export interface SwitchRequest {
   readonly version: string | null;
   readonly steps: number[] | undefined;
   readonly stepSeconds: number | undefined;
-  readonly strategy: 'weighted' | 'sticky' | undefined;
+  readonly strategy: Strategy | undefined;
   readonly dryRun: boolean;
 }
 
