@@ -1,7 +1,8 @@
 import { COLORS } from '../core/color.js';
 import type { Color } from '../core/color.js';
 import type { Weights } from '../core/weights.js';
-import { STRATEGIES, type Strategy } from '../core/strategy.js';
+import type { RenderRequest } from '../app/ports.js';
+import { STRATEGIES } from '../core/strategy.js';
 import { NJS_MODULE_RE, WEIGHTS_DIR_RE, isHostPort } from '../config/schema.js';
 import { CONFIG_ID_PENDING, fallbackColor } from './dynamic.js';
 import type { Config } from '../config/schema.js';
@@ -17,21 +18,6 @@ export { splitPlan, type SplitEntry } from './routing.js';
  * templates run with `noEscape` and a single stray `;`, `{`, `"`, `$` or newline would change the
  * NGINX config's structure (config injection). Anything impossible throws a plain Error: it is a bug.
  */
-
-export interface RenderOptions {
-  readonly weights: Weights;
-  /** written into the status JSON; NGINX answering it proves the config is live */
-  readonly revision: number;
-  readonly strategy: Strategy;
-  readonly stable: Color;
-  /** the color whose share grows: first in split_clients, owner of the low sticky buckets */
-  readonly growing: Color;
-  /**
-   * nginx.fallback: the color at 0% whose servers back up the one at 100% (they take over when every
-   * live server fails); null or absent: none. Only at 100/0.
-   */
-  readonly backup?: Color | null;
-}
 
 /** Dynamic mode (nginx.mode): njs routes every request by the weights file. null: reload mode. */
 export interface DynamicOptions {
@@ -210,14 +196,14 @@ function exactView(
 }
 
 /** The backup color asked for, checked: only the color at 0% while the other carries 100%. */
-function backupOf(opts: RenderOptions): Color | null {
+function backupOf(opts: RenderRequest): Color | null {
   if (opts.backup === undefined || opts.backup === null) return null;
   const backup = checkColor('backup color', opts.backup);
   if (opts.weights[backup] !== 0) fail('backup color (must be the color at 0%)', { backup, weights: opts.weights });
   return backup;
 }
 
-export function siteView(config: Config, opts: RenderOptions, dynamic: DynamicOptions | null = null): SiteView {
+export function siteView(config: Config, opts: RenderRequest, dynamic: DynamicOptions | null = null): SiteView {
   const revision = int('revision', opts.revision, 0, Number.MAX_SAFE_INTEGER);
   const stable = checkColor('stable color', opts.stable);
   const strategy = opts.strategy;
@@ -276,7 +262,7 @@ export function siteView(config: Config, opts: RenderOptions, dynamic: DynamicOp
   };
 }
 
-export function mainView(opts: Pick<RenderOptions, 'revision'>, dynamic: DynamicOptions | null = null): MainView {
+export function mainView(opts: Pick<RenderRequest, 'revision'>, dynamic: DynamicOptions | null = null): MainView {
   const module = dynamic?.module ?? null;
   if (module !== null && (!NJS_MODULE_RE.test(module) || module.split('/').includes('..'))) fail('njs module path', module);
   return { revision: int('revision', opts.revision, 0, Number.MAX_SAFE_INTEGER), dynamic: dynamic !== null, module };
