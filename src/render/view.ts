@@ -4,6 +4,7 @@ import type { Weights } from '../core/weights.js';
 import type { RenderRequest } from '../app/ports.js';
 import { STRATEGIES } from '../core/strategy.js';
 import { NJS_MODULE_RE, WEIGHTS_DIR_RE, isHostPort } from '../config/schema.js';
+import { IPV4_RE, IPV6_BRACKETED_RE, URL_PATH_RE } from '../config/patterns.js';
 import { CONFIG_ID_PENDING, fallbackColor } from './dynamic.js';
 import type { Config } from '../config/schema.js';
 import { forceView, trustPattern, type ForceView } from './force.js';
@@ -118,10 +119,6 @@ export interface MainView {
   readonly module: string | null;
 }
 
-const HEALTH_PATH = /^\/[A-Za-z0-9._~/-]{0,200}$/;
-const IPV4 = /^(\d{1,3})(\.\d{1,3}){3}$/;
-const IPV6_BRACKETED = /^\[[0-9A-Fa-f:.]{2,45}\]$/;
-
 function fail(what: string, value: unknown): never {
   throw new Error(`render: impossible ${what}: ${JSON.stringify(value)}`);
 }
@@ -139,7 +136,7 @@ function listensOf(config: Config): string[] {
   const port = int('listen port', config.listen, 1, 65535);
   const address = config.listenAddress;
   if (address === '*') return [`*:${port}`];
-  if (!IPV4.test(address) && !(IPV6_BRACKETED.test(address) && address.includes(':'))) return fail('listenAddress', address);
+  if (!IPV4_RE.test(address) && !(IPV6_BRACKETED_RE.test(address) && address.includes(':'))) return fail('listenAddress', address);
   const loopback = address.startsWith('127.') || address === '[::1]';
   return loopback ? [`${address}:${port}`] : [`${address}:${port}`, `127.0.0.1:${port}`];
 }
@@ -177,7 +174,7 @@ function upstreamOf(config: Config, c: Color): UpstreamView {
   const env = config.environments[c];
   if (env.servers.length < 1 || env.servers.length > 64) fail(`server count of ${c}`, env.servers.length);
   for (const server of env.servers) if (!isHostPort(server)) fail(`server of ${c}`, server);
-  if (!HEALTH_PATH.test(env.health)) fail(`health path of ${c}`, env.health);
+  if (!URL_PATH_RE.test(env.health)) fail(`health path of ${c}`, env.health);
   return { color: c, servers: [...env.servers], health: env.health };
 }
 

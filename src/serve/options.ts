@@ -3,6 +3,7 @@ import { parseColor, VERSION_RE } from '../core/color.js';
 import { UsageError } from '../core/errors.js';
 import { parseSteps } from '../core/plan.js';
 import { STRATEGIES, type Strategy } from '../core/strategy.js';
+import { HOSTNAME_RE, IPV4_RE, IPV6_RE } from '../config/patterns.js';
 import { formatIssues } from '../config/validate.js';
 import type { Color } from '../core/color.js';
 import { DEFAULT_POLICY, DEFAULT_ROLLBACK_RULES, RULE_IDS, type RuleId } from './alerts.js';
@@ -48,9 +49,8 @@ export interface ServeFlags {
   readonly alertRollback?: string;
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const IPV6 = /^\[?[0-9A-Fa-f:.]{2,45}\]?$/;
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+/** An IPv6 address, bracketed or not (`::1`, `[::1]`). */
+const isIpv6 = (s: string): boolean => s.includes(':') && IPV6_RE.test(s.replace(/^\[/, '').replace(/\]$/, ''));
 
 const num = (what: string, min: number, max: number, int = false) =>
   z
@@ -61,12 +61,12 @@ const num = (what: string, min: number, max: number, int = false) =>
 
 const bindAddress = z
   .string()
-  .refine((s) => IPV4.test(s) || (IPV6.test(s) && s.includes(':')), '--host: not an IP address (e.g. 127.0.0.1, ::1, 0.0.0.0)')
+  .refine((s) => IPV4_RE.test(s) || isIpv6(s), '--host: not an IP address (e.g. 127.0.0.1, ::1, 0.0.0.0)')
   .transform((s) => s.replace(/^\[(.*)\]$/, '$1'));
 
 const hostName = z
   .string()
-  .refine((s) => IPV4.test(s) || HOSTNAME.test(s) || (IPV6.test(s) && s.includes(':')), '--allow-host: not a host name or IP address');
+  .refine((s) => IPV4_RE.test(s) || HOSTNAME_RE.test(s) || isIpv6(s), '--allow-host: not a host name or IP address');
 
 const webhookUrl = z
   .string()
