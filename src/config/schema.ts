@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { VERSION_RE } from '../core/color.js';
+import { MAX_STEP_SECONDS } from '../core/gradual-options.js';
 import { STRATEGIES } from '../core/strategy.js';
 import { HOSTNAME_RE, IPV4_RE, IPV6_BRACKETED_RE, URL_PATH_RE } from './patterns.js';
 import { sameServer } from './servers.js';
@@ -235,7 +236,7 @@ export const configSchema = z
     migration: z
       .strictObject({
         steps: percentSteps.default([25, 50, 75, 100]).describe('Percentages of traffic the new color gets, step by step; ends at 100.'),
-        stepSeconds: z.number().min(0).max(86400).default(30).describe('How long each step is observed before the next.'),
+        stepSeconds: z.number().min(0).max(MAX_STEP_SECONDS).default(30).describe('How long each step is observed before the next.'),
         strategy: z
           .enum(STRATEGIES)
           .default('weighted')
