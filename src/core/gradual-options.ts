@@ -45,5 +45,4 @@ export const gradualOptionsSchema = z.strictObject({
   steps: steps.optional(),
 });
 
-export type GradualOptionsInput = z.input<typeof gradualOptionsSchema>;
 export type GradualOptionsParsed = z.output<typeof gradualOptionsSchema>;
