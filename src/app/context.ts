@@ -1,5 +1,4 @@
 import type { LoadedConfig } from '../config/schema.js';
-import type { Color } from '../core/color.js';
 import type { State } from '../core/state.js';
 import { sameWeights, type Weights } from '../core/weights.js';
 import type { ControlChannel } from './control.js';
@@ -12,23 +11,12 @@ import type {
   NginxDriver,
   Prober,
   RenderedConfig,
+  RenderRequest,
   Reporter,
   StateStore,
   TrafficSource,
   Warmup,
 } from './ports.js';
-
-/** What one step's NGINX config is rendered from. */
-export interface RenderRequest {
-  readonly weights: Weights;
-  readonly revision: number;
-  readonly stable: Color;
-  /** the color whose share grows (listed first in the split so growth only moves clients old → new) */
-  readonly growing: Color;
-  readonly strategy: 'weighted' | 'sticky';
-  /** nginx.fallback: the idle color whose servers back up the one at 100% (null or absent: none) */
-  readonly backup?: Color | null;
-}
 
 /** Everything a use case needs, wired by main.ts (real adapters) or by tests (fakes). No globals. */
 export interface AppContext {

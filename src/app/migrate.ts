@@ -6,10 +6,11 @@ import { beginMigration, completed, holding, rollbackFailed, rolledBack, stopped
 import { formatWeights } from '../core/weights.js';
 import type { StepPlan } from '../core/plan.js';
 import { isActive, type Migration, type MigrationKind, type State } from '../core/state.js';
+import type { Strategy } from '../core/strategy.js';
 import { withLock } from './apply.js';
-import { nowIso, type AppContext, type RenderRequest } from './context.js';
+import { nowIso, type AppContext } from './context.js';
 import { runDeployHook } from './deploy-hook.js';
-import type { RenderedConfig } from './ports.js';
+import type { RenderedConfig, RenderRequest } from './ports.js';
 import { configTestCheck, driftCheck, enforce, healthCheck, modeCheck, throughNginxCheck, type CheckResult } from './preflight.js';
 import { runEngine, type EngineRun } from './run-engine.js';
 import { returnUnsaved } from './unsaved.js';
@@ -26,7 +27,7 @@ export interface MigrationRequest {
   readonly stepSeconds: number;
   /** judge every step on real traffic too (thresholds, minRequests, extension); false: health probes only (switch, canary) */
   readonly judgeTraffic: boolean;
-  readonly strategy: 'weighted' | 'sticky';
+  readonly strategy: Strategy;
   readonly dryRun: boolean;
   /** canary: keep the final weight and hold instead of completing */
   readonly hold: boolean;

@@ -1,12 +1,32 @@
 import type { Color } from '../core/color.js';
 import type { State } from '../core/state.js';
 import type { TrafficRead, WindowFigures } from '../core/metrics.js';
+import type { Strategy } from '../core/strategy.js';
 import type { Weights } from '../core/weights.js';
 
 /** Time is injected everywhere so the engine can be driven tick by tick in tests. */
 export interface Clock {
   now(): number;
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** What one step's NGINX config is rendered from (with the config): src/render turns it into a RenderedConfig. */
+export interface RenderRequest {
+  readonly weights: Weights;
+  /** written into the status JSON; NGINX answering it proves the config is live */
+  readonly revision: number;
+  readonly strategy: Strategy;
+  readonly stable: Color;
+  /**
+   * the color whose share grows: first in split_clients (so growth only moves clients old → new), owner
+   * of the low sticky buckets
+   */
+  readonly growing: Color;
+  /**
+   * nginx.fallback: the color at 0% whose servers back up the one at 100% (they take over when every
+   * live server fails); null or absent: none. Only at 100/0.
+   */
+  readonly backup?: Color | null;
 }
 
 /**

@@ -2,8 +2,8 @@ import type { Color } from '../core/color.js';
 import { PreflightError } from '../core/errors.js';
 import type { State } from '../core/state.js';
 import { formatWeights, sameWeights } from '../core/weights.js';
-import type { AppContext, RenderRequest } from './context.js';
-import type { ColorHealth, LiveNginx } from './ports.js';
+import type { AppContext } from './context.js';
+import type { ColorHealth, LiveNginx, RenderRequest } from './ports.js';
 
 export interface CheckResult {
   readonly check: string;

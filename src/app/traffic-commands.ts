@@ -3,6 +3,7 @@ import { otherColor } from '../core/color.js';
 import { PreflightError } from '../core/errors.js';
 import { planSteps, type StepPlan } from '../core/plan.js';
 import { isActive, type State } from '../core/state.js';
+import type { Strategy } from '../core/strategy.js';
 import { sameWeights, weightsFor } from '../core/weights.js';
 import type { AppContext } from './context.js';
 import { migrate, type MigrationResult } from './migrate.js';
@@ -14,7 +15,7 @@ export interface GradualOptions {
   readonly version: string;
   readonly steps?: readonly number[];
   readonly stepSeconds?: number;
-  readonly strategy?: 'weighted' | 'sticky';
+  readonly strategy?: Strategy;
   readonly dryRun?: boolean;
 }
 

@@ -1,5 +1,6 @@
 import { processAlive, readServeRecord } from '../adapters/serve-file.js';
 import type { Color } from '../core/color.js';
+import type { Strategy } from '../core/strategy.js';
 import { BgctlError, ExitCode, PreflightError, UsageError, type ExitCodeValue } from '../core/errors.js';
 import type { Run } from './run.js';
 
@@ -8,7 +9,7 @@ export interface DetachRequest {
   readonly version: string;
   readonly steps: number[] | undefined;
   readonly stepSeconds: number | undefined;
-  readonly strategy: 'weighted' | 'sticky' | undefined;
+  readonly strategy: Strategy | undefined;
 }
 
 const EXIT_OF_STATUS: Readonly<Record<number, ExitCodeValue>> = { 400: 2, 401: 2, 403: 2, 409: 5, 422: 6, 429: 5, 503: 5 };

@@ -6,25 +6,44 @@ import { rollback } from '../app/rollback.js';
 import { canary, deploy, gradual, switchTo } from '../app/traffic-commands.js';
 import { parseColor, parsePercent, parseVersion } from '../core/color.js';
 import { UsageError } from '../core/errors.js';
-import { parseSteps } from '../core/plan.js';
+import { gradualOptionsSchema, MAX_STEP_SECONDS, type GradualOptionsParsed } from '../core/gradual-options.js';
+import { formatIssues } from '../config/validate.js';
+import { STRATEGIES, type Strategy } from '../core/strategy.js';
 import { formatWeights } from '../core/weights.js';
 import { detachGradual } from './detach.js';
 import { canaryRisk } from '../app/risks.js';
 import { confirmRisky } from './confirm.js';
 import { makeRun, type CliDeps, type Run } from './run.js';
 
-function stepsOption(text: string | undefined): number[] | undefined {
-  if (text === undefined) return undefined;
-  const r = parseSteps(text);
-  if ('error' in r) throw new UsageError(r.error);
-  return r.steps;
+/** The flags of `gradual` as commander hands them over. */
+interface GradualFlags {
+  readonly steps?: string;
+  readonly stepSeconds?: string;
+  readonly strategy?: Strategy;
+  readonly dryRun: boolean;
+  readonly detach: boolean;
 }
 
-function secondsOption(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d+(\.\d+)?$/.test(text) || Number(text) > 86400)
-    throw new UsageError(`--step-seconds: ${JSON.stringify(text)} is not a number of seconds (0-86400)`);
-  return Number(text);
+/**
+ * The flags mapped onto the options schema the control API parses its body with, so both refuse the
+ * same values; a refusal names the flag (exit 2). `--step-seconds` goes over as a number when it is
+ * written as one (digits, an optional decimal part), else as the text, which the schema refuses.
+ */
+function gradualOptions(o: GradualFlags): GradualOptionsParsed {
+  const r = gradualOptionsSchema.safeParse({
+    ...(o.steps !== undefined ? { steps: o.steps } : {}),
+    ...(o.stepSeconds !== undefined ? { stepSeconds: /^\d+(\.\d+)?$/.test(o.stepSeconds) ? Number(o.stepSeconds) : o.stepSeconds } : {}),
+    ...(o.strategy !== undefined ? { strategy: o.strategy } : {}),
+    dryRun: o.dryRun,
+  });
+  if (r.success) return r.data;
+  const on = (key: keyof GradualFlags) => r.error.issues.find((i) => i.path[0] === key);
+  const steps = on('steps');
+  if (steps) throw new UsageError(`--steps: ${steps.message}`);
+  if (on('stepSeconds'))
+    throw new UsageError(`--step-seconds: ${JSON.stringify(o.stepSeconds)} is not a number of seconds (0-${MAX_STEP_SECONDS})`);
+  // --strategy and --dry-run are checked by commander before this
+  throw new UsageError(`gradual: ${formatIssues(r.error.issues)[0] ?? 'invalid options'}`);
 }
 
 async function printMigration(run: Run, r: MigrationResult): Promise<void> {
@@ -75,34 +94,22 @@ export function registerMigrations(program: Command, deps: CliDeps): void {
     .argument('<version>', 'the version COLOR must report')
     .option('--steps <list>', 'percentages, e.g. 25,50,75,100 (default: migration.steps)')
     .option('--step-seconds <n>', 'observation time per step (default: migration.stepSeconds)')
-    .addOption(new Option('--strategy <name>', 'per request or per client').choices(['weighted', 'sticky']))
+    .addOption(new Option('--strategy <name>', 'per request or per client').choices(STRATEGIES))
     .option('--dry-run', 'print the plan and the configs it would apply; change nothing', false)
     .option('--detach', 'hand the migration to the running `bgctl serve` (it outlives this terminal); exits 0 once taken', false)
     .addHelpText(
       'after',
       '\nExamples:\n  $ bgctl gradual green 2.1.0\n  $ bgctl gradual green 2.1.0 --steps 10,50,100 --step-seconds 60\n  $ bgctl gradual blue 1.4.2 --dry-run\n  $ BGCTL_API_TOKEN=... bgctl gradual green 2.1.0 --detach   # runs in bgctl serve\n\nClosing the terminal (SIGHUP) returns traffic to the stable color, like Ctrl-C, unless --detach.',
     )
-    .action(
-      async (
-        color: string,
-        version: string,
-        o: { steps?: string; stepSeconds?: string; strategy?: 'weighted' | 'sticky'; dryRun: boolean; detach: boolean },
-        cmd: Command,
-      ) => {
-        const run = makeRun(cmd, deps);
-        const req = {
-          color: parseColor(color),
-          version: parseVersion(version),
-          steps: stepsOption(o.steps),
-          stepSeconds: secondsOption(o.stepSeconds),
-          strategy: o.strategy,
-          dryRun: o.dryRun,
-        };
-        if (o.detach && o.dryRun) throw new UsageError('gradual: --detach and --dry-run do not go together');
-        if (o.detach) return detachGradual(run, req);
-        await printMigration(run, await gradual(await run.context(), req));
-      },
-    );
+    .action(async (color: string, version: string, o: GradualFlags, cmd: Command) => {
+      const run = makeRun(cmd, deps);
+      const [c, v] = [parseColor(color), parseVersion(version)];
+      const { steps, stepSeconds, strategy } = gradualOptions(o);
+      const req = { color: c, version: v, steps, stepSeconds, strategy, dryRun: o.dryRun };
+      if (o.detach && o.dryRun) throw new UsageError('gradual: --detach and --dry-run do not go together');
+      if (o.detach) return detachGradual(run, req);
+      await printMigration(run, await gradual(await run.context(), req));
+    });
 
   program
     .command('deploy')

@@ -1,3 +1,4 @@
+import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { quote } from '../core/color.js';
 import { UsageError } from '../core/errors.js';
@@ -11,11 +12,20 @@ export interface InitOptions {
   readonly driver: 'local' | 'docker';
 }
 
+/**
+ * The schema's defaults: every value `init` writes comes from here (bar the servers, the flags and the
+ * examples), so the file always shows what leaving a key out means. The colors need servers to parse;
+ * deploy and tls, absent by default, need their required keys to show the defaults of the rest.
+ */
+const DEFAULTS = configSchema.parse({ environments: { blue: { servers: ['127.0.0.1:1'] }, green: { servers: ['127.0.0.1:2'] } } });
+const DEPLOY_DEFAULTS = configSchema.shape.deploy.unwrap().parse({ command: ['true'] });
+const TLS_DEFAULTS = configSchema.shape.tls.unwrap().unwrap().parse({ certificate: '/c', key: '/k' });
+
 export const INIT_DEFAULTS: InitOptions = {
   blue: ['127.0.0.1:8081'],
   green: ['127.0.0.1:8082'],
-  listen: 8080,
-  driver: 'local',
+  listen: DEFAULTS.listen,
+  driver: DEFAULTS.nginx.driver,
 };
 
 /** Where editors find the JSON Schema when bgctl is a dependency of the project holding this file. */
@@ -56,6 +66,25 @@ function entry(indent: number, key: string, value: string, comment: string, off 
 
 const flowList = (items: readonly string[]): string => `[${items.map((s) => JSON.stringify(s)).join(', ')}]`;
 
+/** A value as YAML on one line: a string plain when YAML reads it back as that string, lists and maps in flow style. */
+function yamlValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `[${value.map(yamlValue).join(', ')}]`;
+  if (typeof value === 'object') {
+    return `{ ${Object.entries(value)
+      .map(([k, v]) => `${k}: ${yamlValue(v)}`)
+      .join(', ')} }`;
+  }
+  if (typeof value === 'string') return /^[A-Za-z0-9._/-]+$/.test(value) && parseYaml(value) === value ? value : JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  throw new Error(`init: no YAML form for ${typeof value}`);
+}
+
+/** `entry` for a key set to its schema default. */
+function byDefault<T extends object>(indent: number, defaults: T, key: keyof T & string, comment: string, off = false): string {
+  return entry(indent, key, yamlValue(defaults[key]), comment, off);
+}
+
 /**
  * Pure: the commented bgctl.yaml `bgctl init` writes. Every key of the contract is set (to the
  * defaults unless given); the tuning keys are listed commented out; deploy is an example, off.
@@ -63,6 +92,8 @@ const flowList = (items: readonly string[]): string => `[${items.map((s) => JSON
 export function renderInitConfig(opts: InitOptions): string {
   const o = validateOptions(opts);
   const docker = o.driver === 'docker';
+  const { nginx, migration, probe, thresholds, routing } = DEFAULTS;
+  const health = DEFAULTS.environments.blue; // both colors have the same defaults
   const lines = [
     `# yaml-language-server: $schema=${SCHEMA_HINT_PATH}`,
     '# bgctl configuration, written by `bgctl init`. Check it with `bgctl validate`.',
@@ -71,74 +102,68 @@ export function renderInitConfig(opts: InitOptions): string {
     entry(0, 'listen', String(o.listen), 'port the NGINX front listens on (1-65535)'),
     docker
       ? entry(0, 'listenAddress', '"*"', 'docker: all addresses, so the published port reaches NGINX')
-      : entry(0, 'listenAddress', '127.0.0.1', 'address the front binds: IPv4, [IPv6] or * for all', true),
+      : byDefault(0, DEFAULTS, 'listenAddress', 'address the front binds: IPv4, [IPv6] or * for all', true),
     '',
     entry(0, 'environments', '', 'the two colors traffic moves between'),
     entry(2, 'blue', '', 'stable color of a fresh install (100% of traffic)'),
     entry(4, 'servers', flowList(o.blue), 'backends as host:port, one or more; all get traffic'),
-    entry(4, 'health', '/health', 'path probed on every server; 2xx = healthy; JSON may carry "version"'),
+    byDefault(4, health, 'health', 'path probed on every server; 2xx = healthy; JSON may carry "version"'),
     entry(2, 'green', '', 'the other color; new versions go to the idle one'),
     entry(4, 'servers', flowList(o.green), 'backends as host:port, one or more; all get traffic'),
-    entry(4, 'health', '/health', 'path probed on every server; 2xx = healthy; JSON may carry "version"'),
+    byDefault(4, health, 'health', 'path probed on every server; 2xx = healthy; JSON may carry "version"'),
     '',
     entry(0, 'nginx', '', 'the NGINX front bgctl drives'),
     entry(2, 'driver', o.driver, 'local (bgctl runs an NGINX master) | docker (a container)'),
-    entry(2, 'dir', '.bgctl/nginx', 'folder bgctl owns (nginx.conf, conf.d/, logs/); docker: bind-mounted'),
-    entry(2, 'container', 'nginx', 'docker: the container to `docker exec` into'),
-    entry(2, 'containerDir', '/etc/nginx/bgctl', 'docker: where dir is mounted in the container (a folder)', !docker),
+    byDefault(2, nginx, 'dir', 'folder bgctl owns (nginx.conf, conf.d/, logs/); docker: bind-mounted'),
+    byDefault(2, nginx, 'container', 'docker: the container to `docker exec` into'),
+    byDefault(2, nginx, 'containerDir', 'docker: where dir is mounted in the container (a folder)', !docker),
     entry(
       2,
       'composeFile',
-      docker ? 'docker-compose.yml' : 'null',
+      docker ? 'docker-compose.yml' : yamlValue(nginx.composeFile),
       'docker: start/stop run `docker compose -f FILE up -d`/`down`',
       !docker,
     ),
-    entry(2, 'service', 'nginx', 'docker: the compose service of the NGINX container', !docker),
-    entry(2, 'mode', 'auto', 'auto (dynamic if njs is installed, else reload) | dynamic | reload'),
-    entry(2, 'njsModule', 'null', 'dynamic: the njs module to load; null: found by `nginx -V`', true),
-    entry(2, 'weightsDir', 'null', 'dynamic: folder of the weights file (e.g. /run/bgctl); null: dir/conf.d', true),
-    entry(2, 'binary', 'nginx', 'local: nginx executable, a name on PATH or a path', true),
-    entry(2, 'fallback', 'true', 'at 100/0 the idle color (if healthy) backs up the live one inside NGINX', true),
-    entry(2, 'maxFails', '3', 'failed attempts before NGINX marks a server down (count)', true),
-    entry(2, 'failTimeout', '10', 'how long a failed server stays marked down (seconds)', true),
-    entry(2, 'keepalive', '32', 'idle keep-alive connections kept per upstream (count)', true),
-    entry(2, 'keepaliveTimeoutSeconds', '4', "upstream keep-alive timeout (seconds, 1-4: below Node's 5 s)", true),
-    entry(2, 'confirmTimeoutMs', '10000', 'wait for NGINX to serve a new config after reload (ms)', true),
-    entry(2, 'targets', 'null', 'a fleet: [{ name, dir, listen, driver, container... }], applied as one', true),
+    byDefault(2, nginx, 'service', 'docker: the compose service of the NGINX container', !docker),
+    byDefault(2, nginx, 'mode', 'auto (dynamic if njs is installed, else reload) | dynamic | reload'),
+    byDefault(2, nginx, 'njsModule', 'dynamic: the njs module to load; null: found by `nginx -V`', true),
+    byDefault(2, nginx, 'weightsDir', 'dynamic: folder of the weights file (e.g. /run/bgctl); null: dir/conf.d', true),
+    byDefault(2, nginx, 'binary', 'local: nginx executable, a name on PATH or a path', true),
+    byDefault(2, nginx, 'fallback', 'at 100/0 the idle color (if healthy) backs up the live one inside NGINX', true),
+    byDefault(2, nginx, 'maxFails', 'failed attempts before NGINX marks a server down (count)', true),
+    byDefault(2, nginx, 'failTimeout', 'how long a failed server stays marked down (seconds)', true),
+    byDefault(2, nginx, 'keepalive', 'idle keep-alive connections kept per upstream (count)', true),
+    byDefault(2, nginx, 'keepaliveTimeoutSeconds', "upstream keep-alive timeout (seconds, 1-4: below Node's 5 s)", true),
+    byDefault(2, nginx, 'confirmTimeoutMs', 'wait for NGINX to serve a new config after reload (ms)', true),
+    byDefault(2, nginx, 'targets', 'a fleet: [{ name, dir, listen, driver, container... }], applied as one', true),
     '',
     entry(0, 'migration', '', 'how `bgctl gradual` moves traffic'),
-    entry(2, 'steps', '[25, 50, 75, 100]', 'percent of traffic on the new color per step; ends at 100'),
-    entry(2, 'stepSeconds', '30', 'how long each step is observed before the next (seconds)'),
-    entry(2, 'strategy', 'weighted', 'weighted (per request) | sticky (per client)'),
-    entry(2, 'maxExtendSeconds', '120', 'a step with too little traffic to judge waits this long, then rolls back', true),
-    entry(
-      2,
-      'warmup',
-      '{ enabled: false, rps: 5, path: / }',
-      'quiet service: GETs forced to the new color (needs routing.forceHeader), counted apart',
-      true,
-    ),
+    byDefault(2, migration, 'steps', 'percent of traffic on the new color per step; ends at 100'),
+    byDefault(2, migration, 'stepSeconds', 'how long each step is observed before the next (seconds)'),
+    byDefault(2, migration, 'strategy', 'weighted (per request) | sticky (per client)'),
+    byDefault(2, migration, 'maxExtendSeconds', 'a step with too little traffic to judge waits this long, then rolls back', true),
+    byDefault(2, migration, 'warmup', 'quiet service: GETs forced to the new color (needs routing.forceHeader), counted apart', true),
     '',
     entry(0, 'probe', '', 'health probes of the backends'),
-    entry(2, 'intervalMs', '1000', 'time between probe rounds during a step (ms)'),
-    entry(2, 'timeoutMs', '2000', 'timeout of one probe request (ms)'),
-    entry(2, 'failuresBeforeRollback', '1', 'failed rounds in a row that trigger a rollback (count)', true),
-    entry(2, 'waitHealthySeconds', '60', 'deploy: wait this long for the new color to be healthy (s)', true),
+    byDefault(2, probe, 'intervalMs', 'time between probe rounds during a step (ms)'),
+    byDefault(2, probe, 'timeoutMs', 'timeout of one probe request (ms)'),
+    byDefault(2, probe, 'failuresBeforeRollback', 'failed rounds in a row that trigger a rollback (count)', true),
+    byDefault(2, probe, 'waitHealthySeconds', 'deploy: wait this long for the new color to be healthy (s)', true),
     '',
     entry(0, 'thresholds', '', 'when real traffic (the access log) says the new color misbehaves'),
-    entry(2, 'errorRate', '0.05', 'share of 5xx answers from the new color (0-1) that is too many'),
-    entry(2, 'errorRateForSeconds', '60', 'how long the error-rate breach must last (seconds; 0 = at once)'),
-    entry(2, 'p95LatencyMs', '1000', 'p95 upstream latency of the new color that is too slow (ms)'),
-    entry(2, 'latencyForSeconds', '30', 'how long the latency breach must last (seconds)'),
-    entry(2, 'minRequests', '20', 'fewer requests than this in a window decide nothing (count)'),
-    entry(2, 'windowSeconds', '10', 'sliding window error rate and p95 are computed over (seconds)', true),
-    entry(2, 'checkIntervalMs', '250', 'how often the log is read and thresholds checked (ms)', true),
-    entry(2, 'maxErrorRateRatio', 'null', "new color's error rate at most this times the stable one's", true),
+    byDefault(2, thresholds, 'errorRate', 'share of 5xx answers from the new color (0-1) that is too many'),
+    byDefault(2, thresholds, 'errorRateForSeconds', 'how long the error-rate breach must last (seconds; 0 = at once)'),
+    byDefault(2, thresholds, 'p95LatencyMs', 'p95 upstream latency of the new color that is too slow (ms)'),
+    byDefault(2, thresholds, 'latencyForSeconds', 'how long the latency breach must last (seconds)'),
+    byDefault(2, thresholds, 'minRequests', 'fewer requests than this in a window decide nothing (count)'),
+    byDefault(2, thresholds, 'windowSeconds', 'sliding window error rate and p95 are computed over (seconds)', true),
+    byDefault(2, thresholds, 'checkIntervalMs', 'how often the log is read and thresholds checked (ms)', true),
+    byDefault(2, thresholds, 'maxErrorRateRatio', "new color's error rate at most this times the stable one's", true),
     '',
     entry(0, 'routing', '', 'forced routes: a request can name its color, whatever the weights', true),
-    entry(2, 'forceHeader', 'X-Bgctl-Color', 'header naming the color (blue|green); null = off', true),
-    entry(2, 'forceCookie', 'null', 'cookie naming the color; off by default', true),
-    entry(2, 'forceSecret', 'null', 'null: bgctl makes one (stateDir/force-secret); a forced route sends COLOR:SECRET', true),
+    byDefault(2, routing, 'forceHeader', 'header naming the color (blue|green); null = off', true),
+    byDefault(2, routing, 'forceCookie', 'cookie naming the color; off by default', true),
+    byDefault(2, routing, 'forceSecret', 'null: bgctl makes one (stateDir/force-secret); a forced route sends COLOR:SECRET', true),
     '',
     entry(0, 'deploy', '', 'optional: how a version gets onto a color (bgctl deploy/gradual)', true),
     entry(
@@ -149,14 +174,14 @@ export function renderInitConfig(opts: InitOptions): string {
       true,
     ),
     entry(2, 'env', '{ APP_VERSION: "{{version}}" }', 'extra environment for the command, templated too', true),
-    entry(2, 'timeoutSeconds', '600', 'how long the command may run (seconds)', true),
+    byDefault(2, DEPLOY_DEFAULTS, 'timeoutSeconds', 'how long the command may run (seconds)', true),
     '',
-    entry(0, 'stateDir', '.bgctl', 'folder for state.json, its backup, the lock and history'),
+    byDefault(0, DEFAULTS, 'stateDir', 'folder for state.json, its backup, the lock and history'),
     '',
     entry(0, 'tls', '', "optional: `listen` serves HTTPS (bgctl's own NGINX)", true),
     entry(2, 'certificate', '/etc/ssl/app.crt', 'PEM certificate (chain), relative to this file', true),
     entry(2, 'key', '/etc/ssl/app.key', 'its private key; checked before anything is written', true),
-    entry(2, 'redirectFrom', 'null', 'a plain-HTTP port that redirects (308) to HTTPS', true),
+    byDefault(2, TLS_DEFAULTS, 'redirectFrom', 'a plain-HTTP port that redirects (308) to HTTPS', true),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { VERSION_RE } from '../core/color.js';
+import { MAX_STEP_SECONDS } from '../core/gradual-options.js';
+import { STRATEGIES } from '../core/strategy.js';
+import { HOSTNAME_RE, IPV4_RE, IPV6_BRACKETED_RE, URL_PATH_RE } from './patterns.js';
 import { sameServer } from './servers.js';
 import { targetConflicts } from './targets.js';
 
@@ -10,27 +13,23 @@ import { targetConflicts } from './targets.js';
  * spaces or newlines can get into the rendered config.
  */
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const IPV6_BRACKETED = /^\[[0-9A-Fa-f:.]{2,45}\]$/;
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-
 export function isHostPort(value: string): boolean {
   const m = /^(.+):(\d{1,5})$/.exec(value);
   if (!m) return false;
   const [, host = '', port = ''] = m;
   const p = Number(port);
   if (!Number.isInteger(p) || p < 1 || p > 65535 || String(p) !== port) return false;
-  if (IPV4.test(host)) return true;
-  if (IPV6_BRACKETED.test(host)) return host.slice(1, -1).includes(':');
+  if (IPV4_RE.test(host)) return true;
+  if (IPV6_BRACKETED_RE.test(host)) return host.slice(1, -1).includes(':');
   // a last label of digits or 0x-hex makes resolvers read the name as an IPv4 number (127.1, 0x7f.0.0.1)
-  return HOSTNAME.test(host) && !/(?:^|\.)(?:\d+|0x[0-9a-f]*)$/i.test(host);
+  return HOSTNAME_RE.test(host) && !/(?:^|\.)(?:\d+|0x[0-9a-f]*)$/i.test(host);
 }
 
 const hostPort = z.string().refine(isHostPort, { message: 'not a host:port (an IPv4 address, [IPv6] or DNS name, then :1-65535)' });
 
 const port = z.number().int('must be a whole number').min(1, 'must be 1-65535').max(65535, 'must be 1-65535');
 
-const urlPath = z.string().regex(/^\/[A-Za-z0-9._~/-]{0,200}$/, 'not a plain URL path (starts with /; letters, digits and . _ ~ / - only)');
+const urlPath = z.string().regex(URL_PATH_RE, 'not a plain URL path (starts with /; letters, digits and . _ ~ / - only)');
 
 const argWord = z
   .string()
@@ -98,11 +97,9 @@ const headerName = z
 const cookieName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a cookie name (letters, digits, _ and -)');
 const secret = z.string().regex(/^[A-Za-z0-9._~-]{16,128}$/, 'must be 16-128 characters of A-Z a-z 0-9 . _ ~ -');
 
-export const STRATEGIES = ['weighted', 'sticky'] as const;
-
 /** Goes into the site config (ssl_certificate PATH;): a path of plain characters, nothing NGINX would parse. */
 const tlsPath = z.string().regex(/^[A-Za-z0-9._/+@-]{1,400}$/, 'not a plain file path (letters, digits and . _ / + @ - only)');
-const listenAddress = z.string().refine((s) => IPV4.test(s) || IPV6_BRACKETED.test(s) || s === '*', 'not an IP address or *');
+const listenAddress = z.string().refine((s) => IPV4_RE.test(s) || IPV6_BRACKETED_RE.test(s) || s === '*', 'not an IP address or *');
 const driverName = z.enum(['local', 'docker']);
 const containerName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'not a container name');
 /** An absolute POSIX path inside the container; it only ever reaches argv (`docker exec ... nginx -p PATH`). */
@@ -239,7 +236,7 @@ export const configSchema = z
     migration: z
       .strictObject({
         steps: percentSteps.default([25, 50, 75, 100]).describe('Percentages of traffic the new color gets, step by step; ends at 100.'),
-        stepSeconds: z.number().min(0).max(86400).default(30).describe('How long each step is observed before the next.'),
+        stepSeconds: z.number().min(0).max(MAX_STEP_SECONDS).default(30).describe('How long each step is observed before the next.'),
         strategy: z
           .enum(STRATEGIES)
           .default('weighted')

@@ -6,6 +6,9 @@ export type Color = (typeof COLORS)[number];
 /** The contract's version format: no spaces, quotes, braces, `$` or `;` can get through. */
 export const VERSION_RE = /^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$/;
 
+/** VERSION_RE in words, for the messages that refuse a version. */
+export const VERSION_RULE = 'letters, digits and . _ + -, starting with a letter or digit, at most 64 characters';
+
 export const otherColor = (color: Color): Color => (color === 'blue' ? 'green' : 'blue');
 
 export function isColor(value: unknown): value is Color {
@@ -19,9 +22,7 @@ export function parseColor(value: string, what = 'COLOR'): Color {
 
 export function parseVersion(value: string, what = 'VERSION'): string {
   if (VERSION_RE.test(value)) return value;
-  throw new UsageError(
-    `${what}: ${quote(value)} is not a valid version (letters, digits and . _ + -, starting with a letter or digit, at most 64 characters)`,
-  );
+  throw new UsageError(`${what}: ${quote(value)} is not a valid version (${VERSION_RULE})`);
 }
 
 export function parsePercent(value: string, what = 'PERCENT'): number {

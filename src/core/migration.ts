@@ -1,5 +1,6 @@
 import type { Color } from './color.js';
 import type { StepPlan } from './plan.js';
+import type { Strategy } from './strategy.js';
 import { archive, type Migration, type MigrationKind, type RollbackTimeline, type State, type StepRecord } from './state.js';
 import { sameWeights, type Weights } from './weights.js';
 
@@ -12,7 +13,7 @@ export interface MigrationStart {
   readonly kind: MigrationKind;
   readonly to: Color;
   readonly version: string | null;
-  readonly strategy: 'weighted' | 'sticky';
+  readonly strategy: Strategy;
   readonly plannedSteps: readonly number[];
   readonly pid: number;
   readonly host: string;

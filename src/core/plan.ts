@@ -17,18 +17,27 @@ export function planSteps(current: Weights, to: Color, steps: readonly number[])
   return steps.filter((p) => p > now).map((percent, index) => ({ index, percent, weights: weightsFor(to, percent) }));
 }
 
-/** Parses `--steps 25,50,75,100`; returns an error message instead of throwing (pure, for the CLI). */
-export function parseSteps(text: string): { steps: number[] } | { error: string } {
+/**
+ * Reads a list of steps such as `25,50,75,100`; returns what is wrong instead of throwing, without
+ * naming where the list came from (the caller does: `--steps`, or a request body's `steps`).
+ */
+export function readSteps(text: string): { steps: number[] } | { problem: string } {
   const parts = text.split(',').map((s) => s.trim());
   if (parts.length === 0 || parts.some((p) => !/^\d{1,3}$/.test(p))) {
-    return { error: `--steps: ${JSON.stringify(text)} is not a comma-separated list of whole percentages` };
+    return { problem: `${JSON.stringify(text)} is not a comma-separated list of whole percentages` };
   }
   const steps = parts.map(Number);
   for (const [i, p] of steps.entries()) {
-    if (p < 1 || p > 100) return { error: `--steps: ${p} is outside 1-100` };
+    if (p < 1 || p > 100) return { problem: `${p} is outside 1-100` };
     const prev = steps[i - 1];
-    if (prev !== undefined && p <= prev) return { error: `--steps: steps must be strictly increasing (${prev} then ${p})` };
+    if (prev !== undefined && p <= prev) return { problem: `steps must be strictly increasing (${prev} then ${p})` };
   }
-  if (steps[steps.length - 1] !== 100) return { error: '--steps: the last step must be 100' };
+  if (steps[steps.length - 1] !== 100) return { problem: 'the last step must be 100' };
   return { steps };
+}
+
+/** Parses `--steps 25,50,75,100`; returns an error message naming the flag instead of throwing. */
+export function parseSteps(text: string): { steps: number[] } | { error: string } {
+  const r = readSteps(text);
+  return 'problem' in r ? { error: `--steps: ${r.problem}` } : r;
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Color } from './color.js';
 import { controlEntrySchema, pausedSchema } from './control.js';
+import { STRATEGIES } from './strategy.js';
 import type { Weights } from './weights.js';
 
 /**
@@ -82,7 +83,7 @@ export const migrationSchema = z.strictObject({
   /** the color traffic moves to */
   to: color,
   version: z.string().nullable(),
-  strategy: z.enum(['weighted', 'sticky']),
+  strategy: z.enum(STRATEGIES),
   plannedSteps: z.array(z.number()),
   status: z.enum(MIGRATION_STATUSES),
   startedAt: z.string(),
@@ -111,7 +112,7 @@ export const stateSchema = z.strictObject({
   weights,
   /** revision of the config NGINX confirmed serving; 0 before the first apply */
   revision: z.number().int().min(0),
-  strategy: z.enum(['weighted', 'sticky']),
+  strategy: z.enum(STRATEGIES),
   /** the color NGINX falls back to while the other carries 100% (nginx.fallback); null or absent: none armed */
   backup: color.nullable().optional(),
   versions: z.strictObject({ blue: z.string().nullable(), green: z.string().nullable() }),

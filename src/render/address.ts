@@ -1,3 +1,5 @@
+import { IPV4_RE } from '../config/patterns.js';
+
 /**
  * Pure: the text NGINX prints for an upstream server in `$upstream_addr`, so a `map` can tell which
  * color a server belongs to. NGINX prints the socket address, not what the config said: IPv6 goes
@@ -5,10 +7,8 @@
  * which this file reproduces. A host name has no such text before NGINX resolves it: null.
  */
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
 function ipv4Bytes(text: string): number[] | null {
-  return IPV4.test(text) ? text.split('.').map(Number) : null;
+  return IPV4_RE.test(text) ? text.split('.').map(Number) : null;
 }
 
 /** `::1`, `fe80::1:2`, `::ffff:1.2.3.4` → 16 bytes; anything else → null. */

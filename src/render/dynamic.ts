@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Color } from '../core/color.js';
+import type { RenderRequest } from '../app/ports.js';
 import { OWN_LAYOUT } from './layout.js';
-import type { RenderOptions } from './view.js';
 
 /**
  * Pure helpers of dynamic mode (nginx.mode: dynamic): njs routes every request by a weights file, so the
@@ -40,14 +40,14 @@ export function withConfigId(site: string, id: string): string {
  * Where everything goes when the weights file cannot be read: the color at 100% if there is one (a
  * rollback's or a finished migration's), else the stable color (mid-migration).
  */
-export function fallbackColor(opts: Pick<RenderOptions, 'weights' | 'stable'>): Color {
+export function fallbackColor(opts: Pick<RenderRequest, 'weights' | 'stable'>): Color {
   if (opts.weights.blue === 100) return 'blue';
   if (opts.weights.green === 100) return 'green';
   return opts.stable;
 }
 
 /** The weights file's content: one JSON object and a newline (njs parses it with JSON.parse). */
-export function weightsDocument(opts: RenderOptions): string {
+export function weightsDocument(opts: RenderRequest): string {
   const { revision, weights, growing, stable, strategy } = opts;
   const backup = opts.backup ?? null;
   const doc = {

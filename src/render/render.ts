@@ -1,16 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
-import type { RenderedConfig } from '../app/ports.js';
+import type { RenderedConfig, RenderRequest } from '../app/ports.js';
 import type { Config } from '../config/schema.js';
 import { regexLiteral } from './address.js';
 import { configIdOf, weightsDocument, withConfigId } from './dynamic.js';
 import { compileOptions, precompiledSpec } from './precompiled.js';
 import { mainView, siteView } from './view.js';
-import type { DynamicOptions, RenderOptions } from './view.js';
+import type { DynamicOptions } from './view.js';
 
 export { splitPlan } from './view.js';
-export type { DynamicOptions, RenderOptions, SplitEntry, Strategy } from './view.js';
+export type { RenderRequest } from '../app/ports.js';
+export type { DynamicOptions, SplitEntry } from './view.js';
 
 /**
  * Config + step → the NGINX files, as strings: nginx.conf and the site config; in dynamic mode also the
@@ -49,7 +50,7 @@ function templates(): Templates {
 }
 
 /** `dynamic`: render for nginx.mode dynamic (null, the default: reload mode). */
-export function renderConfig(config: Config, opts: RenderOptions, dynamic: DynamicOptions | null = null): RenderedConfig {
+export function renderConfig(config: Config, opts: RenderRequest, dynamic: DynamicOptions | null = null): RenderedConfig {
   const t = templates();
   const site = t.site(siteView(config, opts, dynamic));
   const main = t.main(mainView(opts, dynamic));

@@ -1,7 +1,10 @@
 import { COLORS } from '../core/color.js';
 import type { Color } from '../core/color.js';
 import type { Weights } from '../core/weights.js';
-import { NJS_MODULE_RE, STRATEGIES, WEIGHTS_DIR_RE, isHostPort } from '../config/schema.js';
+import type { RenderRequest } from '../app/ports.js';
+import { STRATEGIES } from '../core/strategy.js';
+import { NJS_MODULE_RE, WEIGHTS_DIR_RE, isHostPort } from '../config/schema.js';
+import { IPV4_RE, IPV6_BRACKETED_RE, URL_PATH_RE } from '../config/patterns.js';
 import { CONFIG_ID_PENDING, fallbackColor } from './dynamic.js';
 import { OWN_LAYOUT, type FileLayout } from './layout.js';
 import type { Config } from '../config/schema.js';
@@ -17,23 +20,6 @@ export { splitPlan, type SplitEntry } from './routing.js';
  * templates run with `noEscape` and a single stray `;`, `{`, `"`, `$` or newline would change the
  * NGINX config's structure (config injection). Anything impossible throws a plain Error: it is a bug.
  */
-
-export type Strategy = (typeof STRATEGIES)[number];
-
-export interface RenderOptions {
-  readonly weights: Weights;
-  /** written into the status JSON; NGINX answering it proves the config is live */
-  readonly revision: number;
-  readonly strategy: Strategy;
-  readonly stable: Color;
-  /** the color whose share grows: first in split_clients, owner of the low sticky buckets */
-  readonly growing: Color;
-  /**
-   * nginx.fallback: the color at 0% whose servers back up the one at 100% (they take over when every
-   * live server fails); null or absent: none. Only at 100/0.
-   */
-  readonly backup?: Color | null;
-}
 
 /** Dynamic mode (nginx.mode): njs routes every request by the weights file. null: reload mode. */
 export interface DynamicOptions {
@@ -138,10 +124,6 @@ export interface MainView {
   readonly module: string | null;
 }
 
-const HEALTH_PATH = /^\/[A-Za-z0-9._~/-]{0,200}$/;
-const IPV4 = /^(\d{1,3})(\.\d{1,3}){3}$/;
-const IPV6_BRACKETED = /^\[[0-9A-Fa-f:.]{2,45}\]$/;
-
 function fail(what: string, value: unknown): never {
   throw new Error(`render: impossible ${what}: ${JSON.stringify(value)}`);
 }
@@ -159,7 +141,7 @@ function listensOf(config: Config): string[] {
   const port = int('listen port', config.listen, 1, 65535);
   const address = config.listenAddress;
   if (address === '*') return [`*:${port}`];
-  if (!IPV4.test(address) && !(IPV6_BRACKETED.test(address) && address.includes(':'))) return fail('listenAddress', address);
+  if (!IPV4_RE.test(address) && !(IPV6_BRACKETED_RE.test(address) && address.includes(':'))) return fail('listenAddress', address);
   const loopback = address.startsWith('127.') || address === '[::1]';
   return loopback ? [`${address}:${port}`] : [`${address}:${port}`, `127.0.0.1:${port}`];
 }
@@ -197,7 +179,7 @@ function upstreamOf(config: Config, c: Color): UpstreamView {
   const env = config.environments[c];
   if (env.servers.length < 1 || env.servers.length > 64) fail(`server count of ${c}`, env.servers.length);
   for (const server of env.servers) if (!isHostPort(server)) fail(`server of ${c}`, server);
-  if (!HEALTH_PATH.test(env.health)) fail(`health path of ${c}`, env.health);
+  if (!URL_PATH_RE.test(env.health)) fail(`health path of ${c}`, env.health);
   return { color: c, servers: [...env.servers], health: env.health };
 }
 
@@ -216,14 +198,14 @@ function exactView(
 }
 
 /** The backup color asked for, checked: only the color at 0% while the other carries 100%. */
-function backupOf(opts: RenderOptions): Color | null {
+function backupOf(opts: RenderRequest): Color | null {
   if (opts.backup === undefined || opts.backup === null) return null;
   const backup = checkColor('backup color', opts.backup);
   if (opts.weights[backup] !== 0) fail('backup color (must be the color at 0%)', { backup, weights: opts.weights });
   return backup;
 }
 
-export function siteView(config: Config, opts: RenderOptions, dynamic: DynamicOptions | null = null): SiteView {
+export function siteView(config: Config, opts: RenderRequest, dynamic: DynamicOptions | null = null): SiteView {
   const revision = int('revision', opts.revision, 0, Number.MAX_SAFE_INTEGER);
   const stable = checkColor('stable color', opts.stable);
   const strategy = opts.strategy;
@@ -283,7 +265,7 @@ export function siteView(config: Config, opts: RenderOptions, dynamic: DynamicOp
   };
 }
 
-export function mainView(opts: Pick<RenderOptions, 'revision'>, dynamic: DynamicOptions | null = null): MainView {
+export function mainView(opts: Pick<RenderRequest, 'revision'>, dynamic: DynamicOptions | null = null): MainView {
   const module = dynamic?.module ?? null;
   if (module !== null && (!NJS_MODULE_RE.test(module) || module.split('/').includes('..'))) fail('njs module path', module);
   return { revision: int('revision', opts.revision, 0, Number.MAX_SAFE_INTEGER), files: OWN_LAYOUT, dynamic: dynamic !== null, module };

@@ -1,7 +1,9 @@
 import { z } from 'zod';
-import { parseColor, VERSION_RE } from '../core/color.js';
+import { parseColor } from '../core/color.js';
 import { UsageError } from '../core/errors.js';
-import { parseSteps } from '../core/plan.js';
+import { gradualOptionsSchema } from '../core/gradual-options.js';
+import type { Strategy } from '../core/strategy.js';
+import { HOSTNAME_RE, IPV4_RE, IPV6_RE } from '../config/patterns.js';
 import { formatIssues } from '../config/validate.js';
 import type { Color } from '../core/color.js';
 import { DEFAULT_POLICY, DEFAULT_ROLLBACK_RULES, RULE_IDS, type RuleId } from './alerts.js';
@@ -47,9 +49,8 @@ export interface ServeFlags {
   readonly alertRollback?: string;
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const IPV6 = /^\[?[0-9A-Fa-f:.]{2,45}\]?$/;
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+/** An IPv6 address, bracketed or not (`::1`, `[::1]`). */
+const isIpv6 = (s: string): boolean => s.includes(':') && IPV6_RE.test(s.replace(/^\[/, '').replace(/\]$/, ''));
 
 const num = (what: string, min: number, max: number, int = false) =>
   z
@@ -60,12 +61,12 @@ const num = (what: string, min: number, max: number, int = false) =>
 
 const bindAddress = z
   .string()
-  .refine((s) => IPV4.test(s) || (IPV6.test(s) && s.includes(':')), '--host: not an IP address (e.g. 127.0.0.1, ::1, 0.0.0.0)')
+  .refine((s) => IPV4_RE.test(s) || isIpv6(s), '--host: not an IP address (e.g. 127.0.0.1, ::1, 0.0.0.0)')
   .transform((s) => s.replace(/^\[(.*)\]$/, '$1'));
 
 const hostName = z
   .string()
-  .refine((s) => IPV4.test(s) || HOSTNAME.test(s) || (IPV6.test(s) && s.includes(':')), '--allow-host: not a host name or IP address');
+  .refine((s) => IPV4_RE.test(s) || HOSTNAME_RE.test(s) || isIpv6(s), '--allow-host: not a host name or IP address');
 
 const webhookUrl = z
   .string()
@@ -142,62 +143,32 @@ export function parseServeOptions(flags: ServeFlags, env: NodeJS.ProcessEnv): Se
   };
 }
 
-const stepsArray = z
-  .array(z.number('steps are whole percentages').int('steps are whole percentages'))
-  .min(1, 'needs at least one step')
-  .max(100);
-const stepsText = z.string().max(400);
-
-/** `POST /switch/:color` body: the same rules as `bgctl gradual` (VERSION_RE, --steps, --step-seconds). */
-const switchBody = z.strictObject({
-  version: z
-    .string()
-    .regex(VERSION_RE, 'not a valid version (letters, digits and . _ + -, starting with a letter or digit, at most 64 characters)')
-    .optional(),
-  /** a list of whole percentages, or the CLI's text form "25,50,100" */
-  steps: z.unknown().optional(),
-  stepSeconds: z.number().min(0, 'must be 0-86400').max(86400, 'must be 0-86400').optional(),
-  strategy: z.enum(['weighted', 'sticky']).optional(),
-  dryRun: z.boolean().optional(),
-});
-
 export interface SwitchRequest {
   readonly color: Color;
   readonly version: string | null;
   readonly steps: number[] | undefined;
   readonly stepSeconds: number | undefined;
-  readonly strategy: 'weighted' | 'sticky' | undefined;
+  readonly strategy: Strategy | undefined;
   readonly dryRun: boolean;
 }
 
-/** Pure: path parameter + JSON body → a gradual request, or a UsageError (HTTP 400) naming the field. */
+/**
+ * Pure: path parameter + JSON body → a gradual request, or a UsageError (HTTP 400) naming the field. The
+ * body is checked by the schema `bgctl gradual` maps its flags onto: the same values are refused.
+ */
 export function parseSwitchRequest(colorParam: string, body: unknown): SwitchRequest {
   const color = parseColor(colorParam, 'color');
-  const r = switchBody.safeParse(body ?? {}, { reportInput: true });
+  const r = gradualOptionsSchema.safeParse(body ?? {}, { reportInput: true });
   if (!r.success) {
     const lines = formatIssues(r.error.issues);
     throw new UsageError(`body: ${lines[0] ?? 'invalid'}${lines.length > 1 ? ` (and ${lines.length - 1} more)` : ''}`, {
       details: { problems: lines },
     });
   }
-  let steps: number[] | undefined;
-  if (r.data.steps !== undefined) {
-    const list =
-      typeof r.data.steps === 'string'
-        ? stepsText.safeParse(r.data.steps, { reportInput: true })
-        : stepsArray.safeParse(r.data.steps, { reportInput: true });
-    if (!list.success)
-      throw new UsageError(
-        `body: ${formatIssues(list.error.issues.map((i) => ({ ...i, path: ['steps', ...i.path] })))[0] ?? 'steps: invalid'}`,
-      );
-    const parsed = parseSteps(Array.isArray(list.data) ? list.data.join(',') : list.data);
-    if ('error' in parsed) throw new UsageError(`body: ${parsed.error.replace(/^--steps/, 'steps')}`);
-    steps = parsed.steps;
-  }
   return {
     color,
     version: r.data.version ?? null,
-    steps,
+    steps: r.data.steps,
     stepSeconds: r.data.stepSeconds,
     strategy: r.data.strategy,
     dryRun: r.data.dryRun ?? false,

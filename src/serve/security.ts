@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { IPV4_LOOPBACK_RE } from '../config/patterns.js';
 
 /**
  * Pure security checks of the control API: bearer tokens compared in constant time, and the Host
@@ -40,12 +41,10 @@ export function authorize(configured: string | null, authorization: string | und
   return { ok: true };
 }
 
-const IPV4_LOOPBACK = /^127(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
 /** 127.0.0.0/8, ::1 (bracketed or not) and localhost. */
 export function isLoopback(host: string): boolean {
   const h = host.toLowerCase();
-  return h === 'localhost' || IPV4_LOOPBACK.test(h) || h === '::1' || h === '[::1]';
+  return h === 'localhost' || IPV4_LOOPBACK_RE.test(h) || h === '::1' || h === '[::1]';
 }
 
 /** How a bind address appears in a Host header: IPv6 in brackets. */

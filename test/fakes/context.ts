@@ -1,6 +1,6 @@
-import type { AppContext, RenderRequest } from '../../src/app/context.js';
+import type { AppContext } from '../../src/app/context.js';
 import { chooseMode } from '../../src/app/mode.js';
-import type { NjsSupport, RenderedConfig } from '../../src/app/ports.js';
+import type { NjsSupport, RenderedConfig, RenderRequest } from '../../src/app/ports.js';
 import { configSchema, type ConfigInput, type LoadedConfig } from '../../src/config/schema.js';
 import type { State } from '../../src/core/state.js';
 import { FakeClock } from './clock.js';

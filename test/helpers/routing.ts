@@ -8,6 +8,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { LocalNginxDriver } from '../../src/adapters/nginx/local.js';
 import type { ApplyReport } from '../../src/app/ports.js';
 import type { Color } from '../../src/core/color.js';
+import type { Strategy } from '../../src/core/strategy.js';
 import { weightsFor } from '../../src/core/weights.js';
 import { configSchema, type ConfigInput } from '../../src/config/schema.js';
 import { renderConfig, type DynamicOptions } from '../../src/render/render.js';
@@ -137,7 +138,7 @@ export async function pool<T>(n: number, concurrency: number, fn: (i: number) =>
 
 export interface SiteStep {
   readonly percent: number;
-  readonly strategy?: 'weighted' | 'sticky';
+  readonly strategy?: Strategy;
   /** the growing color (default green) */
   readonly growing?: Color;
 }

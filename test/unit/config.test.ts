@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { INIT_DEFAULTS, renderInitConfig } from '../../src/config/init.js';
 import { jsonErrorOffset, lineColAt } from '../../src/config/load.js';
+import { configSchema } from '../../src/config/schema.js';
 import { validateConfig } from '../../src/config/validate.js';
 import { UsageError } from '../../src/core/errors.js';
 
@@ -222,6 +223,31 @@ describe('renderInitConfig', () => {
     // Every key the schema knows (except $schema, which the yaml-language-server line covers) is documented.
     const schemaKeys = keyPaths(validateConfig({ ...(raw as object), $schema: 'x' })).filter((p) => p !== '$schema');
     expect(all).toEqual(expect.arrayContaining(schemaKeys));
+  });
+
+  it('writes every value as its schema default, bar the servers and the deploy and tls examples', () => {
+    const uncommented = text
+      .split('\n')
+      .map((l) => (/^# {0,4}[A-Za-z]\w*:/.test(l) ? l.slice(2) : l))
+      .join('\n');
+    const written = parse(uncommented) as unknown;
+    // deploy and tls have no defaults of their own: given their required keys, the rest come from the schema
+    const defaults = configSchema.parse({
+      environments: { blue: { servers: INIT_DEFAULTS.blue }, green: { servers: INIT_DEFAULTS.green } },
+      deploy: { command: ['true'] },
+      tls: { certificate: '/c', key: '/k' },
+    });
+    const examples = [
+      'environments.blue.servers',
+      'environments.green.servers',
+      'deploy.command',
+      'deploy.env',
+      'tls.certificate',
+      'tls.key',
+    ];
+    const values = keyPaths(written).filter((p) => !examples.includes(p) && keyPaths(get(written, p)).length === 0);
+    expect(values.length).toBeGreaterThan(40);
+    for (const p of values) expect(get(written, p), p).toEqual(get(defaults, p));
   });
 
   it('refuses a bad --blue/--green value, naming the flag and the value', () => {

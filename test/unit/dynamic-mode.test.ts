@@ -9,7 +9,7 @@ import { configSchema, type ConfigInput } from '../../src/config/schema.js';
 import { weightsFor } from '../../src/core/weights.js';
 import { configIdOf } from '../../src/render/dynamic.js';
 import { ExitCode } from '../../src/core/errors.js';
-import { renderConfig, type RenderOptions } from '../../src/render/render.js';
+import { renderConfig, type RenderRequest } from '../../src/render/render.js';
 import { failure, makeContext } from '../fakes/context.js';
 
 // Dynamic mode (nginx.mode: dynamic) as pure values: what is rendered, how the mode is chosen, what
@@ -26,7 +26,7 @@ const config = (over: Partial<ConfigInput> = {}) =>
     ...over,
   });
 
-const step = (percent: number, over: Partial<RenderOptions> = {}): RenderOptions => ({
+const step = (percent: number, over: Partial<RenderRequest> = {}): RenderRequest => ({
   weights: weightsFor('green', percent),
   revision: 12,
   strategy: 'weighted',
@@ -66,7 +66,7 @@ describe('rendering for dynamic mode', () => {
   });
 
   it('writes the weights file NGINX routes by: weights, growing, stable, a fallback color, strategy, revision', () => {
-    const doc = (r: RenderOptions) => JSON.parse(renderConfig(config(), r, DYN).weightsFile ?? '') as Record<string, unknown>;
+    const doc = (r: RenderRequest) => JSON.parse(renderConfig(config(), r, DYN).weightsFile ?? '') as Record<string, unknown>;
     expect(doc(step(25))).toEqual({
       revision: 12,
       blue: 75,

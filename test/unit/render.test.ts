@@ -3,7 +3,7 @@ import type { Color } from '../../src/core/color.js';
 import { weightsFor } from '../../src/core/weights.js';
 import { configSchema, type Config, type ConfigInput } from '../../src/config/schema.js';
 import { upstreamAddrText } from '../../src/render/address.js';
-import { renderConfig, splitPlan, type RenderOptions } from '../../src/render/render.js';
+import { renderConfig, splitPlan, type RenderRequest } from '../../src/render/render.js';
 import { exactSplit } from '../../src/render/routing.js';
 
 /** bgctl always renders with a secret: routing.forceSecret, else its own (stateDir/force-secret) */
@@ -21,7 +21,7 @@ function config(over: Partial<ConfigInput> = {}): Config {
 }
 
 /** A step of a blue → green migration: green grows to `percent`. */
-function step(percent: number, over: Partial<RenderOptions> = {}): RenderOptions {
+function step(percent: number, over: Partial<RenderRequest> = {}): RenderRequest {
   return { weights: weightsFor('green', percent), revision: 12, strategy: 'weighted', stable: 'blue', growing: 'green', ...over };
 }
 

@@ -1,7 +1,7 @@
 import { readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { RenderRequest } from '../../src/app/context.js';
+import type { RenderRequest } from '../../src/app/ports.js';
 import { AuditFile, type AuditEntry, type AuditSink } from '../../src/serve/adapters/audit-file.js';
 import { parseServeOptions } from '../../src/serve/options.js';
 import { RefusalLog } from '../../src/serve/refusals.js';

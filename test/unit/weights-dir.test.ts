@@ -7,7 +7,7 @@ import { checkWeightsDir, resolvePaths } from '../../src/config/load.js';
 import { configSchema, type ConfigInput } from '../../src/config/schema.js';
 import { ExitCode } from '../../src/core/errors.js';
 import { weightsFor } from '../../src/core/weights.js';
-import { renderConfig, type RenderOptions } from '../../src/render/render.js';
+import { renderConfig, type RenderRequest } from '../../src/render/render.js';
 import { weightsDirSeen } from '../../src/wire.js';
 
 // nginx.weightsDir: where the weights file lives when NGINX's workers cannot enter nginx.dir. NGINX
@@ -22,7 +22,7 @@ const config = (over: Partial<ConfigInput> = {}) =>
     ...over,
   });
 
-const step: RenderOptions = { weights: weightsFor('green', 25), revision: 3, strategy: 'weighted', stable: 'blue', growing: 'green' };
+const step: RenderRequest = { weights: weightsFor('green', 25), revision: 3, strategy: 'weighted', stable: 'blue', growing: 'green' };
 
 describe('nginx.weightsDir', () => {
   it('tells njs the folder in the site config, which changes the structure id; absent: no such line', () => {
