@@ -109,6 +109,8 @@ function dynamicOf(mode: ApplyMode | null, target: string, weightsDir: string | 
 /** nginx.weightsDir as NGINX sees it: docker, the same folder under the bind mount (load.ts keeps it inside nginx.dir). */
 export function weightsDirSeen(config: Config): string | null {
   const { driver, dir, containerDir, weightsDir } = config.nginx;
+  // a system NGINX's conf prefix is the operator's folder: njs is always told where the weights are
+  if (driver === 'system') return weightsDir ?? dir;
   if (weightsDir === null || driver !== 'docker') return weightsDir;
   return path.posix.join(containerDir, path.relative(dir, weightsDir).split(path.sep).join('/'));
 }

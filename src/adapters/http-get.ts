@@ -24,6 +24,8 @@ export interface GetOptions {
    * public host, not 127.0.0.1). Never for anything else.
    */
   readonly insecure?: boolean;
+  /** the Host header and (https) the TLS server name: a server block chosen by name on a shared port */
+  readonly serverName?: string;
 }
 
 export interface GetResult {
@@ -52,8 +54,9 @@ export function httpGet(url: string, opts: GetOptions): Promise<GetResult> {
     const req = send(url, {
       method: 'GET',
       agent: false,
-      headers: { ...opts.headers, connection: 'close' },
+      headers: { ...opts.headers, connection: 'close', ...(opts.serverName ? { host: opts.serverName } : {}) },
       ...(tls && opts.insecure ? { rejectUnauthorized: false } : {}),
+      ...(tls && opts.serverName ? { servername: opts.serverName } : {}),
     });
     const timer = setTimeout(() => {
       finish(() => reject(new GetTimeoutError(`timeout after ${opts.timeoutMs} ms`)));

@@ -13,7 +13,8 @@ export interface HttpProberOptions {
   readonly environments: Readonly<Record<Color, ProbeEnvironment>>;
   readonly timeoutMs: number;
   /** Where NGINX listens: the config's listenAddress (`*`, 0.0.0.0 and [::] mean loopback) and listen port. */
-  readonly nginx: { readonly host: string; readonly port: number; readonly tls?: boolean };
+  /** serverName: the Host (and SNI) of the server block (a system NGINX with several) */
+  readonly nginx: { readonly host: string; readonly port: number; readonly tls?: boolean; readonly serverName?: string | null };
   /**
    * The config's forced routes (`routing`): throughNginx asks NGINX for the color's health path with
    * `forceHeader: COLOR` (`COLOR:SECRET` when forceSecret is set). forceHeader null: it asks the
@@ -83,6 +84,7 @@ export class HttpProber implements Prober {
         timeoutMs,
         maxBytes: BODY_CAP, // too big to be a health document: status decides, version unknown
         insecure: ownNginx,
+        ...(ownNginx && this.options.nginx.serverName ? { serverName: this.options.nginx.serverName } : {}),
       });
       const body = res.body;
       const served = res.headers['x-bgctl-color'];

@@ -58,9 +58,14 @@ export async function renderStep(ctx: AppContext, step?: { color: Color; percent
  * Starts NGINX on what the state says is live (a fresh install: blue at 100%), in the apply mode this
  * process resolved (`nginx.mode: dynamic` without the njs module: exit 6, nothing started).
  */
-export async function start(
-  ctx: AppContext,
-): Promise<{ revision: number; weights: Weights; alreadyRunning: boolean; mode: 'dynamic' | 'reload'; modeDetail: string }> {
+export async function start(ctx: AppContext): Promise<{
+  revision: number;
+  weights: Weights;
+  alreadyRunning: boolean;
+  running: boolean;
+  mode: 'dynamic' | 'reload';
+  modeDetail: string;
+}> {
   // a bad certificate or key: exit 2 before anything is written (not even the lock)
   await ctx.checkTls?.();
   return withLock(ctx, 'start', async () => {
@@ -72,15 +77,19 @@ export async function start(
     const req = { ...renderRequestFor(state, state.weights, revision), backup: await fallbackFor(ctx, state.weights) };
     await ctx.nginx.start(ctx.render(req));
     await ctx.store.save(applied(state, state.weights, revision, nowIso(ctx), req.backup));
-    return { revision, weights: state.weights, alreadyRunning, mode: ctx.mode.mode, modeDetail: ctx.mode.detail };
+    // an NGINX bgctl does not start (system driver) may be stopped: the files are ready for its own start
+    const running = alreadyRunning || (await ctx.nginx.isRunning());
+    return { revision, weights: state.weights, alreadyRunning, running, mode: ctx.mode.mode, modeDetail: ctx.mode.detail };
   });
 }
 
-export function stop(ctx: AppContext): Promise<{ wasRunning: boolean }> {
+/** `note`: an NGINX bgctl does not stop (system driver): what to do instead. */
+export function stop(ctx: AppContext): Promise<{ wasRunning: boolean; note?: string }> {
   return withLock(ctx, 'stop', async () => {
     const wasRunning = await ctx.nginx.isRunning();
     await ctx.nginx.stop();
-    return { wasRunning };
+    const note = ctx.nginx.stopHint ?? null;
+    return note === null ? { wasRunning } : { wasRunning, note };
   });
 }
 

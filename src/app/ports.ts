@@ -123,6 +123,8 @@ export interface NginxDriver {
   /** Starts NGINX with the given config (writes it first, tested). No-op if already running with it. */
   start(config: RenderedConfig): Promise<void>;
   stop(): Promise<void>;
+  /** set when `stop` stops nothing (an NGINX bgctl did not start): what to do instead */
+  readonly stopHint?: string | null;
   isRunning(): Promise<boolean>;
   /**
    * Reads the revision NGINX is serving right now on the listen port; null if it does not answer.

@@ -9,7 +9,9 @@ export interface InitOptions {
   readonly blue: readonly string[];
   readonly green: readonly string[];
   readonly listen: number;
-  readonly driver: 'local' | 'docker';
+  readonly driver: 'local' | 'docker' | 'system';
+  /** system: the NGINX's main config (absolute, or relative to the config file's folder) */
+  readonly conf?: string;
 }
 
 /**
@@ -53,7 +55,12 @@ function validateOptions(opts: InitOptions): InitOptions {
   const driver = check(driverSchema, opts.driver, '--driver', () => quote(String(opts.driver)));
   const shared = green.find((s) => blue.some((b) => sameServer(b, s)));
   if (shared !== undefined) throw new UsageError(`--green ${quote(shared)}: is also a --blue server; colors must not share servers`);
-  return { blue, green, listen, driver };
+  if (driver === 'system' && (opts.conf === undefined || opts.conf === ''))
+    throw new UsageError('--driver system needs --conf: the main config of that NGINX (e.g. /etc/nginx/nginx.conf)');
+  if (driver !== 'system' && opts.conf !== undefined) throw new UsageError('--conf goes with --driver system');
+  if (opts.conf !== undefined && !/^[A-Za-z0-9._/+@-]{1,400}$/.test(opts.conf))
+    throw new UsageError(`--conf ${quote(opts.conf)}: not a plain file path (letters, digits and . _ / + @ - only)`);
+  return { blue, green, listen, driver, ...(opts.conf !== undefined ? { conf: opts.conf } : {}) };
 }
 
 const COMMENT_COLUMN = 36;
@@ -85,6 +92,17 @@ function byDefault<T extends object>(indent: number, defaults: T, key: keyof T &
   return entry(indent, key, yamlValue(defaults[key]), comment, off);
 }
 
+/** system: bgctl's folder beside the NGINX's main config (/etc/nginx/nginx.conf → /etc/nginx/bgctl). */
+export function systemDirFor(conf: string): string {
+  const cut = conf.lastIndexOf('/');
+  return cut <= 0 ? 'bgctl' : `${conf.slice(0, cut)}/bgctl`;
+}
+
+/** The two lines an operator adds to a system NGINX (driver system). */
+export function includeLines(dir: string): { http: string; server: string } {
+  return { http: `include ${dir}/http.conf;`, server: `include ${dir}/server.conf;` };
+}
+
 /**
  * Pure: the commented bgctl.yaml `bgctl init` writes. Every key of the contract is set (to the
  * defaults unless given); the tuning keys are listed commented out; deploy is an example, off.
@@ -92,6 +110,7 @@ function byDefault<T extends object>(indent: number, defaults: T, key: keyof T &
 export function renderInitConfig(opts: InitOptions): string {
   const o = validateOptions(opts);
   const docker = o.driver === 'docker';
+  const system = o.driver === 'system';
   const { nginx, migration, probe, thresholds, routing } = DEFAULTS;
   const health = DEFAULTS.environments.blue; // both colors have the same defaults
   const lines = [
@@ -113,8 +132,16 @@ export function renderInitConfig(opts: InitOptions): string {
     byDefault(4, health, 'health', 'path probed on every server; 2xx = healthy; JSON may carry "version"'),
     '',
     entry(0, 'nginx', '', 'the NGINX front bgctl drives'),
-    entry(2, 'driver', o.driver, 'local (bgctl runs an NGINX master) | docker (a container)'),
-    byDefault(2, nginx, 'dir', 'folder bgctl owns (nginx.conf, conf.d/, logs/); docker: bind-mounted'),
+    entry(2, 'driver', o.driver, 'local (bgctl runs an NGINX master) | docker (a container) | system (yours)'),
+    ...(system
+      ? [
+          entry(2, 'conf', yamlValue(o.conf), 'system: its main config; every change is tested with it whole'),
+          entry(2, 'dir', yamlValue(systemDirFor(o.conf ?? '')), 'system: the only folder bgctl writes (http.conf, server.conf)'),
+          byDefault(2, nginx, 'reload', 'system: argv that reloads it, e.g. ["systemctl", "reload", "nginx"]'),
+          byDefault(2, nginx, 'listenTls', 'system: the server block on `listen` speaks HTTPS', true),
+          byDefault(2, nginx, 'serverName', 'system: Host/SNI bgctl sends to that server block', true),
+        ]
+      : [byDefault(2, nginx, 'dir', 'folder bgctl owns (nginx.conf, conf.d/, logs/); docker: bind-mounted')]),
     byDefault(2, nginx, 'container', 'docker: the container to `docker exec` into'),
     byDefault(2, nginx, 'containerDir', 'docker: where dir is mounted in the container (a folder)', !docker),
     entry(
@@ -129,6 +156,14 @@ export function renderInitConfig(opts: InitOptions): string {
     byDefault(2, nginx, 'njsModule', 'dynamic: the njs module to load; null: found by `nginx -V`', true),
     byDefault(2, nginx, 'weightsDir', 'dynamic: folder of the weights file (e.g. /run/bgctl); null: dir/conf.d', true),
     byDefault(2, nginx, 'binary', 'local: nginx executable, a name on PATH or a path', true),
+    ...(system
+      ? []
+      : [
+          byDefault(2, nginx, 'conf', 'system: the main config of the NGINX you already run', true),
+          byDefault(2, nginx, 'reload', 'system: argv that reloads it, e.g. ["systemctl", "reload", "nginx"]', true),
+          byDefault(2, nginx, 'listenTls', 'system: the server block on `listen` speaks HTTPS', true),
+          byDefault(2, nginx, 'serverName', 'system: Host/SNI bgctl sends to that server block', true),
+        ]),
     byDefault(2, nginx, 'fallback', 'at 100/0 the idle color (if healthy) backs up the live one inside NGINX', true),
     byDefault(2, nginx, 'maxFails', 'failed attempts before NGINX marks a server down (count)', true),
     byDefault(2, nginx, 'failTimeout', 'how long a failed server stays marked down (seconds)', true),

@@ -189,6 +189,7 @@ export function resolvePaths(config: Config, baseDir: string): Config {
       ...config.nginx,
       dir: path.resolve(baseDir, config.nginx.dir),
       weightsDir: config.nginx.weightsDir === null ? null : path.resolve(baseDir, config.nginx.weightsDir),
+      conf: config.nginx.conf === null ? null : path.resolve(baseDir, config.nginx.conf),
       // A bare name ("nginx") is looked up on PATH; anything with a slash is a path.
       binary: binary.includes('/') || binary.includes('\\') ? path.resolve(baseDir, binary) : binary,
     },

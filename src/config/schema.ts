@@ -101,6 +101,14 @@ const secret = z.string().regex(/^[A-Za-z0-9._~-]{16,128}$/, 'must be 16-128 cha
 const tlsPath = z.string().regex(/^[A-Za-z0-9._/+@-]{1,400}$/, 'not a plain file path (letters, digits and . _ / + @ - only)');
 const listenAddress = z.string().refine((s) => IPV4_RE.test(s) || IPV6_BRACKETED_RE.test(s) || s === '*', 'not an IP address or *');
 const driverName = z.enum(['local', 'docker']);
+const singleDriverName = z.enum(['local', 'docker', 'system']);
+/** A host name as NGINX's server_name and TLS SNI know it. */
+const serverName = z
+  .string()
+  .regex(
+    /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/,
+    'not a host name (letters, digits, - and dots)',
+  );
 const containerName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'not a container name');
 /** An absolute POSIX path inside the container; it only ever reaches argv (`docker exec ... nginx -p PATH`). */
 const containerPath = z
@@ -152,7 +160,37 @@ export const configSchema = z
     environments: z.strictObject({ blue: environment, green: environment }).describe('The two colors traffic moves between.'),
     nginx: z
       .strictObject({
-        driver: driverName.default('local').describe('local: bgctl runs an NGINX master; docker: it drives a container.'),
+        driver: singleDriverName
+          .default('local')
+          .describe(
+            'local: bgctl runs an NGINX master; docker: it drives a container; system: an NGINX that bgctl never starts or stops (a system service), which includes the two files bgctl writes in nginx.dir.',
+          ),
+        conf: z
+          .string()
+          .min(1)
+          .nullable()
+          .default(null)
+          .describe(
+            'system: the main config of that NGINX (e.g. /etc/nginx/nginx.conf); every change is tested with it whole (nginx -t -c CONF). Required with driver system.',
+          ),
+        reload: z
+          .array(z.string().min(1))
+          .min(1)
+          .max(32)
+          .default(['nginx', '-s', 'reload'])
+          .describe(
+            'system: the argv that makes that NGINX reload (never a shell string), e.g. ["systemctl", "reload", "nginx"]. Its exit code proves nothing: bgctl confirms every reload.',
+          ),
+        listenTls: z
+          .boolean()
+          .default(false)
+          .describe('system: the server block that includes server.conf speaks HTTPS on `listen` (bgctl confirms and probes over TLS).'),
+        serverName: serverName
+          .nullable()
+          .default(null)
+          .describe(
+            'system: the Host (and TLS SNI) bgctl sends to that server block, e.g. app.example.com. null: none (the default server).',
+          ),
         dir: z
           .string()
           .min(1)
@@ -374,6 +412,22 @@ export const configSchema = z
         path: ['tls'],
         message: 'not supported with nginx.targets (a fleet) yet: terminate TLS in front of the fleet',
       });
+    if (cfg.nginx.driver === 'system') {
+      if (cfg.nginx.conf === null)
+        ctx.addIssue({ code: 'custom', path: ['nginx', 'conf'], message: 'required with driver system: the main config of that NGINX' });
+      if (cfg.nginx.targets !== null)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['nginx', 'targets'],
+          message: 'not supported with driver system yet: one system NGINX per config',
+        });
+      if (cfg.tls !== null)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tls'],
+          message: "driver system: TLS is the system NGINX's own (its server block); set nginx.listenTls: true instead",
+        });
+    }
     if (cfg.nginx.weightsDir !== null && cfg.nginx.targets !== null)
       ctx.addIssue({ code: 'custom', path: ['nginx', 'weightsDir'], message: 'not supported with nginx.targets (a fleet) yet' });
     for (const issue of targetConflicts(cfg))

@@ -9,8 +9,8 @@ import type { Config } from './schema.js';
  */
 export interface NginxTargetConfig {
   readonly name: string;
-  readonly driver: 'local' | 'docker';
-  /** absolute: the prefix (local) or the host side of the bind mount (docker) */
+  readonly driver: 'local' | 'docker' | 'system';
+  /** absolute: the prefix (local), the host side of the bind mount (docker), the folder of the two includes (system) */
   readonly dir: string;
   readonly listen: number;
   readonly listenAddress: string;
@@ -22,6 +22,15 @@ export interface NginxTargetConfig {
   readonly service: string;
   /** dynamic mode: the njs module path (inside the container for docker); null: detect */
   readonly njsModule: string | null;
+  /** system: the NGINX's main config (absolute), how it reloads, whether its listen speaks TLS, the Host/SNI to send */
+  readonly system: SystemTarget | null;
+}
+
+export interface SystemTarget {
+  readonly conf: string;
+  readonly reload: readonly string[];
+  readonly tls: boolean;
+  readonly serverName: string | null;
 }
 
 export const SINGLE_TARGET = 'nginx';
@@ -45,6 +54,10 @@ export function nginxTargets(config: Config, baseDir: string): NginxTargetConfig
     composeFile: n.composeFile === null ? null : path.resolve(baseDir, n.composeFile),
     service: n.service,
     njsModule: n.njsModule,
+    system:
+      n.driver === 'system' && n.conf !== null
+        ? { conf: path.resolve(baseDir, n.conf), reload: n.reload, tls: n.listenTls, serverName: n.serverName }
+        : null,
   };
   if (n.targets === null) return [base];
   return n.targets.map((t) => {
@@ -61,6 +74,7 @@ export function nginxTargets(config: Config, baseDir: string): NginxTargetConfig
       composeFile: composeFile === null ? null : path.resolve(baseDir, composeFile),
       service: t.service ?? base.service,
       njsModule: t.njsModule === undefined ? base.njsModule : t.njsModule,
+      system: null,
     };
   });
 }

@@ -24,9 +24,19 @@ const VOLATILE = /^js_var \$bgctl_(config|stable) \S+;$/gm;
  * never a reason for one). Equal ids: a weight change needs no reload.
  */
 export function configIdOf(files: { readonly main: string; readonly site: string; readonly js: string }): string {
-  const site = files.site.replace(VOLATILE, (_line, name: string) => `js_var $bgctl_${name} ${CONFIG_ID_PENDING};`);
-  return createHash('sha256').update(files.main).update('\0').update(site).update('\0').update(files.js).digest('hex').slice(0, 16);
+  const pending = (text: string): string => text.replace(VOLATILE, (_line, name: string) => `js_var $bgctl_${name} ${CONFIG_ID_PENDING};`);
+  return createHash('sha256')
+    .update(pending(files.main))
+    .update('\0')
+    .update(pending(files.site))
+    .update('\0')
+    .update(files.js)
+    .digest('hex')
+    .slice(0, 16);
 }
+
+/** Whether `text` holds the config id line (the site config; a system NGINX's http.conf). */
+export const holdsConfigId = (text: string): boolean => text.includes(`js_var $bgctl_config ${CONFIG_ID_PENDING};`);
 
 /** The site config with its id filled in. */
 export function withConfigId(site: string, id: string): string {

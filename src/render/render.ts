@@ -4,9 +4,9 @@ import Handlebars from 'handlebars';
 import type { RenderedConfig, RenderRequest } from '../app/ports.js';
 import type { Config } from '../config/schema.js';
 import { regexLiteral } from './address.js';
-import { configIdOf, weightsDocument, withConfigId } from './dynamic.js';
+import { configIdOf, holdsConfigId, weightsDocument, withConfigId } from './dynamic.js';
 import { compileOptions, precompiledSpec } from './precompiled.js';
-import { mainView, siteView } from './view.js';
+import { ALL_PARTS, mainView, siteView, type SiteParts } from './view.js';
 import type { DynamicOptions } from './view.js';
 
 export { splitPlan } from './view.js';
@@ -49,15 +49,22 @@ function templates(): Templates {
   return cached;
 }
 
+const HTTP_PART: SiteParts = { http: true, block: false, server: false };
+const SERVER_PART: SiteParts = { http: false, block: false, server: true };
+
 /** `dynamic`: render for nginx.mode dynamic (null, the default: reload mode). */
 export function renderConfig(config: Config, opts: RenderRequest, dynamic: DynamicOptions | null = null): RenderedConfig {
   const t = templates();
-  const site = t.site(siteView(config, opts, dynamic));
-  const main = t.main(mainView(opts, dynamic));
+  // a system NGINX includes two files: the http level of the site (in place of bgctl's nginx.conf) and what goes inside its server block
+  const system = config.nginx.driver === 'system';
+  const site = t.site(siteView(config, opts, dynamic, system ? SERVER_PART : ALL_PARTS));
+  const main = system ? t.site(siteView(config, opts, dynamic, HTTP_PART)) : t.main(mainView(opts, dynamic));
   const base = { main, site, revision: opts.revision, weights: { blue: opts.weights.blue, green: opts.weights.green } };
   if (dynamic === null) return base;
   const configId = configIdOf({ main, site, js: t.js });
-  return { ...base, site: withConfigId(site, configId), js: t.js, configId, weightsFile: weightsDocument(opts) };
+  // the id line is in the http level: bgctl's site config, or a system NGINX's http.conf
+  const ids = holdsConfigId(site) ? { site: withConfigId(site, configId) } : { main: withConfigId(main, configId) };
+  return { ...base, ...ids, js: t.js, configId, weightsFile: weightsDocument(opts) };
 }
 
 /** The config text with the forced-route secret replaced, for printing (files written for NGINX keep it). */

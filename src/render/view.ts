@@ -6,7 +6,7 @@ import { STRATEGIES } from '../core/strategy.js';
 import { NJS_MODULE_RE, WEIGHTS_DIR_RE, isHostPort } from '../config/schema.js';
 import { IPV4_RE, IPV6_BRACKETED_RE, URL_PATH_RE } from '../config/patterns.js';
 import { CONFIG_ID_PENDING, fallbackColor } from './dynamic.js';
-import { OWN_LAYOUT, type FileLayout } from './layout.js';
+import { OWN_LAYOUT, SYSTEM_LAYOUT, type FileLayout } from './layout.js';
 import type { Config } from '../config/schema.js';
 import { forceView, trustPattern, type ForceView } from './force.js';
 import { checkColor, exactSplit, servedByAddress, splitPlan, stickyBuckets } from './routing.js';
@@ -84,6 +84,8 @@ export interface SiteView {
   readonly revision: number;
   /** where the njs module and the access log are (render/layout.ts) */
   readonly files: FileLayout;
+  /** which parts to print: bgctl's own site has all three; a system NGINX gets http (http.conf), then server (server.conf) */
+  readonly parts: SiteParts;
   readonly listens: readonly string[];
   readonly tls: TlsView | null;
   readonly redirect: RedirectView | null;
@@ -113,6 +115,35 @@ export interface SiteView {
   readonly statusJson: string;
   /** the map key that lets a request into `/__bgctl/` (loopback + X-Bgctl-Secret); null: nobody */
   readonly trust: string | null;
+}
+
+export interface SiteParts {
+  /** upstreams, maps, log format, njs: the http level */
+  readonly http: boolean;
+  /** bgctl's own `server {` with its listen and TLS lines (and the closing brace) */
+  readonly block: boolean;
+  /** what goes inside the server block: the locations that route to the colors and /__bgctl/ */
+  readonly server: boolean;
+}
+
+export const ALL_PARTS: SiteParts = { http: true, block: true, server: true };
+
+/**
+ * The layout the rendered files name: bgctl's own (relative to its prefix), or, for a system NGINX
+ * (nginx.driver system), absolute paths in nginx.dir (its conf prefix is the operator's folder).
+ */
+export function filesOf(config: Config): FileLayout {
+  if (config.nginx.driver !== 'system') return OWN_LAYOUT;
+  const dir = config.nginx.dir.replace(/\/+$/, '');
+  if (!dir.startsWith('/') || !WEIGHTS_DIR_RE.test(dir) || dir.split('/').includes('..')) fail('nginx.dir', dir);
+  const at = (rel: string): string => `${dir}/${rel}`;
+  return {
+    ...SYSTEM_LAYOUT,
+    main: at(SYSTEM_LAYOUT.main),
+    site: at(SYSTEM_LAYOUT.site),
+    js: at(SYSTEM_LAYOUT.js),
+    accessLog: at(SYSTEM_LAYOUT.accessLog),
+  };
 }
 
 export interface MainView {
@@ -205,7 +236,12 @@ function backupOf(opts: RenderRequest): Color | null {
   return backup;
 }
 
-export function siteView(config: Config, opts: RenderRequest, dynamic: DynamicOptions | null = null): SiteView {
+export function siteView(
+  config: Config,
+  opts: RenderRequest,
+  dynamic: DynamicOptions | null = null,
+  parts: SiteParts = ALL_PARTS,
+): SiteView {
   const revision = int('revision', opts.revision, 0, Number.MAX_SAFE_INTEGER);
   const stable = checkColor('stable color', opts.stable);
   const strategy = opts.strategy;
@@ -227,7 +263,8 @@ export function siteView(config: Config, opts: RenderRequest, dynamic: DynamicOp
   const exact = sticky || dyn ? null : exactView(opts.weights, servers, force !== null, backup);
   return {
     revision,
-    files: OWN_LAYOUT,
+    files: filesOf(config),
+    parts,
     listens: listensOf(config),
     tls: tlsPathsOf(config),
     redirect: redirectOf(config),

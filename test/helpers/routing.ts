@@ -244,3 +244,9 @@ export async function accessLines(file: string): Promise<Record<string, unknown>
 export function share(values: readonly (string | undefined)[], of: string): number {
   return (100 * values.filter((v) => v === of).length) / values.length;
 }
+
+/** How long each step took from its record to NGINX confirmed (startedAt → appliedAt), from `gradual --json`. */
+export function stepApplyMs(json: unknown): number[] {
+  const steps = (json as { migration?: { steps?: { startedAt: string; appliedAt: string | null }[] } }).migration?.steps ?? [];
+  return steps.filter((s) => s.appliedAt !== null).map((s) => Date.parse(s.appliedAt ?? '') - Date.parse(s.startedAt));
+}

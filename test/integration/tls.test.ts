@@ -7,6 +7,7 @@ import { startTraffic } from '../../src/demo/traffic.js';
 import { jsonOf } from '../helpers/cli.js';
 import { freePorts } from '../helpers/ports.js';
 import { makeSandbox, type Sandbox } from '../helpers/sandbox.js';
+import { stepApplyMs } from '../helpers/routing.js';
 
 /**
  * HTTPS in bgctl's own NGINX (tls.certificate, tls.key, tls.redirectFrom): a certificate made by openssl
@@ -90,7 +91,7 @@ for (const mode of ['dynamic', 'reload'] as const) {
     it('a gradual migration and a rollback under HTTPS keep-alive load, confirmed and probed over HTTPS', async () => {
       const url = `https://127.0.0.1:${box.listen}/load`;
       const load = startTraffic({ url, connections: 6, keepAlive: true, maxSeconds: 90, pauseMs: 2, tls: { ca, servername: NAME } });
-      const g = await box.cli(['gradual', 'green', '2.1.0', '--steps', '25,50,75,100', '--step-seconds', '1']);
+      const g = await box.cli(['gradual', 'green', '2.1.0', '--steps', '25,50,75,100', '--step-seconds', '1', '--json']);
       const migration = load.stats();
       load.reset();
       const rb = await box.cli(['rollback', '--json']);
@@ -102,7 +103,7 @@ for (const mode of ['dynamic', 'reload'] as const) {
       expect(migration.byColor.green).toBeGreaterThan(20);
       expect(migration.byColor.blue).toBeGreaterThan(20);
       console.log(
-        `HTTPS, ${mode} mode, 6 keep-alive clients: migration ${migration.failed} failed of ${migration.total}; rollback ${rollback.failed} failed of ${rollback.total}`,
+        `local driver, HTTPS, ${mode} mode, 6 keep-alive clients: migration ${migration.failed} failed of ${migration.total} (step applies ${stepApplyMs(jsonOf(g)).join('/')} ms); rollback ${rollback.failed} failed of ${rollback.total}`,
       );
       if (mode === 'dynamic') {
         expect(migration.failed, migration.errors.join('; ')).toBe(0);

@@ -25,6 +25,7 @@ describe('nginx targets', () => {
         composeFile: null,
         service: 'nginx',
         njsModule: null,
+        system: null,
       },
     ]);
   });

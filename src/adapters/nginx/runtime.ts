@@ -34,6 +34,10 @@ export interface NginxRuntime {
   problem(): string | null;
   /** workers left serving after their master died (SIGKILL), by pid; absent: the runtime cannot tell */
   orphans?(): Promise<readonly number[]>;
+  /** An NGINX bgctl never starts or stops (system driver): how its operator starts it; absent: `boot` starts it. */
+  readonly startHint?: string;
+  /** What `bgctl stop` tells instead of stopping it (system driver). */
+  readonly stopHint?: string;
   /** Whether this NGINX has the njs module dynamic mode needs (never throws: not found is an answer). */
   njs(): Promise<NjsSupport>;
 }

@@ -9,6 +9,7 @@ import type {
   RenderedConfig,
 } from '../../app/ports.js';
 import { ApplyError } from '../../core/errors.js';
+import { OWN_LAYOUT } from '../../render/layout.js';
 import { configIdOf } from '../../render/dynamic.js';
 import type { NginxLayout } from './files.js';
 import { confirmRevision } from './confirm.js';
@@ -110,8 +111,9 @@ export class StagedNginx implements NginxDriver, FleetMember {
 
   private checkedFiles(cfg: RenderedConfig): NginxFiles {
     const files = this.filesOf(cfg);
+    if (this.layout.pidFile === null) return files; // a system NGINX: its own main config names its pid file
     const pid = /^\s*pid\s+(\S+?)\s*;/m.exec(files.main)?.[1];
-    if (pid !== 'logs/nginx.pid' && pid !== this.layout.pidFile) {
+    if (pid !== OWN_LAYOUT.pid && pid !== this.layout.pidFile) {
       // else nginx uses the compiled-in /run/nginx.pid: we would lose (or clash with) the master
       throw new ApplyError('nginx.conf must contain "pid logs/nginx.pid;"', 'test');
     }
@@ -185,7 +187,19 @@ export class StagedNginx implements NginxDriver, FleetMember {
       return;
     }
     const gen = await this.generationOf(procs);
-    await this.runtime.reload();
+    const reloadFailed = await this.runtime.reload().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    if (reloadFailed !== null) {
+      // no reload happened now; if none happened before either (a reload command that fails), the
+      // running workers still serve the previous revision: confirmed, that is restored
+      const unchanged = { master: procs.master, oldWorkers: new Set<number>(), logOffset: 0 };
+      await confirmRevision(this.runtime, previous, unchanged, false, this.confirmMs).catch(() => {
+        throw reloadFailed instanceof Error ? reloadFailed : new Error('the reload failed');
+      });
+      return;
+    }
     // no [emerg] fail-fast here: the failed reload may still be logging its bind() retries (~2.5 s)
     await confirmRevision(this.runtime, previous, gen, false, Math.max(this.confirmMs, RESTORE_MIN_MS));
   }
@@ -205,6 +219,15 @@ export class StagedNginx implements NginxDriver, FleetMember {
     await this.testCandidate(cfg);
     const scope = restoreScopeOf(this.withFiles(cfg));
     await this.backup(scope.js);
+    if (this.runtime.startHint !== undefined) {
+      // an NGINX bgctl does not start (system driver): the tested files in place, for its own start
+      await this.files.promote(scope.js);
+      if (scope.weights !== null) await this.files.writeWeights(scope.weights);
+      this.logger?.warn(`NGINX is not running: the files are tested and in place; ${this.runtime.startHint}`, {
+        where: this.runtime.where,
+      });
+      return;
+    }
     const logOffset = await this.files.errorLogSize();
     try {
       await this.files.promote(scope.js);
@@ -222,6 +245,10 @@ export class StagedNginx implements NginxDriver, FleetMember {
 
   stop(): Promise<void> {
     return this.runtime.halt();
+  }
+
+  get stopHint(): string | null {
+    return this.runtime.stopHint ?? null;
   }
 
   async isRunning(): Promise<boolean> {

@@ -8,6 +8,7 @@ import { DockerNginxDriver } from './docker.js';
 import { FleetDriver } from './fleet.js';
 import { FleetTraffic } from './fleet-traffic.js';
 import { LocalNginxDriver } from './local.js';
+import { SystemNginxDriver } from './system.js';
 import type { StagedNginx } from './sequence.js';
 import { TargetsProber, dockerThroughProbe, type ThroughProbe } from './through.js';
 
@@ -35,6 +36,20 @@ export function memberOf(t: NginxTargetConfig, config: Config, logger?: Logger):
     secret: config.routing.forceSecret,
     ...(logger ? { logger } : {}),
   };
+  if (t.driver === 'system' && t.system !== null) {
+    return new SystemNginxDriver({
+      ...common,
+      dir: t.dir,
+      weightsDir: config.nginx.weightsDir,
+      conf: t.system.conf,
+      reload: t.system.reload,
+      binary: t.binary,
+      listenPort: t.listen,
+      tls: t.system.tls,
+      serverName: t.system.serverName,
+      versionCache: path.join(config.stateDir, 'nginx-version.json'),
+    });
+  }
   if (t.driver === 'docker') {
     return new DockerNginxDriver({
       ...common,
@@ -67,7 +82,7 @@ export function setupNginx(config: Config, targets: readonly NginxTargetConfig[]
   const nginx = members.length === 1 && members[0] ? members[0] : new FleetDriver(members, logger);
   const direct = httpProber(config, first);
   const prober =
-    targets.length === 1 && first.driver === 'local'
+    targets.length === 1 && first.driver !== 'docker'
       ? direct
       : new TargetsProber(
           direct,
@@ -83,7 +98,12 @@ function httpProber(config: Config, t: NginxTargetConfig): HttpProber {
   return new HttpProber({
     environments: config.environments,
     timeoutMs: config.probe.timeoutMs,
-    nginx: { host: loopbackOf(t.listenAddress), port: t.listen, tls: config.tls !== null },
+    nginx: {
+      host: t.system ? '127.0.0.1' : loopbackOf(t.listenAddress),
+      port: t.listen,
+      tls: t.system ? t.system.tls : config.tls !== null,
+      serverName: t.system?.serverName ?? null,
+    },
     routing: config.routing,
   });
 }
