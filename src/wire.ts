@@ -81,10 +81,13 @@ function warmupOf(config: Config): { warmup?: Warmup } {
   const header = config.routing.forceHeader;
   if (!w.enabled || header === null) return {};
   const secret = config.routing.forceSecret;
-  const host = config.listenAddress === '*' || config.listenAddress === '0.0.0.0' ? '127.0.0.1' : config.listenAddress;
+  const system = config.nginx.driver === 'system';
+  const host = system || config.listenAddress === '*' || config.listenAddress === '0.0.0.0' ? '127.0.0.1' : config.listenAddress;
+  const https = system ? config.nginx.listenTls : config.tls !== null;
   return {
     warmup: httpWarmup({
-      origin: `http://${host}:${config.listen}`,
+      origin: `${https ? 'https' : 'http'}://${host}:${config.listen}`,
+      serverName: system ? config.nginx.serverName : null,
       path: w.path,
       rps: w.rps,
       forceHeader: header,

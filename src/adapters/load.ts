@@ -22,7 +22,15 @@ export interface TrafficOptions {
   /** per-request timeout */
   readonly timeoutMs?: number;
   /** https: the CA to trust (PEM) and the name the certificate must carry (SNI), e.g. a test's own certificate */
-  readonly tls?: { readonly ca: string; readonly servername: string };
+  readonly tls?: { readonly ca: string; readonly servername: string } | NginxOwnTls;
+  /** the Host header (a server block chosen by name) */
+  readonly host?: string;
+}
+
+/** https to NGINX's own loopback port, whose certificate names the public host: not checked; servername: the SNI (and Host) to send. */
+export interface NginxOwnTls {
+  readonly insecure: true;
+  readonly servername: string | null;
 }
 
 export interface ColorCounts {
@@ -72,7 +80,7 @@ export function startTraffic(options: TrafficOptions): TrafficGenerator {
   const agent = new Agent({
     connections,
     pipelining: 1,
-    connect: { timeout: timeoutMs, ...(options.tls ? { ca: options.tls.ca, servername: options.tls.servername } : {}) },
+    connect: { timeout: timeoutMs, ...connectTls(options.tls) },
   });
   const abort = new AbortController();
 
@@ -92,7 +100,11 @@ export function startTraffic(options: TrafficOptions): TrafficGenerator {
     try {
       const res = await request(url, {
         method,
-        ...(options.body === undefined ? {} : { body: options.body, headers: { 'content-type': 'application/json' } }),
+        headers: {
+          ...(options.host ? { host: options.host } : {}),
+          ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(options.body === undefined ? {} : { body: options.body }),
         dispatcher: agent,
         signal: abort.signal,
         reset: !keepAlive, // close the connection after the answer
@@ -155,4 +167,10 @@ export function startTraffic(options: TrafficOptions): TrafficGenerator {
     },
     done,
   };
+}
+
+function connectTls(tls: TrafficOptions['tls']): Record<string, unknown> {
+  if (tls === undefined) return {};
+  if ('insecure' in tls) return { rejectUnauthorized: false, ...(tls.servername ? { servername: tls.servername } : {}) };
+  return { ca: tls.ca, servername: tls.servername };
 }

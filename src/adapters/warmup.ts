@@ -13,6 +13,8 @@ export interface WarmupOptions {
   /** the forced-route header and the value for a color (`green`, or `green:SECRET`) */
   readonly forceHeader: string;
   readonly forceValue: (color: Color) => string;
+  /** https origin: NGINX's own loopback port, whose certificate names the public host (not checked); serverName: Host and SNI */
+  readonly serverName?: string | null;
 }
 
 /**
@@ -23,7 +25,10 @@ export function httpWarmup(o: WarmupOptions): Warmup {
   return {
     start(color: Color): WarmupRun {
       const stop = new AbortController();
-      const agent = new Agent({ connections: 1, connectTimeout: 2000 });
+      const tls = o.origin.startsWith('https:');
+      const connect = tls ? { rejectUnauthorized: false, ...(o.serverName ? { servername: o.serverName } : {}) } : {};
+      const agent = new Agent({ connections: 1, connectTimeout: 2000, connect });
+      const host = o.serverName ? { host: o.serverName } : {};
       const counts = { sent: 0, failed: 0 };
       const gapMs = 1000 / o.rps;
       const loop = (async () => {
@@ -32,7 +37,7 @@ export function httpWarmup(o: WarmupOptions): Warmup {
           try {
             const res = await request(`${o.origin}${o.path}`, {
               dispatcher: agent,
-              headers: { [o.forceHeader]: o.forceValue(color), [WARMUP_HEADER]: '1', 'user-agent': 'bgctl-warmup' },
+              headers: { ...host, [o.forceHeader]: o.forceValue(color), [WARMUP_HEADER]: '1', 'user-agent': 'bgctl-warmup' },
               signal: stop.signal,
               headersTimeout: 5000,
               bodyTimeout: 5000,

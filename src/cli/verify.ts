@@ -143,10 +143,10 @@ Examples:
       const ctx = await run.context();
       const { createVerifyProbes, frontUrl } = await import('../adapters/verify-probes.js');
       const cfg = ctx.loaded.config;
-      const options = parseVerifyFlags(suite, flags, frontUrl(cfg.listenAddress, cfg.listen));
+      const options = parseVerifyFlags(suite, flags, frontUrl(cfg));
       const decision = consent(suite, { yes: flags.yes, tty: Boolean(process.stdin.isTTY) });
       if (decision !== 'go') await confirm(decision, suite, deps, ctx);
-      const probes = createVerifyProbes({ nginxDir: cfg.nginx.dir, stateDir: cfg.stateDir });
+      const probes = createVerifyProbes(cfg);
       run.out.line(`bgctl verify ${suite} (${ctx.loaded.file})`);
       const report = await runVerify(ctx, probes, options);
       const failure = failureOf(report);

@@ -219,6 +219,9 @@ for (const mode of ['dynamic', 'reload'] as const) {
       const s = await box.status();
       expect(s.nginx.live?.revision).toBe(s.revision);
       expect(s.drift).toBeNull();
+      // the validation suite reaches the front the way bgctl does: HTTPS with the server name
+      const v = await box.cli(['verify', 'validate']);
+      expect(v.exitCode, `${v.stdout}\n${v.stderr}`).toBe(0);
     });
 
     it('a gradual and a rollback under HTTPS keep-alive load; every other file byte-identical, the other site unchanged', async () => {
