@@ -12,6 +12,8 @@ import type { Strategy } from '../../src/core/strategy.js';
 import { weightsFor } from '../../src/core/weights.js';
 import { configSchema, type ConfigInput } from '../../src/config/schema.js';
 import { renderConfig, type DynamicOptions } from '../../src/render/render.js';
+import { startTraffic, type TrafficOptions, type TrafficStats } from '../../src/adapters/load.js';
+import { jsonOf, type CliResult } from './cli.js';
 import { freePorts } from './ports.js';
 import { makeTmpDir } from './tmp.js';
 
@@ -249,4 +251,29 @@ export function share(values: readonly (string | undefined)[], of: string): numb
 export function stepApplyMs(json: unknown): number[] {
   const steps = (json as { migration?: { steps?: { startedAt: string; appliedAt: string | null }[] } }).migration?.steps ?? [];
   return steps.filter((s) => s.appliedAt !== null).map((s) => Date.parse(s.appliedAt ?? '') - Date.parse(s.startedAt));
+}
+
+/** What a `gradual` (25/50/75/100, 1 s steps) then a `rollback` under load did, for the migration and for the rollback. */
+export interface MigrationUnderLoad {
+  readonly gradual: CliResult;
+  readonly rollback: CliResult;
+  readonly migration: TrafficStats;
+  readonly afterRollback: TrafficStats;
+  /** each step's record → NGINX confirmed, ms */
+  readonly stepApplies: number[];
+}
+
+/** Runs `gradual green 2.1.0` then `rollback` through `box` while `traffic` loads the front; stops the traffic. */
+export async function migrateUnderLoad(
+  box: { cli(args: readonly string[]): Promise<CliResult> },
+  traffic: TrafficOptions,
+): Promise<MigrationUnderLoad> {
+  const load = startTraffic(traffic);
+  const gradual = await box.cli(['gradual', 'green', '2.1.0', '--steps', '25,50,75,100', '--step-seconds', '1', '--json']);
+  const migration = load.stats();
+  load.reset();
+  const rollback = await box.cli(['rollback', '--json']);
+  await new Promise((r) => setTimeout(r, 500));
+  const afterRollback = await load.stop();
+  return { gradual, rollback, migration, afterRollback, stepApplies: gradual.exitCode === 0 ? stepApplyMs(jsonOf(gradual)) : [] };
 }

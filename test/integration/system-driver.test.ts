@@ -5,11 +5,10 @@ import { execa } from 'execa';
 import { parse, stringify } from 'yaml';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTraffic } from '../../src/demo/traffic.js';
 import { jsonOf } from '../helpers/cli.js';
 import { freePorts } from '../helpers/ports.js';
 import { makeSandbox, type Sandbox } from '../helpers/sandbox.js';
-import { stepApplyMs } from '../helpers/routing.js';
+import { migrateUnderLoad } from '../helpers/routing.js';
 import { makeTmpDir, removeTmpDir } from '../helpers/tmp.js';
 
 /**
@@ -226,30 +225,22 @@ for (const mode of ['dynamic', 'reload'] as const) {
 
     it('a gradual and a rollback under HTTPS keep-alive load; every other file byte-identical, the other site unchanged', async () => {
       const other = await otherSite(sys);
-      const url = `https://127.0.0.1:${sys.appPort}/load`;
-      const load = startTraffic({
-        url,
+      const t0 = performance.now();
+      const r = await migrateUnderLoad(box, {
+        url: `https://127.0.0.1:${sys.appPort}/load`,
         connections: 6,
         keepAlive: true,
         maxSeconds: 90,
         pauseMs: 2,
         tls: { ca: sys.ca, servername: NAME },
       });
-      const t0 = performance.now();
-      const g = await box.cli(['gradual', 'green', '2.1.0', '--steps', '25,50,75,100', '--step-seconds', '1', '--json']);
-      const gradualMs = performance.now() - t0;
-      const migration = load.stats();
-      load.reset();
-      const rb = await box.cli(['rollback', '--json']);
-      await new Promise((r) => setTimeout(r, 500));
-      const rollback = await load.stop();
-      expect(g.exitCode, g.stderr).toBe(0);
-      expect(rb.exitCode, rb.stderr).toBe(0);
+      const { migration, afterRollback: rollback } = r;
+      expect(r.gradual.exitCode, r.gradual.stderr).toBe(0);
+      expect(r.rollback.exitCode, r.rollback.stderr).toBe(0);
       expect(migration.byColor.green).toBeGreaterThan(20);
       expect(migration.byColor.blue).toBeGreaterThan(20);
-      const applies = stepApplyMs(jsonOf(g));
       console.log(
-        `system driver, HTTPS, ${mode} mode, 6 keep-alive clients: migration ${migration.failed} failed of ${migration.total} (${Math.round(gradualMs)} ms, step applies ${applies.join('/')} ms); rollback ${rollback.failed} failed of ${rollback.total}`,
+        `system driver, HTTPS, ${mode} mode, 6 keep-alive clients: migration ${migration.failed} failed of ${migration.total} (${Math.round(performance.now() - t0)} ms with the rollback, step applies ${r.stepApplies.join('/')} ms); rollback ${rollback.failed} failed of ${rollback.total}`,
       );
       if (mode === 'dynamic') {
         expect(migration.failed, migration.errors.join('; ')).toBe(0);

@@ -3,11 +3,10 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTraffic } from '../../src/demo/traffic.js';
 import { jsonOf } from '../helpers/cli.js';
 import { freePorts } from '../helpers/ports.js';
 import { makeSandbox, type Sandbox } from '../helpers/sandbox.js';
-import { stepApplyMs } from '../helpers/routing.js';
+import { migrateUnderLoad } from '../helpers/routing.js';
 
 /**
  * HTTPS in bgctl's own NGINX (tls.certificate, tls.key, tls.redirectFrom): a certificate made by openssl
@@ -89,21 +88,22 @@ for (const mode of ['dynamic', 'reload'] as const) {
     });
 
     it('a gradual migration and a rollback under HTTPS keep-alive load, confirmed and probed over HTTPS', async () => {
-      const url = `https://127.0.0.1:${box.listen}/load`;
-      const load = startTraffic({ url, connections: 6, keepAlive: true, maxSeconds: 90, pauseMs: 2, tls: { ca, servername: NAME } });
-      const g = await box.cli(['gradual', 'green', '2.1.0', '--steps', '25,50,75,100', '--step-seconds', '1', '--json']);
-      const migration = load.stats();
-      load.reset();
-      const rb = await box.cli(['rollback', '--json']);
-      await new Promise((r) => setTimeout(r, 500));
-      const rollback = await load.stop();
-      expect(g.exitCode, g.stderr).toBe(0);
-      expect(rb.exitCode, rb.stderr).toBe(0);
-      expect(jsonOf(rb)).toMatchObject({ action: 'reverted', color: 'blue' });
+      const r = await migrateUnderLoad(box, {
+        url: `https://127.0.0.1:${box.listen}/load`,
+        connections: 6,
+        keepAlive: true,
+        maxSeconds: 90,
+        pauseMs: 2,
+        tls: { ca, servername: NAME },
+      });
+      const { migration, afterRollback: rollback } = r;
+      expect(r.gradual.exitCode, r.gradual.stderr).toBe(0);
+      expect(r.rollback.exitCode, r.rollback.stderr).toBe(0);
+      expect(jsonOf(r.rollback)).toMatchObject({ action: 'reverted', color: 'blue' });
       expect(migration.byColor.green).toBeGreaterThan(20);
       expect(migration.byColor.blue).toBeGreaterThan(20);
       console.log(
-        `local driver, HTTPS, ${mode} mode, 6 keep-alive clients: migration ${migration.failed} failed of ${migration.total} (step applies ${stepApplyMs(jsonOf(g)).join('/')} ms); rollback ${rollback.failed} failed of ${rollback.total}`,
+        `local driver, HTTPS, ${mode} mode, 6 keep-alive clients: migration ${migration.failed} failed of ${migration.total} (step applies ${r.stepApplies.join('/')} ms); rollback ${rollback.failed} failed of ${rollback.total}`,
       );
       if (mode === 'dynamic') {
         expect(migration.failed, migration.errors.join('; ')).toBe(0);
