@@ -94,6 +94,7 @@ export function renderInitConfig(opts: InitOptions): string {
       !docker,
     ),
     entry(2, 'service', 'nginx', 'docker: the compose service of the NGINX container', !docker),
+    entry(2, 'dockerHost', 'null', 'docker: its engine, e.g. ssh://deploy@edge-1 (no shared folder then)', true),
     entry(2, 'mode', 'auto', 'auto (dynamic if njs is installed, else reload) | dynamic | reload'),
     entry(2, 'njsModule', 'null', 'dynamic: the njs module to load; null: found by `nginx -V`', true),
     entry(2, 'weightsDir', 'null', 'dynamic: folder of the weights file (e.g. /run/bgctl); null: dir/conf.d', true),
