@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { withDockerHost } from '../../src/config/load.js';
 import { nginxTargets } from '../../src/config/targets.js';
 import { validateConfig } from '../../src/config/validate.js';
 import { UsageError } from '../../src/core/errors.js';
@@ -175,5 +176,14 @@ describe('nginx targets', () => {
     expect(refuse({ targets: [{ name: 'a', composeFile: 'a.yml' }] })).toMatch(/nginx\.targets\[0\]\.composeFile: not with dockerHost/);
     expect(refuse({ weightsDir: '/run/bgctl' })).toMatch(/nginx\.weightsDir: not supported with dockerHost/);
     expect(refuse({}, { tls: { certificate: 'a.crt', key: 'a.key' } })).toMatch(/tls: not supported with nginx\.dockerHost/);
+  });
+
+  it('BGCTL_DOCKER_HOST is nginx.dockerHost for a run (empty: the file’s); a bad value names the variable', () => {
+    const raw = { ...base, nginx: { driver: 'docker', dockerHost: 'unix:///run/a.sock' } };
+    expect(withDockerHost(raw, undefined)).toBe(raw);
+    expect(withDockerHost(raw, ' ')).toBe(raw);
+    expect(validateConfig(withDockerHost(raw, 'ssh://ci@edge-1')).nginx.dockerHost).toBe('ssh://ci@edge-1');
+    expect(validateConfig(withDockerHost(base, 'ssh://ci@edge-1')).nginx.dockerHost).toBe('ssh://ci@edge-1');
+    expect(() => withDockerHost(raw, 'ssh://ci@edge-1 -oProxyCommand=x')).toThrow(/^BGCTL_DOCKER_HOST: .* is not a DOCKER_HOST value/);
   });
 });
