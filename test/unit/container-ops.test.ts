@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RecordReader, batchEnd, encodeBatch, parsePs } from '../../src/adapters/nginx/container-ops.js';
+import { clientWords } from '../../src/adapters/nginx/docker-client.js';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
@@ -46,7 +47,8 @@ describe('the container session protocol (container-ops.ts)', () => {
   });
 
   it('refuses a word a shell would split or expand: nothing but plain words reach the loop', () => {
-    for (const bad of ['/a b', '/a;rm', '/a$(x)', '/a*', '/a\nend x', "/a'", '']) {
+    expect(encodeBatch([{ op: 'read', path: 'http://[::1]:8081/health' }], 'x')).toContain('read http://[::1]:8081/health\n');
+    for (const bad of ['/a b', '/a;rm', '/a$(x)', '/a*', '/a?', '/a\nend x', "/a'", '/a`id`', '/a|b', '/a&b', '']) {
       expect(() => encodeBatch([{ op: 'read', path: bad }], 'x'), JSON.stringify(bad)).toThrow(/not a plain word/);
     }
     // the secret travels as data, never as a word
@@ -101,6 +103,38 @@ describe('the container session protocol (container-ops.ts)', () => {
       ],
     });
     expect(parsePs('8 7 nginx: worker process\n')).toBeNull();
+    // the host's process list (--pid host): the master of this config, not another one
+    const two = '5 1 nginx: master process /usr/sbin/nginx -g daemon on;\n6 5 nginx: worker process\n' + text;
+    expect(parsePs(two, '/etc/nginx/bgctl/nginx.conf')?.master).toBe(7);
+    expect(parsePs(two)?.master).toBe(5);
     expect(parsePs('')).toBeNull();
+  });
+});
+
+describe('what the docker client said', () => {
+  it("puts ssh's own words first when the client could not reach the engine through ssh", () => {
+    const said =
+      'error during connect: Get "http://docker.example.com/v1.50/containers/edge-3/json": command [ssh -o ConnectTimeout=30 -T -l root -p 2222 -- 10.0.0.5 docker system dial-stdio] has exited with exit status 255, make sure the URL is valid, and Docker 18.09 or later is installed on the remote host: stderr=Host key verification failed.\r\n';
+    expect(clientWords(said)).toBe('ssh to the docker engine failed (exit 255): Host key verification failed.');
+    expect(clientWords('Error response from daemon: Container abc is not running\n')).toBe(
+      'Error response from daemon: Container abc is not running',
+    );
+  });
+});
+
+describe('ssh refusing a changed host key', () => {
+  it('is said with ssh’s verdict, not its banner', () => {
+    const said = [
+      'error during connect: Get "http://docker.example.com/v1.50/_ping": command [ssh -o ConnectTimeout=30 -T -l root -p 2222 -- 10.0.0.5 docker system dial-stdio] has exited with exit status 255, make sure the URL is valid, and Docker 18.09 or later is installed on the remote host: stderr=@@@@@@@@@@@@',
+      '@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @',
+      '@@@@@@@@@@@@',
+      'IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!',
+      'Host key for [10.0.0.5]:2222 has changed and you have requested strict checking.',
+      'Host key verification failed.',
+      '',
+    ].join('\n');
+    expect(clientWords(said)).toBe(
+      'ssh to the docker engine failed (exit 255): Host key verification failed. (the host key is not the one in known_hosts)',
+    );
   });
 });

@@ -5,7 +5,7 @@ import { DeltaBuilder } from '../../core/traffic.js';
 import { addLine, addressColors, countLine, parseLogLine, type AddressColors } from '../log-line.js';
 import { LineSplitter } from '../traffic-log.js';
 import type { ContainerShell } from './container-shell.js';
-import type { DockerClient, DockerProcess } from './docker-client.js';
+import { clientWords, type DockerClient, type DockerProcess } from './docker-client.js';
 
 /**
  * NGINX's JSON access log inside a container behind an engine (nginx.dockerHost), streamed: one
@@ -115,7 +115,7 @@ class FollowedLog implements TrafficTail {
       void proc.exited.then(({ stderr }) => {
         clearTimeout(timer);
         if (this.proc === proc) this.proc = null;
-        this.problem ??= `the access log stream from container ${this.container} ended${stderr ? `: ${oneLine(stderr)}` : ''}`;
+        this.problem ??= `the access log stream from container ${this.container} ended${stderr ? `: ${clientWords(stderr).slice(0, 300)}` : ''}`;
         reject(new Error(this.problem));
       });
     });
@@ -160,8 +160,3 @@ class FollowedLog implements TrafficTail {
 }
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
-const oneLine = (s: string): string =>
-  s
-    .trim()
-    .replace(/\s*\n\s*/g, '; ')
-    .slice(0, 300);

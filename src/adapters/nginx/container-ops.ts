@@ -76,7 +76,7 @@ while IFS= read -r line; do
     last) if [ -f "$1" ]; then say "@ $i last 1"; tail -c "$2" "$1" | base64; else say "@ $i last 0"; fi ;;
     http)
       k=; [ "$2" = insecure ] && k=--insecure
-      r=$(printf '%s' "$data" | base64 -d | curl -sS -i --max-time "$1" $k -H @- "$3" 2>&1); rc=$?
+      r=$(printf '%s' "$data" | base64 -d | curl -sS -i -g --max-time "$1" $k -H @- "$3" 2>&1); rc=$?
       say "@ $i http $rc"; printf '%s' "$r" | base64 ;;
     nginx) r=$(nginx "$@" 2>&1 </dev/null); rc=$?; say "@ $i nginx $rc"; printf '%s' "$r" | base64 ;;
     ps)
@@ -135,8 +135,11 @@ export type ShellOp =
   /** answers `PID PPID TITLE` of every nginx process */
   | { readonly op: 'ps' };
 
-/** A word of a request line: what the config checks already allow in container paths and URLs, nothing a shell splits or expands. */
-const WORD = /^[A-Za-z0-9._/:@%+=,~-]{1,1024}$/;
+/**
+ * A word of a request line: what the config checks already allow in container paths and URLs (an IPv6
+ * server in brackets included), nothing a shell splits; the loop splits with globbing off.
+ */
+const WORD = /^[A-Za-z0-9._/:@%+=,~[\]-]{1,1024}$/;
 
 function word(w: string | number): string {
   const s = String(w);
@@ -252,14 +255,22 @@ export class RecordReader {
   }
 }
 
-/** Pure: the `ps` answer (`PID PPID TITLE` lines of nginx processes) → the master and its workers; null: no master. */
-export function parsePs(text: string): { master: number; workers: { pid: number; title: string; shuttingDown: boolean }[] } | null {
+/**
+ * Pure: the `ps` answer (`PID PPID TITLE` lines of nginx processes) → the master and its workers; null: no
+ * master. `conf`: a master whose title names that config wins (a container sharing the host's process
+ * list shows other masters too).
+ */
+export function parsePs(
+  text: string,
+  conf?: string,
+): { master: number; workers: { pid: number; title: string; shuttingDown: boolean }[] } | null {
   const rows = text
     .split('\n')
     .map((l) => /^(\d+) (\d+) (.*)$/.exec(l))
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), title: (m[3] ?? '').trim() }));
-  const master = rows.find((r) => r.title.startsWith('nginx: master process'));
+  const masters = rows.filter((r) => r.title.startsWith('nginx: master process'));
+  const master = masters.find((r) => conf !== undefined && ` ${r.title} `.includes(` ${conf} `)) ?? masters[0];
   if (!master) return null;
   const workers = rows
     .filter((r) => r.ppid === master.pid && r.title.includes('worker process'))

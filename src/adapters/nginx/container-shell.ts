@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { UnsafePathError } from '../../core/errors.js';
 import { SHELL_LOOP, RecordReader, batchEnd, encodeBatch, type BatchEnd, type ShellOp, type ShellRecord } from './container-ops.js';
-import type { DockerClient, DockerProcess } from './docker-client.js';
+import { clientWords, type DockerClient, type DockerProcess } from './docker-client.js';
 
 /**
  * One long-lived `docker exec -i CONTAINER sh -c SHELL_LOOP` per target behind an engine: batches of
@@ -80,7 +80,7 @@ export class ContainerShell {
       if (next.done) {
         this.drop(session);
         const { stderr } = await session.proc.exited;
-        throw new ShellUnavailable(oneLine(stderr) || `docker exec ${this.container} ended (${this.client.engine})`);
+        throw new ShellUnavailable(clientWords(stderr).slice(0, 400) || `docker exec ${this.container} ended (${this.client.engine})`);
       }
       const end = batchEnd(next.value, id);
       if (end) return end;
@@ -102,9 +102,3 @@ export class ContainerShell {
     session.proc.kill();
   }
 }
-
-const oneLine = (s: string): string =>
-  s
-    .trim()
-    .replace(/\s*\n\s*/g, '; ')
-    .slice(0, 300);

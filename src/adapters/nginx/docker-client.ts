@@ -38,6 +38,25 @@ export interface DockerProcess {
 
 const STDERR_KEPT = 2000;
 
+/**
+ * Pure: what the docker client said, shortest first. Through ssh its message is mostly boilerplate
+ * ("error during connect: ... command [ssh ...] has exited with exit status 255, make sure the URL is
+ * valid ...: stderr=Host key verification failed."): ssh's own words lead then.
+ */
+export function clientWords(stderr: string): string {
+  const text = stderr.trim();
+  const flat = (s: string): string => s.trim().replace(/\s*\n\s*/g, '; ');
+  const ssh = /command \[ssh [^\]]*\] has exited with exit status (\d+)[^\n]*?stderr=([\s\S]*)$/.exec(text);
+  if (!ssh) return flat(text);
+  // ssh ends with its verdict ("Host key verification failed.", "Permission denied (publickey).") after any banner
+  const said = (ssh[2] ?? '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('@'));
+  const changed = /REMOTE HOST IDENTIFICATION HAS CHANGED/.test(text) ? ' (the host key is not the one in known_hosts)' : '';
+  return `ssh to the docker engine failed (exit ${ssh[1]}): ${said.at(-1) ?? 'no reason given'}${changed}`;
+}
+
 export class DockerClient {
   readonly host: string | null;
   private readonly binary: string;

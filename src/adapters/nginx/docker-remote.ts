@@ -9,6 +9,7 @@ import { ContainerFileStore } from './container-files.js';
 import { httpInside } from './container-http.js';
 import { parsePs } from './container-ops.js';
 import type { ContainerShell } from './container-shell.js';
+import { clientWords } from './docker-client.js';
 import { containerTargets, execCommand } from './docker-commands.js';
 import { nginxLayout, type NginxLayout } from './files.js';
 import { INSTALL_HINT, njsCandidate, notAvailable, versionCommand } from './njs.js';
@@ -85,7 +86,7 @@ export class RemoteDockerRuntime implements NginxRuntime {
   async processes(): Promise<NginxProcesses | null> {
     try {
       const [r] = await this.shell.run([{ op: 'ps' }]);
-      const procs = parsePs(r?.data.toString('utf8') ?? '');
+      const procs = parsePs(r?.data.toString('utf8') ?? '', this.inside.live.conf);
       if (procs === null) this.note(`no nginx master process in container ${this.container}`);
       return procs;
     } catch (e) {
@@ -104,7 +105,7 @@ export class RemoteDockerRuntime implements NginxRuntime {
     const r = await this.shell.client.run(execCommand(this.container, ['nginx', ...startCommand(this.inside.live)]), { timeoutMs: 30_000 });
     if (r.exitCode !== 0) {
       throw new ApplyError(
-        `nginx did not start in container ${this.container}: ${oneLine(r.stderr) || r.failure || `exit ${r.exitCode}`}`,
+        `nginx did not start in container ${this.container}: ${clientWords(r.stderr) || r.failure || `exit ${r.exitCode}`}`,
         'reload',
         {
           hint: `is container ${this.container} running on ${this.opts.shell.client.engine}? \`docker ps\` there`,
@@ -196,7 +197,7 @@ export class RemoteDockerRuntime implements NginxRuntime {
 
   /** Remembers the words for status; `warn`: the engine's own failure, said once. */
   private note(problem: string, warn = false): void {
-    const text = oneLine(problem).slice(0, 300);
+    const text = oneLine(problem).slice(0, 400);
     if (warn && text !== this.warned) {
       this.opts.logger?.warn('the nginx container does not answer', {
         container: this.container,
