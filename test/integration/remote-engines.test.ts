@@ -85,6 +85,28 @@ describe('a fleet of three NGINX containers on three remote Docker engines (one 
       .filter((l) => l.trim() !== '' && !/docker-init|sleep infinity|nginx: /.test(l));
   };
 
+  /** The fleet's bgctl.yaml; `nginx` is merged over the usual keys (a structural change, say). */
+  const writeFleetConfig = (nginx: Record<string, unknown> = {}) =>
+    writeConfig(dir, {
+      blue: backends[0]?.port ?? 0,
+      green: backends[1]?.port ?? 0,
+      listen: ports[0] ?? 0,
+      overrides: {
+        nginx: {
+          driver: 'docker',
+          dir: null,
+          binary: null,
+          containerDir: CD,
+          mode: 'dynamic',
+          confirmTimeoutMs: 30_000,
+          targets: TARGETS.map((t, i) => ({ name: t.name, listen: ports[i], dockerHost: hostOf(i) })),
+          ...nginx,
+        },
+        thresholds: { minRequests: 5 },
+        migration: { maxExtendSeconds: 2 },
+      },
+    });
+
   beforeAll(async () => {
     await requireEngine(['bgctl-nginx:1.22', 'bgctl-nginx:1.26']);
     root = await makeTmpDir('engines');
@@ -116,24 +138,7 @@ describe('a fleet of three NGINX containers on three remote Docker engines (one 
     );
     backends.push(await startBackendProcess({ color: 'blue', version: '1.0.0' }));
     backends.push(await startBackendProcess({ color: 'green', version: '2.1.0' }));
-    await writeConfig(dir, {
-      blue: backends[0]?.port ?? 0,
-      green: backends[1]?.port ?? 0,
-      listen: ports[0] ?? 0,
-      overrides: {
-        nginx: {
-          driver: 'docker',
-          dir: null,
-          binary: null,
-          containerDir: CD,
-          mode: 'dynamic',
-          confirmTimeoutMs: 30_000,
-          targets: TARGETS.map((t, i) => ({ name: t.name, listen: ports[i], dockerHost: hostOf(i) })),
-        },
-        thresholds: { minRequests: 5 },
-        migration: { maxExtendSeconds: 2 },
-      },
-    });
+    await writeFleetConfig();
   }, 240_000);
 
   afterAll(async () => {
@@ -244,6 +249,54 @@ describe('a fleet of three NGINX containers on three remote Docker engines (one 
       } finally {
         await inContainer(2, ['rm', '-f', planted]);
       }
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'a reload failing in the ssh target after the others reloaded: every target restored to the previous revision and confirmed (exit 3)',
+    async () => {
+      const before = await status();
+      // a structural change (keep-alive pool size): the step takes the reload path on every target
+      await writeFleetConfig({ keepalive: 16 });
+      // edge-3's nginx fails its next `-s reload` once; its running master is not touched
+      const marker = '/tmp/bgctl-test-reload-failed';
+      const wrapper = [
+        '#!/bin/sh',
+        `if [ "$1" = -s ] && [ "$2" = reload ] && [ ! -e ${marker} ]; then touch ${marker}; echo 'nginx: [alert] injected reload failure' >&2; exit 1; fi`,
+        'exec /usr/sbin/nginx.real "$@"',
+      ].join('\n');
+      const install = await execa(
+        'docker',
+        [
+          '-H',
+          engines[2]?.host ?? '',
+          'exec',
+          '-i',
+          'edge-3',
+          'sh',
+          '-c',
+          'mv /usr/sbin/nginx /usr/sbin/nginx.real && cat > /usr/sbin/nginx && chmod 755 /usr/sbin/nginx',
+        ],
+        { input: `${wrapper}\n`, reject: false },
+      );
+      expect(install.exitCode, String(install.stderr)).toBe(0);
+      try {
+        const r = await cli(['gradual', 'green', '2.1.0', '--steps', '50,100', '--step-seconds', '1']);
+        expect(r.exitCode, r.stdout + r.stderr).toBe(3);
+        expect(r.stderr).toMatch(
+          new RegExp(
+            `revision \\d+ was not applied: target edge-3 failed at reload .*injected reload failure.*every target restored to revision ${before.revision} and confirmed`,
+          ),
+        );
+      } finally {
+        await inContainer(2, ['sh', '-c', `mv /usr/sbin/nginx.real /usr/sbin/nginx; rm -f ${marker}`]);
+      }
+      // the rollback that followed put blue back on all three, with the new structure
+      const s = await status();
+      expect(s).toMatchObject({ stable: 'blue', weights: { blue: 100, green: 0 }, drift: null });
+      expect(new Set(s.targets.map((t) => t.revision)).size).toBe(1);
+      for (const i of [0, 1, 2]) expect(await colorsOf(ports[i] ?? 0, 4)).toEqual(Array(4).fill('200 blue'));
     },
     TEST_TIMEOUT_MS,
   );
