@@ -433,4 +433,21 @@ describe('a fleet of three NGINX containers on three remote Docker engines (one 
     },
     TEST_TIMEOUT_MS,
   );
+
+  it(
+    'stop quits NGINX in every container (the containers keep running); start brings it back on the stable color',
+    async () => {
+      const stopped = await cli(['stop']);
+      expect(stopped.exitCode, stopped.stdout + stopped.stderr).toBe(0);
+      for (const [i, t] of TARGETS.entries()) {
+        const top = await (engines[i] as TestEngine).run(['top', t.name, '-o', 'pid,args']);
+        expect(top.stdout).not.toMatch(/nginx: master/);
+        expect(top.stdout).toMatch(/sleep infinity/);
+      }
+      const started = await cli(['start']);
+      expect(started.exitCode, started.stdout + started.stderr).toBe(0);
+      for (const i of [0, 1, 2]) expect(await colorsOf(ports[i] ?? 0, 4)).toEqual(Array(4).fill('200 blue'));
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
