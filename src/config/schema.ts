@@ -178,14 +178,14 @@ export const configSchema = z
           .min(1)
           .default('.bgctl/nginx')
           .describe(
-            'NGINX prefix folder that bgctl owns (nginx.conf, conf.d/, logs/). docker: a host folder bind-mounted (as a folder) at containerDir.',
+            'NGINX prefix folder that bgctl owns (nginx.conf, conf.d/, logs/). docker: a host folder bind-mounted (as a folder) at containerDir; not used with dockerHost (the files live in the container).',
           ),
         binary: z.string().min(1).default('nginx').describe('local: the nginx executable (name on PATH or path).'),
         container: containerName.default('nginx').describe('docker: the container to `docker exec` into.'),
         containerDir: containerPath
           .default('/etc/nginx/bgctl')
           .describe(
-            'docker: where nginx.dir is mounted inside the container; NGINX runs there with -p DIR -c DIR/nginx.conf (see docker-compose.yml).',
+            'docker: where nginx.dir is mounted inside the container (with dockerHost: the folder bgctl keeps its files in, there); NGINX runs there with -p DIR -c DIR/nginx.conf (see docker-compose.yml).',
           ),
         composeFile: z
           .string()
