@@ -73,7 +73,7 @@ export async function main(
       verbose = opts.verbose || opts.logLevel === 'debug';
       json = opts.json;
       const file = resolveConfigPath({ flag: opts.config, env: process.env, cwd: process.cwd() });
-      const loaded = await loadConfig(file);
+      const loaded = await loadConfig(file, process.env);
       const logLevel = (opts.verbose ? 'debug' : opts.logLevel) as LogLevel;
       // adapters (undici, execa, pino, handlebars) load only when a command needs them: --help stays quick
       const { wireContext } = await import('./wire.js');
@@ -82,7 +82,7 @@ export async function main(
     async contextForFile(file, opts, events) {
       const { wireContext } = await import('./wire.js');
       const logLevel = opts.verbose ? 'debug' : 'warn';
-      return wireContext(await loadConfig(file), { logLevel, json: opts.json, signal: controller.signal, streams, events });
+      return wireContext(await loadConfig(file, process.env), { logLevel, json: opts.json, signal: controller.signal, streams, events });
     },
   };
   let code: number;

@@ -213,6 +213,8 @@ export interface TrafficSource {
 
 export interface TrafficTail {
   read(): Promise<TrafficRead>;
+  /** Lets go of what follows the log (a stream from a remote engine); absent: nothing to let go of. */
+  close?(): Promise<void>;
 }
 
 /** migration.warmup: requests forced to the new color so a quiet service can be judged. */

@@ -38,18 +38,23 @@ const SETTLE_MS = 300;
  */
 export async function runEngine(ctx: AppContext, initial: State, req: MigrationRequest, steps: readonly StepPlan[]): Promise<EngineRun> {
   const d = startDrive(ctx, initial, req, steps);
-  for (let t = startEngine(d.cfg); ;) {
-    await announce(d, t);
-    if (t.command.type === 'wait') {
-      const answered = await takeControl(d, t);
-      if (answered !== t) {
-        t = answered;
-        continue;
+  try {
+    for (let t = startEngine(d.cfg); ;) {
+      await announce(d, t);
+      if (t.command.type === 'wait') {
+        const answered = await takeControl(d, t);
+        if (answered !== t) {
+          t = answered;
+          continue;
+        }
       }
+      const cmd = t.command;
+      if (cmd.type === 'finish') return await finish(d, cmd.outcome, cmd.reason);
+      t = nextTransition(d.cfg, t.state, interrupted(d, cmd, await carryOut(d, cmd)));
     }
-    const cmd = t.command;
-    if (cmd.type === 'finish') return finish(d, cmd.outcome, cmd.reason);
-    t = nextTransition(d.cfg, t.state, interrupted(d, cmd, await carryOut(d, cmd)));
+  } finally {
+    // a long-lived process (`bgctl serve`) runs many migrations: each lets go of its log reader
+    await d.tail?.close?.().catch(() => undefined);
   }
 }
 

@@ -146,6 +146,7 @@ async function probeLoad(ctx: AppContext, probes: VerifyProbes, o: VerifyOptions
     spanMs = Math.max(1, ctx.clock.now() - t0);
     await ctx.clock.sleep(LOG_SETTLE_MS, ctx.signal);
     read = await tail.read();
+    await tail.close?.();
   } catch (e) {
     problem = e instanceof Error ? e.message : String(e);
   }

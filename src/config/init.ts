@@ -152,6 +152,7 @@ export function renderInitConfig(opts: InitOptions): string {
       !docker,
     ),
     byDefault(2, nginx, 'service', 'docker: the compose service of the NGINX container', !docker),
+    byDefault(2, nginx, 'dockerHost', 'docker: its engine, e.g. ssh://deploy@edge-1 (no shared folder then)', true),
     byDefault(2, nginx, 'mode', 'auto (dynamic if njs is installed, else reload) | dynamic | reload'),
     byDefault(2, nginx, 'njsModule', 'dynamic: the njs module to load; null: found by `nginx -V`', true),
     byDefault(2, nginx, 'weightsDir', 'dynamic: folder of the weights file (e.g. /run/bgctl); null: dir/conf.d', true),

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { UsageError } from '../core/errors.js';
-import type { Config, LoadedConfig } from './schema.js';
+import { DOCKER_HOST_RE, type Config, type LoadedConfig } from './schema.js';
 import { locator } from './locate.js';
 import { validateConfig } from './validate.js';
 
@@ -36,8 +36,12 @@ function formatOf(file: string): Format {
   throw new UsageError(`${file}: unsupported config file extension ${JSON.stringify(ext || '(none)')} (use .yaml, .yml or .json)`);
 }
 
-/** Reads, parses, validates and resolves a config file. Every failure is a UsageError (exit 2). */
-export async function loadConfig(file: string): Promise<LoadedConfig> {
+/**
+ * Reads, parses, validates and resolves a config file. Every failure is a UsageError (exit 2).
+ * `env`: BGCTL_DOCKER_HOST, when set and not empty, is nginx.dockerHost for this run (a CI job that
+ * names the engine in a variable); targets with a dockerHost of their own keep it.
+ */
+export async function loadConfig(file: string, env: NodeJS.ProcessEnv = {}): Promise<LoadedConfig> {
   const abs = path.resolve(file);
   const format = formatOf(abs);
   const text = await readText(abs);
@@ -48,9 +52,23 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
     throw new UsageError(`${abs}: the config file has no settings`, { hint: INIT_HINT });
   }
   const baseDir = path.dirname(abs);
-  const config = resolvePaths(validateConfig(raw, abs, locator(text)), baseDir);
+  const config = resolvePaths(validateConfig(withDockerHost(raw, env['BGCTL_DOCKER_HOST']), abs, locator(text)), baseDir);
   checkWeightsDir(config, abs);
   return { file: abs, baseDir, config };
+}
+
+/** The parsed file with nginx.dockerHost set to `host` (checked first, so an error names the variable). */
+export function withDockerHost(raw: unknown, host: string | undefined): unknown {
+  if (host === undefined || host.trim() === '') return raw;
+  if (!DOCKER_HOST_RE.test(host) || host.split('/').includes('..')) {
+    throw new UsageError(
+      `BGCTL_DOCKER_HOST: ${JSON.stringify(host.slice(0, 100))} is not a DOCKER_HOST value (unix:///PATH, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT])`,
+    );
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+  const nginx = (raw as { nginx?: unknown }).nginx;
+  const given = typeof nginx === 'object' && nginx !== null && !Array.isArray(nginx) ? nginx : {};
+  return { ...raw, nginx: { ...given, dockerHost: host } };
 }
 
 async function readText(file: string): Promise<string> {

@@ -4,7 +4,7 @@ import { MAX_STEP_SECONDS } from '../core/gradual-options.js';
 import { STRATEGIES } from '../core/strategy.js';
 import { HOSTNAME_RE, IPV4_RE, IPV6_BRACKETED_RE, URL_PATH_RE } from './patterns.js';
 import { sameServer } from './servers.js';
-import { targetConflicts } from './targets.js';
+import { remoteIssues, targetConflicts } from './targets.js';
 
 /**
  * The bgctl configuration. This schema is the documentation: every field is described here, the JSON
@@ -129,6 +129,22 @@ const weightsDirPath = z
   .regex(WEIGHTS_DIR_RE, 'not a folder path (letters, digits and . _ / - only)')
   .refine((p) => !p.split('/').includes('..'), 'must not contain ..');
 export const APPLY_MODES = ['auto', 'dynamic', 'reload'] as const;
+/**
+ * A DOCKER_HOST value: `unix:///PATH`, `tcp://HOST:PORT` or `ssh://[USER@]HOST[:PORT]`. It only ever
+ * reaches the docker client's environment, never a shell or a config file; still plain characters only.
+ */
+export const DOCKER_HOST_RE =
+  /^(?:unix:\/\/\/[A-Za-z0-9._/-]{1,200}|tcp:\/\/(?:[A-Za-z0-9][A-Za-z0-9.-]{0,252}|\[[0-9A-Fa-f:.]{2,45}\]):\d{1,5}|ssh:\/\/(?:[A-Za-z0-9_][A-Za-z0-9._-]{0,31}@)?(?:[A-Za-z0-9][A-Za-z0-9.-]{0,252}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?)$/;
+const dockerHost = z
+  .string()
+  .regex(DOCKER_HOST_RE, 'not a DOCKER_HOST value (unix:///PATH, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT])')
+  .refine((h) => !h.split('/').includes('..'), 'must not contain ..')
+  .refine((h) => {
+    const port = /:(\d{1,5})$/.exec(h)?.[1];
+    return port === undefined || h.startsWith('unix:') || (Number(port) >= 1 && Number(port) <= 65535);
+  }, 'the port must be 1-65535');
+const DOCKER_HOST_DOC =
+  "docker: the engine the container runs on, as a DOCKER_HOST value (unix:///PATH, tcp://HOST:PORT, ssh://USER@HOST[:PORT]); every docker call for it gets DOCKER_HOST. With it bgctl needs no folder shared with the container: the files are written inside it (nginx.containerDir) and the access log is read through the engine. ssh: the docker client runs the system ssh (keys, known_hosts and ControlMaster from ~/.ssh/config). null: the docker client's own default.";
 const targetName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'not a target name (letters, digits, _ . -)');
 
 /** One NGINX instance of a fleet. Keys left out take the value of the same key under `nginx` (and `listen`). */
@@ -149,6 +165,7 @@ const nginxTarget = z
     composeFile: z.string().min(1).nullable().optional().describe('docker: the compose file of its stack; default: nginx.composeFile.'),
     service: composeService.optional().describe('docker: its compose service; default: nginx.service.'),
     njsModule: njsModulePath.nullable().optional().describe('dynamic mode: its njs module path; default: nginx.njsModule.'),
+    dockerHost: dockerHost.nullable().optional().describe(`${DOCKER_HOST_DOC} Default: nginx.dockerHost.`),
   })
   .describe('One NGINX instance of the fleet.');
 
@@ -196,14 +213,14 @@ export const configSchema = z
           .min(1)
           .default('.bgctl/nginx')
           .describe(
-            'NGINX prefix folder that bgctl owns (nginx.conf, conf.d/, logs/). docker: a host folder bind-mounted (as a folder) at containerDir.',
+            'NGINX prefix folder that bgctl owns (nginx.conf, conf.d/, logs/). docker: a host folder bind-mounted (as a folder) at containerDir; not used with dockerHost (the files live in the container).',
           ),
         binary: z.string().min(1).default('nginx').describe('local: the nginx executable (name on PATH or path).'),
         container: containerName.default('nginx').describe('docker: the container to `docker exec` into.'),
         containerDir: containerPath
           .default('/etc/nginx/bgctl')
           .describe(
-            'docker: where nginx.dir is mounted inside the container; NGINX runs there with -p DIR -c DIR/nginx.conf (see docker-compose.yml).',
+            'docker: where nginx.dir is mounted inside the container (with dockerHost: the folder bgctl keeps its files in, there); NGINX runs there with -p DIR -c DIR/nginx.conf (see docker-compose.yml).',
           ),
         composeFile: z
           .string()
@@ -218,6 +235,7 @@ export const configSchema = z
           .describe(
             'docker: the compose service of the NGINX container; before its first start the config is tested in a one-off container of it.',
           ),
+        dockerHost: dockerHost.nullable().default(null).describe(DOCKER_HOST_DOC),
         targets: z
           .array(nginxTarget)
           .min(1, 'needs at least one target')
@@ -432,6 +450,13 @@ export const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['nginx', 'weightsDir'], message: 'not supported with nginx.targets (a fleet) yet' });
     for (const issue of targetConflicts(cfg))
       ctx.addIssue({ code: 'custom', path: ['nginx', 'targets', ...issue.path], message: issue.message });
+    for (const issue of remoteIssues(cfg)) ctx.addIssue({ code: 'custom', path: ['nginx', ...issue.path], message: issue.message });
+    if (cfg.tls && cfg.nginx.targets === null && cfg.nginx.driver === 'docker' && cfg.nginx.dockerHost !== null)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tls'],
+        message: 'not supported with nginx.dockerHost yet: the certificate would have to be in the container',
+      });
     cfg.environments.green.servers.forEach((s, i) => {
       const same = cfg.environments.blue.servers.find((b) => sameServer(b, s));
       if (same !== undefined) {

@@ -24,6 +24,8 @@ export interface NginxTargetConfig {
   readonly njsModule: string | null;
   /** system: the NGINX's main config (absolute), how it reloads, whether its listen speaks TLS, the Host/SNI to send */
   readonly system: SystemTarget | null;
+  /** docker: the engine (a DOCKER_HOST value); null: the client's default, with `dir` bind-mounted */
+  readonly dockerHost: string | null;
 }
 
 export interface SystemTarget {
@@ -58,6 +60,7 @@ export function nginxTargets(config: Config, baseDir: string): NginxTargetConfig
       n.driver === 'system' && n.conf !== null
         ? { conf: path.resolve(baseDir, n.conf), reload: n.reload, tls: n.listenTls, serverName: n.serverName }
         : null,
+    dockerHost: n.driver === 'docker' ? n.dockerHost : null,
   };
   if (n.targets === null) return [base];
   return n.targets.map((t) => {
@@ -75,6 +78,7 @@ export function nginxTargets(config: Config, baseDir: string): NginxTargetConfig
       service: t.service ?? base.service,
       njsModule: t.njsModule === undefined ? base.njsModule : t.njsModule,
       system: null,
+      dockerHost: (t.driver ?? base.driver) === 'docker' ? (t.dockerHost === undefined ? n.dockerHost : t.dockerHost) : null,
     };
   });
 }
@@ -101,9 +105,12 @@ export function targetConflicts(config: Config): TargetIssue[] {
   };
   targets.forEach((t, i) => {
     claim(`name:${t.name}`, i, 'name', `the name ${t.name}`);
-    claim(`dir:${t.dir}`, i, 'dir', `the folder ${t.dir}`);
-    if (t.driver === 'docker') claim(`container:${t.container}`, i, 'container', `the container ${t.container}`);
-    else {
+    // a target behind an engine (dockerHost) keeps its files in its container, not in dir
+    if (t.dockerHost === null) claim(`dir:${t.dir}`, i, 'dir', `the folder ${t.dir}`);
+    if (t.driver === 'docker') {
+      const engine = t.dockerHost === null ? '' : ` on ${t.dockerHost}`;
+      claim(`container:${t.dockerHost ?? ''}:${t.container}`, i, 'container', `the container ${t.container}${engine}`);
+    } else {
       // `*` takes the port on every address
       const others = targets.slice(0, i).filter((o) => o.driver === 'local' && o.listen === t.listen);
       const clash = others.find((o) => o.listenAddress === t.listenAddress || o.listenAddress === '*' || t.listenAddress === '*');
@@ -111,4 +118,28 @@ export function targetConflicts(config: Config): TargetIssue[] {
     }
   });
   return issues;
+}
+
+/**
+ * Pure: what a target behind an engine (dockerHost) cannot have yet, as key paths below `nginx`:
+ * everything that needs a folder shared with the container (a compose stack's bind mount, a weights
+ * folder or TLS files under nginx.dir).
+ */
+export function remoteIssues(config: Config): TargetIssue[] {
+  const n = config.nginx;
+  const targets = nginxTargets(config, '/');
+  const issues: TargetIssue[] = [];
+  targets.forEach((t, i) => {
+    if (t.dockerHost === null || t.composeFile === null) return;
+    const own = n.targets?.[i]?.composeFile !== undefined;
+    issues.push({
+      path: n.targets === null || !own ? ['composeFile'] : ['targets', i, 'composeFile'],
+      message: `not with dockerHost (${t.dockerHost}): bring the container up with that engine's own tools; bgctl writes its files into it and starts NGINX there`,
+    });
+  });
+  if (targets.some((t) => t.dockerHost !== null)) {
+    if (n.weightsDir !== null)
+      issues.push({ path: ['weightsDir'], message: 'not supported with dockerHost yet (the weights file stays in nginx.containerDir)' });
+  }
+  return issues.filter((x, i) => issues.findIndex((y) => y.path.join('.') === x.path.join('.')) === i);
 }

@@ -16,6 +16,7 @@ interface Input {
   description?: string;
   default?: unknown;
   options?: unknown[];
+  regex?: string;
 }
 
 const header = (docs[0]?.toJS() ?? {}) as { spec?: { inputs?: Record<string, Input> } };
@@ -114,5 +115,43 @@ describe('GitLab CI/CD component templates/gitlab-deploy/template.yml', () => {
         reports: { dotenv: 'bgctl.env' },
       });
     }
+  });
+
+  it('can run in a job container that reaches NGINX through a Docker engine: docker_host, the key from a File variable, known_hosts from another', () => {
+    expect(inputs['docker_host']).toMatchObject({ type: 'string', default: '' });
+    expect(inputs['ssh_private_key_variable']).toMatchObject({ type: 'string', default: 'BGCTL_SSH_PRIVATE_KEY' });
+    expect(inputs['ssh_known_hosts_variable']).toMatchObject({ type: 'string', default: 'BGCTL_SSH_KNOWN_HOSTS' });
+    // the variable names reach the shell only as names: GitLab checks them against a plain pattern
+    for (const name of ['ssh_private_key_variable', 'ssh_known_hosts_variable']) {
+      const re = new RegExp(inputs[name]?.regex ?? '(none)');
+      expect(re.test(String(inputs[name]?.default)), name).toBe(true);
+      for (const bad of ['A B', '$(id)', 'X;rm', '']) expect(re.test(bad), `${name}: ${bad}`).toBe(false);
+    }
+    for (const name of jobNames) {
+      expect(job(name)['variables'], name).toMatchObject({
+        BGCTL_DOCKER_HOST: '$[[ inputs.docker_host ]]',
+        BGCTL_SSH_KEY_VARIABLE: '$[[ inputs.ssh_private_key_variable ]]',
+        BGCTL_SSH_KNOWN_HOSTS_VARIABLE: '$[[ inputs.ssh_known_hosts_variable ]]',
+      });
+    }
+    const setup = (job('bgctl:deploy')['before_script'] as string[]).join('\n');
+    // bgctl reads the engine from BGCTL_DOCKER_HOST (nginx.dockerHost for the run)
+    expect(setup).toMatch(/export BGCTL_CONFIG BGCTL_DOCKER_HOST/);
+    const ssh = setup.slice(setup.indexOf('ssh://*)'), setup.indexOf(';;'));
+    // read by name, never evaluated; missing ones stop the job before anything is done
+    expect(ssh).toContain('printenv "$BGCTL_SSH_KEY_VARIABLE"');
+    expect(ssh).toContain('printenv "$BGCTL_SSH_KNOWN_HOSTS_VARIABLE"');
+    expect(ssh).not.toMatch(/\beval\b/);
+    expect(ssh).toMatch(/exit 2/);
+    // the key copied to a private file; the host key always checked; one multiplexed connection
+    expect(ssh).toMatch(/umask 077 && cat "\$key_file" > "\$ssh_dir\/key"/);
+    expect(ssh).toContain("'  StrictHostKeyChecking yes'");
+    expect(ssh).not.toMatch(/accept-new|StrictHostKeyChecking no/);
+    expect(ssh).toContain("'  ControlMaster auto'");
+    expect(ssh).toMatch(/ControlPersist \d+/);
+    // the docker client runs `ssh` from PATH: the job's wrapper with its own config comes first
+    expect(ssh).toMatch(/exec %s -F %s/);
+    expect(ssh).toMatch(/PATH="\$ssh_dir\/bin:\$PATH"/);
+    expect((job('bgctl:deploy')['after_script'] as string[]).join('\n')).toContain('rm -rf "/tmp/bgctl-ssh-$CI_JOB_ID"');
   });
 });

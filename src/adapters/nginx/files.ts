@@ -72,14 +72,14 @@ export function nginxLayout(dir: string, weightsDir: string | null = null, files
  * (live, prev, candidate) triples, site first: nginx.conf includes the site, so it is the last to change.
  * `js`: the njs module too (dynamic mode), before the site that imports it.
  */
-const pairs = (l: NginxLayout, js = false) => [
+export const pairs = (l: NginxLayout, js = false) => [
   ...(js ? [{ live: l.js, prev: l.jsPrev, candidate: l.candidateJs }] : []),
   { live: l.site, prev: l.sitePrev, candidate: l.candidateSite },
   { live: l.main, prev: l.mainPrev, candidate: l.candidateMain },
 ];
 
 /** The folders (relative to nginx.dir) the config files sit in, live and candidate: they must be real folders. */
-function configFolders(files: FileLayout): string[] {
+export function configFolders(files: FileLayout): string[] {
   const live = [files.main, files.site, files.js].map((f) => posix.dirname(f)).filter((d) => d !== '.');
   return [...new Set([...live, files.candidate, ...live.map((d) => posix.join(files.candidate, d))])];
 }
@@ -111,7 +111,7 @@ async function ensureWeightsDir(dir: string): Promise<void> {
 }
 
 /** Every file bgctl writes or copies under nginx.dir: each must be a regular file or missing. */
-const ownedFiles = (l: NginxLayout): string[] => [
+export const ownedFiles = (l: NginxLayout): string[] => [
   l.main,
   l.mainPrev,
   l.site,

@@ -33,6 +33,9 @@ export class FleetTraffic implements TrafficSource {
           problem: problems.length > 0 ? problems.join('; ') : null,
         };
       },
+      async close(): Promise<void> {
+        await Promise.all(tails.map((t) => (t.close ? t.close() : Promise.resolve())));
+      },
     };
   }
 }

@@ -83,7 +83,8 @@ export class StagedNginx implements NginxDriver, FleetMember {
   /** What to look at when a restore failed too. */
   get restoreHint(): string {
     const log = this.layout.errorLog ?? "NGINX's error log";
-    return `inspect ${log} and run nginx -t on ${this.layout.main}`;
+    const inside = this.kind === 'docker' ? ` in ${this.runtime.where}` : '';
+    return `inspect ${log} and run nginx -t on ${this.layout.main}${inside}`;
   }
 
   /** This instance's files: its own variant in a fleet whose targets listen differently. */

@@ -57,22 +57,14 @@ export interface DockerThroughOptions {
  */
 export function dockerThroughProbe(o: DockerThroughOptions): ThroughProbe {
   return async (color) => {
-    const { forceHeader, forceSecret } = o.routing;
-    const path = forceHeader === null ? `/__bgctl/health/${color}` : o.environments[color].health;
-    const headers = ['Accept: application/json', 'User-Agent: bgctl-probe'];
-    if (forceHeader !== null) headers.push(`${forceHeader}: ${forceSecret === null ? color : `${color}:${forceSecret}`}`);
-    else if (forceSecret !== null) headers.push(`${SECRET_HEADER}: ${forceSecret}`);
+    const { url, headers } = throughRequest(o, color);
     const server = `${o.container} → 127.0.0.1:${o.port}`;
     const started = performance.now();
     const seconds = Math.max(1, Math.ceil(o.timeoutMs / 1000));
     const { execa } = await import('execa'); // loaded on first use: CLI start stays quick
     const r = await execa(
       o.docker ?? 'docker',
-      curlCommand(o.container, `${o.tls ? 'https' : 'http'}://127.0.0.1:${o.port}${path}`, {
-        timeoutSeconds: seconds,
-        headersOnStdin: true,
-        insecure: o.tls === true,
-      }),
+      curlCommand(o.container, url, { timeoutSeconds: seconds, headersOnStdin: true, insecure: o.tls === true }),
       {
         input: `${headers.join('\n')}\n`,
         reject: false,
@@ -88,8 +80,22 @@ export function dockerThroughProbe(o: DockerThroughOptions): ThroughProbe {
   };
 }
 
-/** Pure: `curl -i` output (status line, headers, blank line, body) → the probe's verdict. */
-export function parseCurlAnswer(server: string, text: string, color: Color, latencyMs: number): ServerHealth {
+/**
+ * Pure: what a through-NGINX probe of `color` asks from inside the container: the color's health path
+ * with the forced-route header (COLOR:SECRET), or `/__bgctl/health/COLOR` with X-Bgctl-Secret when there
+ * is no such header.
+ */
+export function throughRequest(o: Omit<DockerThroughOptions, 'docker'>, color: Color): { url: string; headers: string[] } {
+  const { forceHeader, forceSecret } = o.routing;
+  const path = forceHeader === null ? `/__bgctl/health/${color}` : o.environments[color].health;
+  const headers = ['Accept: application/json', 'User-Agent: bgctl-probe'];
+  if (forceHeader !== null) headers.push(`${forceHeader}: ${forceSecret === null ? color : `${color}:${forceSecret}`}`);
+  else if (forceSecret !== null) headers.push(`${SECRET_HEADER}: ${forceSecret}`);
+  return { url: `${o.tls ? 'https' : 'http'}://127.0.0.1:${o.port}${path}`, headers };
+}
+
+/** Pure: `curl -i` output (status line, headers, blank line, body) → the probe's verdict; `color`: the X-Bgctl-Color NGINX must answer (null: a server asked directly). */
+export function parseCurlAnswer(server: string, text: string, color: Color | null, latencyMs: number): ServerHealth {
   const cut = text.search(/\r?\n\r?\n/);
   const head = cut < 0 ? text : text.slice(0, cut);
   const body = cut < 0 ? '' : text.slice(cut).replace(/^\r?\n\r?\n/, '');
@@ -101,7 +107,7 @@ export function parseCurlAnswer(server: string, text: string, color: Color, late
     ?.replace(/^[^:]*:\s*/, '')
     .trim();
   const ok2xx = status >= 200 && status < 300;
-  const wrong = served !== color;
+  const wrong = color !== null && served !== color;
   const healthy = ok2xx && !wrong;
   let error: string | null = null;
   if (!ok2xx) error = `HTTP ${status}`;
