@@ -99,9 +99,10 @@ ${includes}
       await execa('nginx', ['-c', conf]);
     },
     quit: async () => {
+      const pid = Number((await readFile(path.join(root, 'run', 'nginx.pid'), 'utf8').catch(() => '')).trim());
       await execa('nginx', ['-c', conf, '-s', 'quit'], { reject: false });
-      for (let i = 0; i < 100; i++) {
-        if ((await execa('pgrep', ['-f', `nginx: master process nginx -c ${conf}`], { reject: false })).exitCode !== 0) return;
+      for (let i = 0; pid > 0 && i < 100; i++) {
+        if ((await stat(`/proc/${pid}`).catch(() => null)) === null) return;
         await new Promise((r) => setTimeout(r, 50));
       }
     },
