@@ -199,11 +199,13 @@ export async function runEngine(ctx: AppContext, initial: State, req: MigrationR
       case 'rollback': {
         const decidedAt = ctx.clock.now();
         ctx.reporter.event({ type: 'rollback', reason: cmd.reason, weights: cmd.weights });
-        state = await save(
-          stepEnded(state, { verdict: 'failed', reason: cmd.reason, decision: cmd.reason, figures: figuresNow() }, nowIso(ctx)),
-        );
-        // never back onto a dead color: the stable color is probed right before traffic moves to it
-        const stableNow = await ctx.prober.color(stable);
+        // never back onto a dead color: the stable color is probed right before traffic moves to it,
+        // while the failed step is saved
+        const [ended, stableNow] = await Promise.all([
+          save(stepEnded(state, { verdict: 'failed', reason: cmd.reason, decision: cmd.reason, figures: figuresNow() }, nowIso(ctx))),
+          ctx.prober.color(stable),
+        ]);
+        state = ended;
         if (!stableNow.healthy) {
           const targetNow = await ctx.prober.color(req.to);
           ctx.logger.warn('the stable color is down: not rolling back onto it', { color: stable, servers: describeHealth(stableNow) });
