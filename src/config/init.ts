@@ -132,7 +132,7 @@ export function renderInitConfig(opts: InitOptions): string {
     entry(2, 'latencyForSeconds', '30', 'how long the latency breach must last (seconds)'),
     entry(2, 'minRequests', '20', 'fewer requests than this in a window decide nothing (count)'),
     entry(2, 'windowSeconds', '10', 'sliding window error rate and p95 are computed over (seconds)', true),
-    entry(2, 'checkIntervalMs', '250', 'how often the log is read and thresholds checked (ms)', true),
+    entry(2, 'checkIntervalMs', '100', 'how often the log is read and thresholds checked (ms)', true),
     entry(2, 'maxErrorRateRatio', 'null', "new color's error rate at most this times the stable one's", true),
     '',
     entry(0, 'routing', '', 'forced routes: a request can name its color, whatever the weights', true),
