@@ -29,6 +29,19 @@ await build({
   // required only by `serve` (metrics, webhooks), `verify` and the demo: loaded from node_modules
   // when one of them runs rather than read and compiled at every start
   external: ['undici', 'prom-client'],
+  // zod re-exports its ~60 translations of error messages as `z.locales`; bgctl never uses them (zod
+  // imports the English one itself), and they were a fifth of the bundle, read and run at every start
+  plugins: [
+    {
+      name: 'no-zod-locales',
+      setup(b) {
+        b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+          /[/\\]node_modules[/\\]zod[/\\]/.test(args.importer) ? { path: 'zod-locales', namespace: 'no-zod-locales' } : undefined,
+        );
+        b.onLoad({ filter: /.*/, namespace: 'no-zod-locales' }, () => ({ contents: 'export {};', loader: 'js' }));
+      },
+    },
+  ],
   // smaller file, quicker to read and hash; names are kept readable for stack traces
   minifyWhitespace: true,
   minifySyntax: true,

@@ -18,32 +18,62 @@ var PREV = FILE + '.prev';
 var ALPHA = 0.7548776662466927;
 var PHI = 0.6180339887498949;
 
+// Per request (this module's variables live as long as the request): the weights, where they came
+// from, and why the file was not usable.
 var loaded = null;
-
-function isColor(c) {
-  return c === 'blue' || c === 'green';
-}
+var source = 'file';
+var problem = null;
 
 function other(c) {
   return c === 'blue' ? 'green' : 'blue';
 }
 
-function isPercent(n) {
-  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 100;
+function isColor(c) {
+  return c === 'blue' || c === 'green';
 }
 
+/**
+ * The weights document in `text`, checked, or an Error: the one check of a weights file, for routing
+ * and for the status alike. It runs for every request, so the checks are plain comparisons, written out
+ * (a function call costs njs more than the comparison it makes), on JSON.parse's own object.
+ */
 function parse(text) {
   var d = JSON.parse(text);
   if (d === null || typeof d !== 'object') throw new Error('not a JSON object');
+  // whole numbers: x % 1 is 0 only for a finite integer (JSON.parse makes an infinity of 1e400)
+  var revision = d.revision;
   // at most 2^53 - 1: beyond it a revision no longer names one number (bgctl could never match it)
-  if (!Number.isInteger(d.revision) || d.revision < 0 || d.revision > 9007199254740991) throw new Error('no valid revision');
-  if (!isPercent(d.blue) || !isPercent(d.green) || d.blue + d.green !== 100) {
+  if (typeof revision !== 'number' || revision % 1 !== 0 || revision < 0 || revision > 9007199254740991) {
+    throw new Error('no valid revision');
+  }
+  var blue = d.blue;
+  var green = d.green;
+  if (
+    typeof blue !== 'number' ||
+    typeof green !== 'number' ||
+    blue % 1 !== 0 ||
+    green % 1 !== 0 ||
+    blue < 0 ||
+    green < 0 ||
+    blue + green !== 100
+  ) {
     throw new Error('blue and green are not two percentages totalling 100');
   }
-  if (!isColor(d.growing) || !isColor(d.stable) || !isColor(d.fallback)) throw new Error('growing, stable or fallback is not a color');
+  var growing = d.growing;
+  var stable = d.stable;
+  var fallback = d.fallback;
+  if (
+    (growing !== 'blue' && growing !== 'green') ||
+    (stable !== 'blue' && stable !== 'green') ||
+    (fallback !== 'blue' && fallback !== 'green')
+  ) {
+    throw new Error('growing, stable or fallback is not a color');
+  }
   if (d.strategy !== 'weighted' && d.strategy !== 'sticky') throw new Error('unknown strategy');
   // nginx.fallback: the color at 0% that may take the retry of a request the live color failed
-  if (d.backup !== undefined && (!isColor(d.backup) || d[d.backup] !== 0)) throw new Error('backup is not the color at 0%');
+  var backup = d.backup;
+  if (backup !== undefined && ((backup !== 'blue' && backup !== 'green') || d[backup] !== 0))
+    throw new Error('backup is not the color at 0%');
   return d;
 }
 
@@ -54,29 +84,17 @@ function read(r, name) {
   return parse(fs.readFileSync(file, 'utf8'));
 }
 
-/** The weights this request is routed by. */
+/** The weights this request is routed by: the file's document itself, or the fallback when it is unusable. */
 function load(r) {
   if (loaded !== null) return loaded;
-  var problem = null;
   try {
-    var d = read(r, FILE);
-    loaded = {
-      revision: d.revision,
-      blue: d.blue,
-      green: d.green,
-      growing: d.growing,
-      stable: d.stable,
-      strategy: d.strategy,
-      backup: d.backup === undefined ? null : d.backup,
-      source: 'file',
-      problem: null,
-    };
+    loaded = read(r, FILE);
     return loaded;
   } catch (e) {
     problem = FILE + ': ' + e.message;
   }
   var color = r.variables.bgctl_stable;
-  var source = 'config';
+  source = 'config';
   try {
     color = read(r, PREV).fallback;
     source = 'prev';
@@ -92,9 +110,6 @@ function load(r) {
     growing: color,
     stable: color,
     strategy: 'weighted',
-    backup: null,
-    source: source,
-    problem: problem,
   };
   return loaded;
 }
@@ -121,7 +136,7 @@ function pick(r) {
  */
 function route(r) {
   var color = pick(r);
-  return load(r).strategy === 'sticky' ? color + ':s' : color;
+  return loaded.strategy === 'sticky' ? color + ':s' : color;
 }
 
 /** $bgctl_cookie: the sticky bucket cookie for a client without one, only while the strategy is sticky. */
@@ -132,7 +147,7 @@ function cookie(r) {
 /** $bgctl_both: 1 while both colors carry traffic, or the idle one is armed as the fallback (only then may a request fail over). */
 function both(r) {
   var d = load(r);
-  return (d.blue > 0 && d.green > 0) || d.backup !== null ? '1' : '0';
+  return (d.blue > 0 && d.green > 0) || d.backup !== undefined ? '1' : '0';
 }
 
 /** GET /__bgctl/status: what this request would be routed by, and where it came from. */
@@ -144,12 +159,12 @@ function status(r) {
     green: d.green,
     strategy: d.strategy,
     stable: d.stable,
-    backup: d.backup,
+    backup: d.backup === undefined ? null : d.backup,
     mode: 'dynamic',
-    source: d.source,
+    source: source,
     config: r.variables.bgctl_config,
   };
-  if (d.problem !== null) body.problem = d.problem;
+  if (problem !== null) body.problem = problem;
   r.return(200, JSON.stringify(body));
 }
 

@@ -162,8 +162,14 @@ export async function makeSandbox() {
       const pid = Number((await readFile(path.join(nginxDir, 'logs', 'nginx.pid'), 'utf8').catch(() => '')).trim());
       return Number.isInteger(pid) && pid > 1 ? pid : null;
     },
-    /** what NGINX serves now, asked on a fresh connection: { revision, blue, green, strategy, stable } or null */
-    live: () => getJson(`http://127.0.0.1:${listen}/__bgctl/status`),
+    /**
+     * what NGINX serves now, asked on a fresh connection: { revision, blue, green, strategy, stable } or null.
+     * /__bgctl/ answers only with the secret bgctl made for this sandbox (stateDir/force-secret).
+     */
+    live: async () => {
+      const secret = (await readFile(path.join(dir, 'state', 'force-secret'), 'utf8').catch(() => '')).trim();
+      return getJson(`http://127.0.0.1:${listen}/__bgctl/status`, { 'x-bgctl-secret': secret });
+    },
     /** puts another version on a running backend (the demo's deploy hook): e.g. "2.1.0-flaky" */
     async deploy(color, version) {
       const r = await request(`${box[color].url}/__demo/deploy?version=${encodeURIComponent(version)}`, { method: 'POST', reset: true });
@@ -179,9 +185,9 @@ export async function makeSandbox() {
   return box;
 }
 
-async function getJson(url) {
+async function getJson(url, headers = {}) {
   try {
-    const r = await request(url, { reset: true, headersTimeout: 2000, bodyTimeout: 2000 });
+    const r = await request(url, { reset: true, headers, headersTimeout: 2000, bodyTimeout: 2000 });
     const text = await r.body.text();
     return r.statusCode === 200 ? JSON.parse(text) : null;
   } catch {

@@ -21,7 +21,8 @@ export function parseStateText(text: string): Parsed {
   if (typeof schema === 'number' && schema !== STATE_SCHEMA_VERSION) {
     return { ok: false, why: `schema version ${schema} is not supported (this bgctl reads version ${STATE_SCHEMA_VERSION})` };
   }
-  const r = stateSchema.safeParse(raw);
+  // jitless: a few parses per command; zod's compiled fast path (generated code) would cost more than it saves
+  const r = stateSchema.safeParse(raw, { jitless: true });
   if (r.success) return { ok: true, state: r.data, text };
   const issues = r.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
   return { ok: false, why: `not a valid state (${issues.join('; ')}${r.error.issues.length > 3 ? '; ...' : ''})` };
@@ -59,7 +60,7 @@ export class FileStateStore implements StateStore {
 
   async save(state: State): Promise<void> {
     // never write what we could not read back (a bug upstream must not corrupt the truth)
-    const text = `${JSON.stringify(stateSchema.parse(state), null, 2)}\n`;
+    const text = `${JSON.stringify(stateSchema.parse(state, { jitless: true }), null, 2)}\n`;
     try {
       await mkdir(this.stateDir, { recursive: true });
       const current = await this.readOrNull(this.path);

@@ -1,4 +1,5 @@
-import { Agent, request } from 'undici';
+import { createRequire } from 'node:module';
+import type * as Undici from 'undici';
 import type { Warmup, WarmupRun } from '../app/ports.js';
 import type { Color } from '../core/color.js';
 
@@ -18,12 +19,20 @@ export interface WarmupOptions {
 }
 
 /**
+ * undici is loaded when a warmup starts, not when a command wires its adapters: reading and compiling it
+ * costs every command (rollback, status) tens of milliseconds, and most never warm anything up. Through
+ * `require`: code that V8 restores from its cache (bin/bgctl.js) has no dynamic-import hook.
+ */
+const requireUndici = (): typeof Undici => createRequire(import.meta.url)('undici') as typeof Undici;
+
+/**
  * Sends GET requests at `rps` through NGINX, forced to one color and marked as warmup, until stopped.
  * One at a time on one keep-alive connection: a slow backend slows the warmup, never piles it up.
  */
 export function httpWarmup(o: WarmupOptions): Warmup {
   return {
     start(color: Color): WarmupRun {
+      const { Agent, request } = requireUndici();
       const stop = new AbortController();
       const tls = o.origin.startsWith('https:');
       const connect = tls ? { rejectUnauthorized: false, ...(o.serverName ? { servername: o.serverName } : {}) } : {};

@@ -11,6 +11,11 @@ export interface ApplyOptions {
    * now when not given. Decides the fallback NGINX keeps (nginx.fallback).
    */
   readonly idleHealthy?: boolean | undefined;
+  /**
+   * What else the saved state records once NGINX confirmed (a rollback: the migration reverted): one
+   * write instead of two, each of them synced to disk.
+   */
+  readonly finish?: ((state: State) => State) | undefined;
 }
 
 /**
@@ -76,7 +81,8 @@ async function changeNginx(
   const revision = state.revision + 1;
   const backup = await fallbackFor(ctx, weights, opts.idleHealthy);
   const report = await change(ctx.render({ weights, revision, stable: state.stable, growing, strategy: state.strategy, backup }));
-  const next = applied(state, weights, revision, nowIso(ctx), backup);
+  const confirmed = applied(state, weights, revision, nowIso(ctx), backup);
+  const next = opts.finish ? opts.finish(confirmed) : confirmed;
   await ctx.store.save(next);
   return { state: next, report };
 }

@@ -119,8 +119,11 @@ async function rollBack(d: Drive, cmd: Command<'rollback'>): Promise<EngineEvent
   const decidedAt = ctx.clock.now();
   ctx.reporter.event({ type: 'rollback', reason: cmd.reason, weights: cmd.weights });
   const figures = stepFiguresAt(d.run, ctx.clock.now());
-  await save(d, stepEnded(d.state, { verdict: 'failed', reason: cmd.reason, decision: cmd.reason, figures }, nowIso(ctx)));
-  const stableNow = await ctx.prober.color(stable);
+  // never back onto a dead color: the stable color is probed right before traffic moves to it, while the failed step is saved
+  const [, stableNow] = await Promise.all([
+    save(d, stepEnded(d.state, { verdict: 'failed', reason: cmd.reason, decision: cmd.reason, figures }, nowIso(ctx))),
+    ctx.prober.color(stable),
+  ]);
   if (!stableNow.healthy) {
     const targetNow = await ctx.prober.color(req.to);
     ctx.logger.warn('the stable color is down: not rolling back onto it', { color: stable, servers: describeHealth(stableNow) });

@@ -42,8 +42,10 @@ const PREEMPT_WAIT_MS = 30_000;
  * --force.
  */
 export async function rollback(ctx: AppContext, opts: RollbackOptions = {}): Promise<RollbackResult> {
-  // before anything is stopped: a migration in progress keeps running when its stable color is down
-  const probed = await probeTarget(ctx, await ctx.store.load(), opts, await ctx.nginx.live());
+  // before anything is stopped: a migration in progress keeps running when its stable color is down.
+  // The state, what NGINX serves and both colors' probes are read at once: none needs another.
+  const [state, live, health] = await Promise.all([ctx.store.load(), ctx.nginx.live(), probeBoth(ctx)]);
+  const probed = judgeTarget(ctx, state, opts, live, health);
   await opts.stopOwn?.();
   const preempted = await preemptMigration(ctx);
   try {
@@ -95,13 +97,26 @@ interface Probed {
   readonly forced: string | null;
 }
 
+/** Both colors' health probes: the rollback's target, and the other color for the fallback. */
+async function probeBoth(ctx: AppContext): Promise<Record<Color, ColorHealth>> {
+  const [blue, green] = await Promise.all([ctx.prober.color('blue'), ctx.prober.color('green')]);
+  return { blue, green };
+}
+
 /**
- * Probes the rollback's target (and the other color, for the fallback). A target that fails is refused
- * with exit 6 naming its servers, unless --force, which goes on and says so.
+ * The rollback's target and its probe. A target that fails is refused with exit 6 naming its servers,
+ * unless --force, which goes on and says so.
  */
-async function probeTarget(ctx: AppContext, state: State, opts: RollbackOptions, live: LiveNginx | null): Promise<Probed> {
+function judgeTarget(
+  ctx: AppContext,
+  state: State,
+  opts: RollbackOptions,
+  live: LiveNginx | null,
+  probes: Record<Color, ColorHealth>,
+): Probed {
   const { color } = targetOf(state);
-  const [health, idle] = await Promise.all([ctx.prober.color(color), ctx.prober.color(otherColor(color))]);
+  const health = probes[color];
+  const idle = probes[otherColor(color)];
   if (health.healthy) return { color, health, idle, forced: null };
   const detail = describeHealth(health);
   if (live && sameWeights(live.weights, allOn(color))) {
@@ -126,16 +141,19 @@ async function probeTarget(ctx: AppContext, state: State, opts: RollbackOptions,
 
 function rollbackLocked(ctx: AppContext, opts: RollbackOptions, before: Probed): Promise<RollbackResult> {
   return withLock(ctx, 'rollback', async () => {
-    let state = await ctx.store.load();
+    const [loaded, live] = await Promise.all([ctx.store.load(), ctx.nginx.live()]);
+    let state = loaded;
     const { color, revert } = targetOf(state);
-    // the state moved on while a migration was being stopped: probe the color this rollback now targets
     const weights = allOn(color);
-    const live = await ctx.nginx.live();
-    const probed = color === before.color ? before : await probeTarget(ctx, state, opts, live);
+    // the state moved on while a migration was being stopped: probe the color this rollback now targets
+    const probed = color === before.color ? before : judgeTarget(ctx, state, opts, live, await probeBoth(ctx));
     // an emergency is no time for a pre-flight: without njs the rollback takes the reload path
     if (!ctx.mode.ok) ctx.logger.warn('rolling back by reload', { why: ctx.mode.detail });
     let applyMs = 0;
+    let saved = false;
     const base: State = { ...state, stable: color };
+    // a reverted migration is written with the weights NGINX confirmed, in the same save
+    const finish = (s: State): State => (revert ? rolledBack(s, 'manual rollback', nowIso(ctx), 'rolled back by operator') : s);
     const backup = await fallbackFor(ctx, weights, probed.idle.healthy);
     if (!live) {
       // NGINX is down: bring it up on the stable color rather than leave the site dark.
@@ -156,9 +174,11 @@ function rollbackLocked(ctx: AppContext, opts: RollbackOptions, before: Probed):
       try {
         const r = await applyWeights(ctx, { ...base, revision: Math.max(state.revision, live.revision) }, weights, color, {
           idleHealthy: probed.idle.healthy,
+          finish,
         });
         state = r.state;
         applyMs = r.report.ms;
+        saved = true;
       } catch (e) {
         if (e instanceof UnsafePathError) throw e; // refused before anything changed: exit 6, naming the path
         throw new UnknownStateError(
@@ -169,8 +189,10 @@ function rollbackLocked(ctx: AppContext, opts: RollbackOptions, before: Probed):
     } else {
       state = { ...base, weights }; // NGINX serves exactly these: state.json says so too
     }
-    if (revert) state = rolledBack(state, 'manual rollback', nowIso(ctx), 'rolled back by operator');
-    await ctx.store.save(state);
+    if (!saved) {
+      state = finish(state);
+      await ctx.store.save(state);
+    }
     return {
       action: revert ? 'reverted' : 'reasserted',
       color,

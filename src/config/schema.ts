@@ -360,7 +360,7 @@ export const configSchema = z
           .int()
           .min(50)
           .max(60000)
-          .default(250)
+          .default(100)
           .describe('How often the access log is read and the thresholds checked during a step.'),
         maxErrorRateRatio: z
           .number()

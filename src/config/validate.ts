@@ -63,7 +63,8 @@ function problemsOf(issues: readonly z.core.$ZodIssue[]): Problem[] {
  * (with `file:line:col` when `locate` can find it in the text).
  */
 export function validateConfig(raw: unknown, source = 'config', locate?: Locate): Config {
-  const result = configSchema.safeParse(raw, { reportInput: true });
+  // jitless: the config is parsed once per command; zod's compiled fast path would cost more than it saves
+  const result = configSchema.safeParse(raw, { reportInput: true, jitless: true });
   const problems: Problem[] = result.success
     ? [...listenClashes(result.data), ...warmupProblems(result.data)]
     : problemsOf(result.error.issues);

@@ -87,17 +87,27 @@ export function exactSplit(
   return [...live, ...servers[backup].map((server) => ({ color: backup, server, weight: 1, backup: true }))];
 }
 
-/** A regex entry of a `map`: `"~^1:blue$" blue;`. */
+/** An entry of a `map`: a regex (`"~^1:blue$" blue;`) or an exact value (`"127.0.0.1:8081" blue;`). */
 export interface PatternEntry {
   readonly pattern: string;
   readonly color: Color;
 }
 
 /**
+ * Exact map keys no longer than this go into NGINX's hash of exact keys: an entry takes the key's length
+ * + 2, rounded up to a pointer, + a pointer, and a bucket must hold one and a closing pointer, so 22
+ * characters fit the smallest default bucket (map_hash_bucket_size: a 32-byte cache line, 32-bit
+ * pointers; 46 with 64-byte lines and 64-bit pointers). Longer addresses are matched by the regexes alone.
+ */
+const EXACT_KEY_MAX = 22;
+
+/**
  * The `$upstream_addr` → color map entries, or null when some server is a host name (its addresses
  * are only known once NGINX resolves it) or two colors' servers are the same address. `$upstream_addr`
  * lists every server tried (`, ` within an upstream, ` : ` across redirects): the last one answered.
- * When no server of an upstream was live NGINX writes the upstream's name instead.
+ * When no server of an upstream was live NGINX writes the upstream's name instead. The common case, one
+ * server tried, is an exact key (a hash lookup); the regexes (PCRE on every request otherwise) only run
+ * for the rest.
  */
 export function servedByAddress(servers: Readonly<Record<Color, readonly string[]>>): PatternEntry[] | null {
   const owner = new Map<string, Color>();
@@ -110,9 +120,10 @@ export function servedByAddress(servers: Readonly<Record<Color, readonly string[
     }
   }
   const last = (text: string): string => `~(?:^|\\s)${regexLiteral(text)}$`;
+  const all: [string, Color][] = [...owner, ...COLORS.map((color): [string, Color] => [`bgctl_${color}`, color])];
   return [
-    ...[...owner].map(([text, color]) => ({ pattern: last(text), color })),
-    ...COLORS.map((color) => ({ pattern: last(`bgctl_${color}`), color })),
+    ...all.filter(([text]) => text.length <= EXACT_KEY_MAX).map(([text, color]) => ({ pattern: text, color })),
+    ...all.map(([text, color]) => ({ pattern: last(text), color })),
   ];
 }
 

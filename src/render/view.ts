@@ -49,10 +49,8 @@ export interface UpstreamView {
 export interface ExactView {
   /** the servers of bgctl_split with their weights; null at 100/0 (no split needed) */
   readonly split: readonly WeightedServer[] | null;
-  /** the upstream ordinary traffic goes to: bgctl_split, or the color at 100% */
+  /** the upstream ordinary traffic goes to: bgctl_split, or the color at 100% (a forced request: its color's) */
   readonly target: string;
-  /** what proxy_pass names: `$bgctl_upstream` when forced routes exist, else the target */
-  readonly proxy: string;
   /** `$upstream_addr` → the color that served */
   readonly served: readonly PatternEntry[];
 }
@@ -214,18 +212,13 @@ function upstreamOf(config: Config, c: Color): UpstreamView {
   return { color: c, servers: [...env.servers], health: env.health };
 }
 
-function exactView(
-  weights: Weights,
-  servers: Readonly<Record<Color, readonly string[]>>,
-  forced: boolean,
-  backup: Color | null,
-): ExactView | null {
+function exactView(weights: Weights, servers: Readonly<Record<Color, readonly string[]>>, backup: Color | null): ExactView | null {
   const served = servedByAddress(servers);
   if (served === null) return null;
   const both = weights.blue > 0 && weights.green > 0;
   const split = both || backup !== null;
   const target = split ? 'bgctl_split' : `bgctl_${weights.blue > 0 ? 'blue' : 'green'}`;
-  return { split: split ? exactSplit(weights, servers, backup) : null, target, proxy: forced ? '$bgctl_upstream' : target, served };
+  return { split: split ? exactSplit(weights, servers, backup) : null, target, served };
 }
 
 /** The backup color asked for, checked: only the color at 0% while the other carries 100%. */
@@ -260,7 +253,7 @@ export function siteView(
   const servers = { blue: upstreams.blue.servers, green: upstreams.green.servers };
   // dynamic mode: nothing printed depends on the weights; njs picks, the sticky machinery is always there
   const dyn = dynamic !== null;
-  const exact = sticky || dyn ? null : exactView(opts.weights, servers, force !== null, backup);
+  const exact = sticky || dyn ? null : exactView(opts.weights, servers, backup);
   return {
     revision,
     files: filesOf(config),

@@ -404,7 +404,7 @@ describe('fakes', () => {
 
 describe('gradual judged on real traffic', () => {
   // the fake log gains one read's worth of requests at every check (every 250 ms)
-  const immediate = { thresholds: { errorRate: 0.05, errorRateForSeconds: 0, minRequests: 20, windowSeconds: 10 } };
+  const immediate = { thresholds: { errorRate: 0.05, errorRateForSeconds: 0, minRequests: 20, windowSeconds: 10, checkIntervalMs: 250 } };
 
   it('rolls back mid-step at the first window where green fails half its requests, explaining the figures', async () => {
     const w = makeContext({ config: immediate });

@@ -88,6 +88,18 @@ describe('rollback', () => {
     expect(w.store.state).toMatchObject({ stable: 'blue', weights: blue(100), migration: { status: 'rolled_back' } });
   });
 
+  it('writes the reverted migration with the confirmed weights in one save', async () => {
+    const w = makeContext();
+    await canary(w.ctx, { color: 'green', percent: 20 });
+    const before = w.store.saves.length;
+    await rollback(w.ctx);
+    expect(w.store.saves.length).toBe(before + 1);
+    expect(w.store.saves.at(-1)).toMatchObject({
+      weights: blue(100),
+      migration: { status: 'rolled_back', outcome: 'rolled back by operator' },
+    });
+  });
+
   it('reverts a migration whose automatic rollback failed', async () => {
     const w = await afterGradual();
     await w.store.save(rollbackFailed(w.store.state, 'rollback failed: boom', '2025-01-01T01:00:00.000Z'));

@@ -104,7 +104,7 @@ describe('validateConfig', () => {
       latencyForSeconds: 30,
       minRequests: 20,
       windowSeconds: 10,
-      checkIntervalMs: 250,
+      checkIntervalMs: 100,
       maxErrorRateRatio: null,
     });
     expect(c.routing).toEqual({ forceHeader: 'X-Bgctl-Color', forceCookie: null, forceSecret: null });

@@ -245,10 +245,10 @@ describe('exactSplit: the color shares are exactly the weights', () => {
     expect(exact).toMatch(
       /upstream bgctl_split \{[^}]*server 127\.0\.0\.1:8200 weight=1 max_fails=3 fail_timeout=10s; # green\n\s+server 127\.0\.0\.1:8100 weight=1 backup max_fails=3/,
     );
-    expect(exact).toMatch(/map \$bgctl_force \$bgctl_upstream \{[^}]*default bgctl_split;/);
+    expect(exact).toContain('        proxy_pass http://bgctl_split;\n');
     expect(exact).toContain(`"backup":"blue"`);
     const none = renderConfig(ips(1, 1), step(100)).site;
-    expect(none).toMatch(/map \$bgctl_force \$bgctl_upstream \{[^}]*default bgctl_green;/);
+    expect(none).toContain('        proxy_pass http://bgctl_green;\n');
     expect(none).not.toContain('backup');
     // a backup that is not the idle color is a bug, never rendered
     expect(() => renderConfig(ips(1, 1), { ...step(50), backup: 'blue' })).toThrow(/backup color/);
@@ -268,13 +268,16 @@ describe('exactSplit: the color shares are exactly the weights', () => {
         '}',
       ].join('\n'),
     );
-    expect(site).toContain('proxy_pass http://$bgctl_upstream;');
-    expect(lookup(block(site, 'map $bgctl_force $bgctl_upstream'), '')).toBe('bgctl_split');
+    // one fixed upstream for ordinary traffic; a forced request goes by @bgctl_forced
+    expect(site).toContain('        proxy_pass http://bgctl_split;\n');
+    expect(site).not.toContain('$bgctl_upstream');
     // NGINX fails over between servers of both colors itself; a POST already sent is never repeated
     expect(site).toContain('proxy_next_upstream error timeout http_502 http_503 http_504;');
     expect(site).not.toContain('non_idempotent');
     expect(site).not.toContain('split_clients');
-    expect(site).not.toContain('error_page');
+    // no retry on the other color by error_page (the only error_page sends forced requests on their way)
+    expect(site).not.toContain('error_page 502');
+    expect(site).not.toContain('@bgctl_other');
     // the per-color upstreams stay, without weights
     expect(site).toContain('upstream bgctl_blue {\n    server 127.0.0.1:8100 max_fails=3 fail_timeout=10s;\n');
   });
@@ -286,7 +289,7 @@ describe('exactSplit: the color shares are exactly the weights', () => {
     ] as const) {
       const { site } = renderConfig(ips(2, 2), step(percent));
       expect(site).not.toContain('bgctl_split');
-      expect(lookup(block(site, 'map $bgctl_force $bgctl_upstream'), '')).toBe(only);
+      expect(site).toContain(`        proxy_pass http://${only};\n`);
       const off = renderConfig(ips(2, 2, { routing: { forceHeader: null } }), step(percent)).site;
       expect(off).toContain(`proxy_pass http://${only};`);
     }
@@ -312,6 +315,16 @@ describe('exactSplit: the color shares are exactly the weights', () => {
         '',
       ].map((addr) => lookup(served, addr)),
     ).toEqual(['blue', 'blue', 'green', 'green', 'blue', 'green', 'blue', 'green', '', '', '', '']);
+    // one server tried (the usual case) is an exact key: a hash lookup, no regex
+    expect(served.filter(([k]) => !k.startsWith('~'))).toEqual([
+      ['127.0.0.1:8100', 'blue'],
+      ['[::1]:8101', 'blue'],
+      ['127.0.0.1:8200', 'green'],
+      ['[::1]:8201', 'green'],
+      ['bgctl_blue', 'blue'],
+      ['bgctl_green', 'green'],
+      ['default', ''],
+    ]);
     expect(site).toContain('add_header X-Bgctl-Color $bgctl_served always;');
     expect(site).toContain('"color":"$bgctl_served"');
   });
@@ -323,6 +336,14 @@ describe('exactSplit: the color shares are exactly the weights', () => {
     );
     const served = block(site, 'map $upstream_addr $bgctl_served');
     expect([lookup(served, '[::1]:80'), lookup(served, '[::ffff:127.0.0.1]:81')]).toEqual(['blue', 'green']);
+  });
+
+  it('leaves an address too long for the smallest map hash bucket to its regex', () => {
+    const long = '[2001:db8:1234:5678:9abc:def0:1234:5678]:8080';
+    const { site } = renderConfig(config({ environments: { blue: { servers: [long] }, green: { servers: ['127.0.0.1:81'] } } }), step(50));
+    const served = block(site, 'map $upstream_addr $bgctl_served');
+    expect(served.filter(([k]) => !k.startsWith('~')).map(([k]) => k)).toEqual(['127.0.0.1:81', 'bgctl_blue', 'bgctl_green', 'default']);
+    expect([lookup(served, long), lookup(served, `127.0.0.1:81, ${long}`)]).toEqual(['blue', 'blue']);
   });
 });
 
@@ -364,7 +385,7 @@ describe('upstreamAddrText: what NGINX 1.22 writes into $upstream_addr', () => {
 describe('host names: split_clients per request, error_page fail-over', () => {
   it('keeps the random split and the fail-over location, and says why', () => {
     const { site } = renderConfig(config(), step(25));
-    expect(block(site, 'split_clients $request_id $bgctl_pick')).toEqual([
+    expect(block(site, 'split_clients $bgctl_request_id $bgctl_pick')).toEqual([
       ['25%', 'green'],
       ['*', 'blue'],
     ]);
@@ -376,8 +397,8 @@ describe('host names: split_clients per request, error_page fail-over', () => {
   });
 
   it('sends a color at 0% nothing and a color at 100% everything', () => {
-    expect(block(renderConfig(config(), step(0)).site, 'split_clients $request_id $bgctl_pick')).toEqual([['*', 'blue']]);
-    expect(block(renderConfig(config(), step(100)).site, 'split_clients $request_id $bgctl_pick')).toEqual([['*', 'green']]);
+    expect(block(renderConfig(config(), step(0)).site, 'split_clients $bgctl_request_id $bgctl_pick')).toEqual([['*', 'blue']]);
+    expect(block(renderConfig(config(), step(100)).site, 'split_clients $bgctl_request_id $bgctl_pick')).toEqual([['*', 'green']]);
   });
 
   it('fails over to the other color only while both carry traffic', () => {
@@ -413,7 +434,7 @@ describe('host names: split_clients per request, error_page fail-over', () => {
       green: { ...base.environments.green, servers: ['[0::1]:80'] },
     };
     const { site } = renderConfig({ ...base, environments }, step(50));
-    expect(site).toContain('split_clients $request_id $bgctl_pick');
+    expect(site).toContain('split_clients $bgctl_request_id $bgctl_pick');
   });
 });
 
@@ -476,6 +497,11 @@ describe('forced routes', () => {
     const header = block(site, 'map "$bgctl_loopback:$http_x_bgctl_color" $bgctl_force');
     const keys = [`1:green:${OWN_SECRET}`, `0:blue:${OWN_SECRET}`, '1:green', '1:blue', '1:Green', '1:green:x', '1:', '1:greenish'];
     expect(keys.map((k) => lookup(header, k))).toEqual(['green', 'blue', '', '', '', '', '', '']);
+    // no header: an exact key, so no regex runs for ordinary traffic
+    expect(header.slice(0, 2)).toEqual([
+      ['0:', ''],
+      ['1:', ''],
+    ]);
     expect(site).not.toContain('$http_cookie');
     // the header never reaches the backends
     expect(site).toContain('proxy_set_header X-Bgctl-Color "";');
@@ -550,11 +576,19 @@ describe('forced routes', () => {
   });
 
   it('sends a forced request to its color whatever the weights: per-color upstream (exact) or route (host names)', () => {
-    expect(block(forced({}), 'map $bgctl_force $bgctl_upstream')).toEqual([
-      ['blue', 'bgctl_blue'],
-      ['green', 'bgctl_green'],
-      ['default', 'bgctl_split'],
-    ]);
+    // exact: ordinary traffic has a fixed upstream; a forced request leaves for @bgctl_forced, its color's
+    const exact = forced({});
+    expect(exact).toContain(
+      [
+        '        if ($bgctl_force) {',
+        '            return 418;',
+        '        }',
+        '        error_page 418 = @bgctl_forced;',
+        '        proxy_pass http://bgctl_split;',
+      ].join('\n'),
+    );
+    expect(exact).toContain('    location @bgctl_forced {\n        proxy_pass http://bgctl_$bgctl_force;\n');
+    expect(forced({ forceHeader: null, forceCookie: null, forceSecret: SECRET })).not.toContain('@bgctl_forced');
     const names = forced({}, config());
     expect(block(names, 'map $bgctl_force $bgctl_route')).toEqual([
       ['blue', 'blue'],
