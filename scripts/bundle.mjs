@@ -5,7 +5,7 @@
  * modules to find, stat and link, and one file V8 can cache compiled (bin/bgctl.js). Lazily imported
  * parts (serve, demo, execa...) are still evaluated only when a command needs them. tsc still emits
  * dist/ (type check, the demo backends, the bench's imports). The bundle sits two folders below the
- * package root like dist/render/*.js, so `new URL('../../templates/', import.meta.url)` finds the
+ * package root like dist/render/*.js, so `new URL('../../nginx/', import.meta.url)` finds the
  * templates from both; import.meta.url is the bundle's own URL.
  */
 import { build } from 'esbuild';
@@ -53,5 +53,5 @@ await build({
 const { PRECOMPILED_FILE, precompileEntry } = await import(`${root}dist/render/precompiled.js`);
 const entries = {};
 for (const name of ['nginx.conf.hbs', 'site.conf.hbs'])
-  entries[name] = precompileEntry(Handlebars, await readFile(`${root}templates/${name}`, 'utf8'));
+  entries[name] = precompileEntry(Handlebars, await readFile(`${root}nginx/templates/${name}`, 'utf8'));
 await writeFile(PRECOMPILED_FILE, `${JSON.stringify(entries)}\n`);

@@ -21,7 +21,7 @@ async function gitCommit() {
   const git = (args) => execa('git', args, { cwd: REPO_ROOT, reject: false, timeout: 5000, stdin: 'ignore' });
   const head = await git(['rev-parse', '--short', 'HEAD']);
   if (head.exitCode !== 0) return null;
-  const changes = await git(['status', '--porcelain', '--untracked-files=no', '--', 'src', 'bin', 'templates']);
+  const changes = await git(['status', '--porcelain', '--untracked-files=no', '--', 'src', 'bin', 'nginx']);
   return `${head.stdout.trim()}${changes.stdout.trim() ? '+dirty' : ''}`;
 }
 

@@ -14,7 +14,7 @@ RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
 COPY src ./src
-COPY templates ./templates
+COPY nginx ./nginx
 COPY schema ./schema
 RUN npm run build && npm prune --omit=dev
 COPY --from=docker-cli /usr/local/bin/docker /usr/local/bin/docker

@@ -3,7 +3,7 @@ import type { DeltaBuilder } from '../core/traffic.js';
 import { upstreamAddrText } from '../render/address.js';
 
 /**
- * One line of NGINX's JSON access log (`log_format bgctl_json` in templates/site.conf.hbs) parsed into
+ * One line of NGINX's JSON access log (`log_format bgctl_json` in nginx/templates/site.conf.hbs) parsed into
  * per-color attempts, and counted. Pure; the readers (traffic-log.ts, access-log-span.ts) feed it.
  */
 

@@ -10,7 +10,7 @@ export { addLine, addressColors, countLine, parseLogLine } from './log-line.js';
 export type { AddressColors, Attempt, ParsedLine } from './log-line.js';
 
 /**
- * Reads NGINX's JSON access log (`log_format bgctl_json` in templates/site.conf.hbs) into per-color
+ * Reads NGINX's JSON access log (`log_format bgctl_json` in nginx/templates/site.conf.hbs) into per-color
  * attempt figures and the client's view. The pure parsing half is in log-line.ts (re-exported here).
  */
 

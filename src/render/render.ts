@@ -15,7 +15,7 @@ export type { DynamicOptions, SplitEntry } from './view.js';
 
 /**
  * Config + step → the NGINX files, as strings: nginx.conf and the site config; in dynamic mode also the
- * njs module (templates/bgctl.js, verbatim) and the weights file. Writing, testing and reloading them is
+ * njs module (nginx/njs/bgctl.js, verbatim) and the weights file. Writing, testing and reloading them is
  * the driver's job. The only I/O here is reading the templates once, from the package's templates/
  * folder: `../../templates` from both src/render (vitest) and dist/render (built).
  */
@@ -29,7 +29,8 @@ interface Templates {
   readonly js: string;
 }
 
-const TEMPLATE_DIR = new URL('../../templates/', import.meta.url);
+/** the NGINX side of the package: `../../nginx/` from both src/render (vitest) and dist/render (built) */
+const NGINX_DIR = new URL('../../nginx/', import.meta.url);
 
 let cached: Templates | undefined;
 
@@ -39,13 +40,13 @@ function templates(): Templates {
   // throws instead of printing nothing. noEscape: this is NGINX, not HTML; safety comes from
   // validating every value (see view.ts), not from HTML entities.
   const hbs = Handlebars.create();
-  const read = (name: string): string => readFileSync(fileURLToPath(new URL(name, TEMPLATE_DIR)), 'utf8');
+  const read = (name: string): string => readFileSync(fileURLToPath(new URL(name, NGINX_DIR)), 'utf8');
   const compile = (name: string): Template => {
-    const source = read(name);
+    const source = read(`templates/${name}`);
     const spec = precompiledSpec(name, source); // made by the build from this very source, or null
     return spec ? hbs.template(spec) : hbs.compile(source, compileOptions());
   };
-  cached = { main: compile('nginx.conf.hbs'), site: compile('site.conf.hbs'), js: read('bgctl.js') };
+  cached = { main: compile('nginx.conf.hbs'), site: compile('site.conf.hbs'), js: read('njs/bgctl.js') };
   return cached;
 }
 

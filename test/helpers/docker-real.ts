@@ -73,9 +73,9 @@ export async function removeProject(composeFile: string, project: string, env: R
  * node_modules. Unchanged layers are cached by the engine.
  */
 export async function buildOfflineBgctlImage(tag: string, repoRoot: string, workDir: string): Promise<void> {
-  const parts = ['package.json', 'bin', 'dist', 'templates', 'schema', 'node_modules'];
+  const parts = ['package.json', 'bin', 'dist', 'nginx', 'schema', 'node_modules'];
   // built already from this very checkout (dist, templates, locked dependencies): nothing to do
-  const fingerprint = await treeHash(repoRoot, ['package.json', 'package-lock.json', 'bin', 'dist', 'templates', 'schema']);
+  const fingerprint = await treeHash(repoRoot, ['package.json', 'package-lock.json', 'bin', 'dist', 'nginx', 'schema']);
   const label = await docker(['image', 'inspect', '--format', '{{index .Config.Labels "bgctl.test.fingerprint"}}', tag]);
   if (label.exitCode === 0 && label.stdout.trim() === fingerprint) return;
   const client = await realpath((await execa('which', ['docker'])).stdout.trim());

@@ -16,7 +16,7 @@ const TEST_TIMEOUT_MS = 180_000;
 
 /**
  * `nginx.driver: docker` against the real Docker engine, on both NGINX generations scripts/docker-setup.sh
- * builds from Debian packages (1.22 + njs 0.7.9, 1.26 + njs 0.8.9), in dynamic mode (templates/bgctl.js
+ * builds from Debian packages (1.22 + njs 0.7.9, 1.26 + njs 0.8.9), in dynamic mode (nginx/njs/bgctl.js
  * unchanged on both njs versions). NGINX runs in a container brought up by `bgctl start` through
  * `docker compose`, on the host network so it reaches the demo backends on 127.0.0.1, on the folder
  * bgctl owns bind-mounted. The exact docker argv is the shim tests' business (docker-driver.test.ts).

@@ -143,7 +143,7 @@ http {
   uwsgi_temp_path temp/uwsgi;
   scgi_temp_path temp/scgi;
 
-  # the fields of templates/site.conf.hbs; color = the color of the last server tried, else the location's
+  # the fields of nginx/templates/site.conf.hbs; color = the color of the last server tried, else the location's
   log_format bgctl_json escape=json '{"time":"$time_iso8601","msec":$msec,"status":$status,'
       '"upstream_status":"$upstream_status","request_time":$request_time,'
       '"upstream_response_time":"$upstream_response_time","upstream_addr":"$upstream_addr",'

@@ -24,7 +24,7 @@ describe('the NGINX file layout', () => {
   });
 
   it('is where the njs module looks for the weights file', () => {
-    const js = readFileSync(new URL('../../templates/bgctl.js', import.meta.url), 'utf8');
+    const js = readFileSync(new URL('../../nginx/njs/bgctl.js', import.meta.url), 'utf8');
     expect(js).toContain(`var FILE = '${OWN_LAYOUT.weights}';`);
   });
 

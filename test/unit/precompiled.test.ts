@@ -49,7 +49,7 @@ describe('precompiled templates', () => {
       unknown
     >;
     for (const name of ['nginx.conf.hbs', 'site.conf.hbs']) {
-      const source = await readFile(new URL(`../../templates/${name}`, import.meta.url), 'utf8');
+      const source = await readFile(new URL(`../../nginx/templates/${name}`, import.meta.url), 'utf8');
       expect(precompiledSpec(name, source), `${name}: run npm run build`).not.toBeNull();
       expect(built[name]).toMatchObject({ options: JSON.stringify(COMPILE_OPTIONS) });
     }

@@ -10,7 +10,7 @@ const servers = {
 };
 const addrs: AddressColors = addressColors(servers);
 
-/** A line as NGINX writes it with log_format bgctl_json (templates/site.conf.hbs). */
+/** A line as NGINX writes it with log_format bgctl_json (nginx/templates/site.conf.hbs). */
 const line = (fields: Record<string, unknown>): string =>
   JSON.stringify({
     time: '2025-06-01T12:00:00+00:00',
