@@ -132,7 +132,7 @@ export default tseslint.config(
   },
   {
     // the njs module bgctl writes for NGINX in dynamic mode: `ngx` is njs's global object
-    files: ['templates/*.js'],
+    files: ['nginx/njs/*.js'],
     languageOptions: { globals: { ngx: 'readonly' } },
   },
 );
