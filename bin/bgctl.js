@@ -28,7 +28,8 @@ function cacheFile() {
 }
 
 function loadBundle() {
-  const source = readFileSync(BUNDLE, 'utf8');
+  // ASCII only (scripts/bundle.mjs: charset ascii), so latin1 gives the same string as utf8 without decoding
+  const source = readFileSync(BUNDLE, 'latin1');
   const cache = cacheFile();
   let cachedData;
   try {

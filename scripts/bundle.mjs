@@ -42,6 +42,8 @@ await build({
       },
     },
   ],
+  // every other character escaped: bin/bgctl.js reads the file as latin1, with no UTF-8 decoding
+  charset: 'ascii',
   // smaller file, quicker to read and hash; names are kept readable for stack traces
   minifyWhitespace: true,
   minifySyntax: true,

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { readRegular } from '../adapters/safe-fs.js';
 import { UsageError } from '../core/errors.js';
 import { InterruptedError } from '../core/errors.js';
-import { parseServeOptions, type ServeFlags } from '../serve/options.js';
+import type { ServeFlags } from '../serve/options.js';
 import { makeRun, type CliDeps } from './run.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -61,6 +61,8 @@ bgctl_rollback="true" rolls back; resolved and unlabelled alerts change nothing.
     )
     .action(async (flags: ServeFlags, cmd: Command) => {
       const run = makeRun(cmd, deps);
+      // its schemas are built when serve starts, not at every command's start
+      const { parseServeOptions } = await import('../serve/options.js');
       const options = parseServeOptions(await webhookFromFile(flags), deps.env);
       const ctx = await run.context();
       if (flags.alertWebhook !== undefined) {

@@ -6,14 +6,15 @@ import type { PatternEntry } from './routing.js';
 /**
  * Pure: forced routes (config `routing`) as `map` blocks. A request whose header or cookie names a
  * color goes to that color's upstream whatever the weights, and never fails over to the other one, but
- * only with the exact value `COLOR:SECRET`, from anywhere: loopback alone is never enough (behind a
- * proxy on the same host every client is loopback). Without a secret there are no forced routes (bgctl
- * always renders with one: the configured one or its own, see adapters/force-secret.ts). Regexes (`~`)
- * match case-sensitively; map keys keep the `$bgctl_loopback:` prefix of the shared shape.
+ * only with the exact value `COLOR:SECRET`, from anywhere: where the request comes from does not count
+ * (behind a proxy on the same host every client is loopback), so the maps read the header or the
+ * Cookie header alone. Without a secret there are no forced routes (bgctl always renders with one: the
+ * configured one or its own, see adapters/force-secret.ts). Regexes (`~`) match case-sensitively; an
+ * empty header is an exact key, so a request without it runs no regex.
  */
 
 export interface ForceMap {
-  /** the map's source, e.g. `$bgctl_loopback:$http_x_bgctl_color` */
+  /** the map's source, e.g. `$http_x_bgctl_color` */
   readonly source: string;
   /** the variable set, without `$` */
   readonly output: string;
@@ -49,24 +50,22 @@ export function forceView(routing: Config['routing']): ForceView | null {
   const cookie = checked('routing.forceCookie', routing.forceCookie, COOKIE);
   const secret = checked('routing.forceSecret', routing.forceSecret, SECRET);
   if ((header === null && cookie === null) || secret === null) return null;
-  // the key is `1:blue:SECRET` from loopback, `0:blue:SECRET` from elsewhere: both count, with the secret
-  const from = '[01]';
   const value = (color: string): string => `${color}:${regexLiteral(secret)}`;
   const both = header !== null && cookie !== null;
   const maps: ForceMap[] = [];
   if (header !== null) {
     maps.push({
-      source: `$bgctl_loopback:$http_${header.toLowerCase().replace(/-/g, '_')}`,
+      source: `$http_${header.toLowerCase().replace(/-/g, '_')}`,
       output: both ? 'bgctl_force_header' : 'bgctl_force',
-      patterns: COLORS.map((color) => ({ pattern: `~^${from}:${value(color)}$`, color })),
+      patterns: COLORS.map((color) => ({ pattern: `~^${value(color)}$`, color })),
     });
   }
   if (cookie !== null) {
     // read from the Cookie header itself: `$cookie_NAME` cannot name a cookie with `-` in it
     maps.push({
-      source: '$bgctl_loopback:$http_cookie',
+      source: '$http_cookie',
       output: both ? 'bgctl_force_cookie' : 'bgctl_force',
-      patterns: COLORS.map((color) => ({ pattern: `~^${from}:(?:.*;\\s*)?${cookie}=${value(color)}\\s*(?:;|$)`, color })),
+      patterns: COLORS.map((color) => ({ pattern: `~^(?:.*;\\s*)?${cookie}=${value(color)}\\s*(?:;|$)`, color })),
     });
   }
   const strip = header !== null && !SET_BY_BGCTL.includes(header.toLowerCase()) ? header : null;
