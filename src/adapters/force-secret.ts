@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PreflightError } from '../core/errors.js';
+import { SECRET_RE } from '../config/patterns.js';
 
 /**
  * The forced-route secret bgctl uses when `routing.forceSecret` is not configured: `stateDir/force-secret`,
@@ -14,7 +15,7 @@ import { PreflightError } from '../core/errors.js';
 export const FORCE_SECRET_FILE = 'force-secret';
 /** the request header that opens `/__bgctl/status` and `/__bgctl/health/COLOR` (with loopback) */
 export const SECRET_HEADER = 'X-Bgctl-Secret';
-const SECRET = /^[A-Za-z0-9._~-]{16,128}$/;
+const SECRET = SECRET_RE;
 const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 
 export async function ensureForceSecret(stateDir: string): Promise<string> {

@@ -1,4 +1,5 @@
 import type { Color } from '../core/color.js';
+import { UnknownStateError } from '../core/errors.js';
 import { applied } from '../core/migration.js';
 import type { State } from '../core/state.js';
 import { idleColor, type Weights } from '../core/weights.js';
@@ -65,6 +66,13 @@ export async function applyOrStart(
     ctx.logger.warn('NGINX is not running; starting it', { revision: config.revision, blue: weights.blue, green: weights.green });
     const t0 = ctx.clock.now();
     await ctx.nginx.start(config);
+    // an NGINX bgctl does not start (system driver) only got its files: nothing serves them yet
+    if (!(await ctx.nginx.isRunning())) {
+      throw new UnknownStateError(
+        `NGINX is not running and bgctl does not start it: its files now hold blue ${weights.blue}% / green ${weights.green}% (revision ${config.revision}) for its next start`,
+        { hint: 'start NGINX as you always do (e.g. `systemctl start nginx`), then run `bgctl status`' },
+      );
+    }
     return { revision: config.revision, ms: ctx.clock.now() - t0, stages: {} };
   });
 }

@@ -133,15 +133,9 @@ export function renderInitConfig(opts: InitOptions): string {
     '',
     entry(0, 'nginx', '', 'the NGINX front bgctl drives'),
     entry(2, 'driver', o.driver, 'local (bgctl runs an NGINX master) | docker (a container) | system (yours)'),
-    ...(system
-      ? [
-          entry(2, 'conf', yamlValue(o.conf), 'system: its main config; every change is tested with it whole'),
-          entry(2, 'dir', yamlValue(systemDirFor(o.conf ?? '')), 'system: the only folder bgctl writes (http.conf, server.conf)'),
-          byDefault(2, nginx, 'reload', 'system: argv that reloads it, e.g. ["systemctl", "reload", "nginx"]'),
-          byDefault(2, nginx, 'listenTls', 'system: the server block on `listen` speaks HTTPS', true),
-          byDefault(2, nginx, 'serverName', 'system: Host/SNI bgctl sends to that server block', true),
-        ]
-      : [byDefault(2, nginx, 'dir', 'folder bgctl owns (nginx.conf, conf.d/, logs/); docker: bind-mounted')]),
+    system
+      ? entry(2, 'dir', yamlValue(systemDirFor(o.conf ?? '')), 'system: the only folder bgctl writes (http.conf, server.conf)')
+      : byDefault(2, nginx, 'dir', 'folder bgctl owns (nginx.conf, conf.d/, logs/); docker: bind-mounted'),
     byDefault(2, nginx, 'container', 'docker: the container to `docker exec` into'),
     byDefault(2, nginx, 'containerDir', 'docker: where dir is mounted in the container (a folder)', !docker),
     entry(
@@ -157,14 +151,13 @@ export function renderInitConfig(opts: InitOptions): string {
     byDefault(2, nginx, 'njsModule', 'dynamic: the njs module to load; null: found by `nginx -V`', true),
     byDefault(2, nginx, 'weightsDir', 'dynamic: folder of the weights file (e.g. /run/bgctl); null: dir/conf.d', true),
     byDefault(2, nginx, 'binary', 'local: nginx executable, a name on PATH or a path', true),
-    ...(system
-      ? []
-      : [
-          byDefault(2, nginx, 'conf', 'system: the main config of the NGINX you already run', true),
-          byDefault(2, nginx, 'reload', 'system: argv that reloads it, e.g. ["systemctl", "reload", "nginx"]', true),
-          byDefault(2, nginx, 'listenTls', 'system: the server block on `listen` speaks HTTPS', true),
-          byDefault(2, nginx, 'serverName', 'system: Host/SNI bgctl sends to that server block', true),
-        ]),
+    // the NGINX you already run: set with --driver system, listed commented out otherwise
+    system
+      ? entry(2, 'conf', yamlValue(o.conf), 'system: its main config; every change is tested with it whole')
+      : byDefault(2, nginx, 'conf', 'system: the main config of the NGINX you already run', true),
+    byDefault(2, nginx, 'reload', 'system: argv that reloads it, e.g. ["systemctl", "reload", "nginx"]', !system),
+    byDefault(2, nginx, 'listenTls', 'system: the server block on `listen` speaks HTTPS', true),
+    byDefault(2, nginx, 'serverName', 'system: Host/SNI bgctl sends to that server block', true),
     byDefault(2, nginx, 'fallback', 'at 100/0 the idle color (if healthy) backs up the live one inside NGINX', true),
     byDefault(2, nginx, 'maxFails', 'failed attempts before NGINX marks a server down (count)', true),
     byDefault(2, nginx, 'failTimeout', 'how long a failed server stays marked down (seconds)', true),

@@ -27,3 +27,6 @@ export const HOSTNAME_RE =
 
 /** A plain URL path (health checks, warmup requests): starts with /; letters, digits and . _ ~ / - only. */
 export const URL_PATH_RE = /^\/[A-Za-z0-9._~/-]{0,200}$/;
+
+/** routing.forceSecret (and the one bgctl makes): 16-128 characters that need no escaping in a header, a cookie or an NGINX map. */
+export const SECRET_RE = /^[A-Za-z0-9._~-]{16,128}$/;

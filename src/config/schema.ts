@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { VERSION_RE } from '../core/color.js';
 import { MAX_STEP_SECONDS } from '../core/gradual-options.js';
 import { STRATEGIES } from '../core/strategy.js';
-import { HOSTNAME_RE, IPV4_RE, IPV6_BRACKETED_RE, URL_PATH_RE } from './patterns.js';
+import { HOSTNAME_RE, IPV4_RE, IPV6_BRACKETED_RE, SECRET_RE, URL_PATH_RE } from './patterns.js';
 import { sameServer } from './servers.js';
 import { remoteIssues, targetConflicts } from './targets.js';
 
@@ -95,7 +95,7 @@ const headerName = z
   .regex(/^[A-Za-z0-9-]{1,64}$/, 'not an HTTP header name (letters, digits, -)')
   .refine((h) => !RESERVED_HEADERS.includes(h.toLowerCase()), 'is a header bgctl or HTTP itself sets; pick another name');
 const cookieName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a cookie name (letters, digits, _ and -)');
-const secret = z.string().regex(/^[A-Za-z0-9._~-]{16,128}$/, 'must be 16-128 characters of A-Z a-z 0-9 . _ ~ -');
+const secret = z.string().regex(SECRET_RE, 'must be 16-128 characters of A-Z a-z 0-9 . _ ~ -');
 
 /** Goes into the site config (ssl_certificate PATH;): a path of plain characters, nothing NGINX would parse. */
 const tlsPath = z.string().regex(/^[A-Za-z0-9._/+@-]{1,400}$/, 'not a plain file path (letters, digits and . _ / + @ - only)');
@@ -103,12 +103,7 @@ const listenAddress = z.string().refine((s) => IPV4_RE.test(s) || IPV6_BRACKETED
 const driverName = z.enum(['local', 'docker']);
 const singleDriverName = z.enum(['local', 'docker', 'system']);
 /** A host name as NGINX's server_name and TLS SNI know it. */
-const serverName = z
-  .string()
-  .regex(
-    /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/,
-    'not a host name (letters, digits, - and dots)',
-  );
+const serverName = z.string().regex(HOSTNAME_RE, 'not a host name (letters, digits, - and dots)');
 const containerName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'not a container name');
 /** An absolute POSIX path inside the container; it only ever reaches argv (`docker exec ... nginx -p PATH`). */
 const containerPath = z

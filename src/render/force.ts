@@ -2,6 +2,7 @@ import { COLORS } from '../core/color.js';
 import type { Config } from '../config/schema.js';
 import { regexLiteral } from './address.js';
 import type { PatternEntry } from './routing.js';
+import { SECRET_RE } from '../config/patterns.js';
 
 /**
  * Pure: forced routes (config `routing`) as `map` blocks. A request whose header or cookie names a
@@ -33,7 +34,7 @@ export interface ForceView {
 
 const HEADER = /^[A-Za-z0-9-]{1,64}$/;
 const COOKIE = /^[A-Za-z0-9_-]{1,64}$/;
-const SECRET = /^[A-Za-z0-9._~-]{16,128}$/;
+const SECRET = SECRET_RE;
 /** request headers the site config sets itself: a second proxy_set_header would fight it */
 const SET_BY_BGCTL = ['connection', 'host', 'x-real-ip', 'x-forwarded-for', 'x-forwarded-proto', 'x-request-id', 'x-bgctl-secret'];
 

@@ -9,7 +9,6 @@ import type {
   RenderedConfig,
 } from '../../app/ports.js';
 import { ApplyError } from '../../core/errors.js';
-import { OWN_LAYOUT } from '../../render/layout.js';
 import { configIdOf } from '../../render/dynamic.js';
 import type { NginxLayout } from './files.js';
 import { confirmRevision } from './confirm.js';
@@ -23,25 +22,21 @@ import {
   type Prepared,
   type RestoreScope,
 } from './phases.js';
-import { asStage, msg, orphansError, timed, type NginxProcesses, type Stages } from './steps.js';
+import { asStage, msg, orphansError, testRefused, timed, withOwnPid, type NginxProcesses, type Stages } from './steps.js';
 
 /**
- * The one safe way to change what an NGINX serves (never an untested config, never a reload trusted on its exit code), shared by the local and the docker
- * driver and split into phases so a fleet can run each phase on every instance before the next:
+ * One NGINX, phase by phase (the phases and their restore are phases.ts's, a fleet's too): never an
+ * untested config, never a reload trusted on its exit code.
  *
  *   prepare: write the candidate tree, `nginx -t` it               (nothing live changes)
  *   commit:  keep the live files as `.prev`, rename the candidate over them, reload
  *   confirm: every old worker gone or shutting down, and fresh connections answer the new revision
  *   restore: put the `.prev` files back, reload, confirm the previous revision
  *
- * dynamic mode (nginx.mode), when the running config already has the step's structure (its id, answered
- * on the status location, and the live files match): no nginx -t and no reload. prepare only checks
- * that; commit writes the weights file (atomically, the old one kept as `.prev`); confirm waits until
- * fresh connections answer the new revision, which njs reads from that very file; restore puts the old
- * weights file back and confirms. Any other change takes the reload path, weights file included.
- *
- * What differs between a master on this machine and one in a container (how nginx is run, how its
- * processes are seen, how its status location is asked) is an NginxRuntime.
+ * dynamic mode, when NGINX already runs the step's structure (the id it answers, and the live files
+ * match): prepare only checks that, commit writes the weights file (the old one kept as `.prev`),
+ * confirm waits for fresh connections to answer the new revision, restore puts the old file back.
+ * What differs from one NGINX to the next (local, container, system service) is its NginxRuntime.
  */
 
 /** A reload-mode apply's restore: the `.prev` config files, reload, confirm. */
@@ -111,25 +106,12 @@ export class StagedNginx implements NginxDriver, FleetMember {
   }
 
   private checkedFiles(cfg: RenderedConfig): NginxFiles {
-    const files = this.filesOf(cfg);
-    if (this.layout.pidFile === null) return files; // a system NGINX: its own main config names its pid file
-    const pid = /^\s*pid\s+(\S+?)\s*;/m.exec(files.main)?.[1];
-    if (pid !== OWN_LAYOUT.pid && pid !== this.layout.pidFile) {
-      // else nginx uses the compiled-in /run/nginx.pid: we would lose (or clash with) the master
-      throw new ApplyError('nginx.conf must contain "pid logs/nginx.pid;"', 'test');
-    }
-    return files;
+    return withOwnPid(this.filesOf(cfg), this.layout.pidFile);
   }
 
   private async runTest(cfg: RenderedConfig, sub: string): Promise<string> {
     const r = await this.runtime.testCandidate(sub);
-    if (!r.ok) {
-      const why = r.output
-        .split('\n')
-        .filter((l) => l && !l.includes('test failed'))
-        .join('; ');
-      throw new ApplyError(`nginx -t rejected revision ${cfg.revision}: ${why || 'no reason given'}`, 'test');
-    }
+    if (!r.ok) throw testRefused(cfg.revision, r.output);
     return r.output.trim();
   }
 

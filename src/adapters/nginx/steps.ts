@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplyError, PreflightError } from '../../core/errors.js';
+import { OWN_LAYOUT } from '../../render/layout.js';
 import type { WorkerInfo } from './workers.js';
 
 /** Small pieces every NGINX driver shares: timing a stage, naming the stage of a failure, waiting for a master. */
@@ -59,4 +60,24 @@ export function orphansError(where: string, pids: readonly number[]): PreflightE
     `NGINX worker processes without a master still run for ${where} (pids ${pids.join(', ')}): they hold the listen socket and serve the last config; bgctl will not start another NGINX on top of them: stop them with \`kill ${list}\``,
     { details: { orphans: pids }, hint: `\`kill -9 ${list}\` if they linger, then run \`bgctl start\`` },
   );
+}
+
+/**
+ * bgctl's own main config must name the pid file bgctl watches (else nginx uses its compiled-in
+ * /run/nginx.pid and bgctl would lose, or clash with, the master); a system NGINX (pidFile null) names its own.
+ */
+export function withOwnPid<T extends { readonly main: string }>(files: T, pidFile: string | null): T {
+  if (pidFile === null) return files;
+  const pid = /^\s*pid\s+(\S+?)\s*;/m.exec(files.main)?.[1];
+  if (pid !== OWN_LAYOUT.pid && pid !== pidFile) throw new ApplyError(`nginx.conf must contain "pid ${OWN_LAYOUT.pid};"`, 'test');
+  return files;
+}
+
+/** `nginx -t` said no: its own lines (bar the "test failed" summary), as one message. */
+export function testRefused(revision: number, output: string): ApplyError {
+  const why = output
+    .split('\n')
+    .filter((l) => l && !l.includes('test failed'))
+    .join('; ');
+  return new ApplyError(`nginx -t rejected revision ${revision}: ${why || 'no reason given'}`, 'test');
 }
