@@ -17,6 +17,9 @@ export interface LiveTraffic {
  * Follows the access log from now on and keeps what it read for the last `windowMs` (older reads are
  * dropped, so memory stays bounded however long it runs).
  */
+/** The shortest stretch of traffic a rate is given for. */
+const MIN_SPAN_MS = 250;
+
 export class TrafficWatch {
   private recent: readonly TimedDelta[] = [];
 
@@ -32,6 +35,9 @@ export class TrafficWatch {
   }
 
   async sample(): Promise<LiveTraffic> {
+    // rates over a few milliseconds say nothing: the first sample covers at least MIN_SPAN_MS
+    const young = MIN_SPAN_MS - (this.ctx.clock.now() - this.startedAt);
+    if (young > 0) await this.ctx.clock.sleep(young);
     const read = await this.tail.read();
     const now = this.ctx.clock.now();
     this.recent = slideWindow(this.recent, { at: now, delta: read.delta }, this.windowMs);

@@ -146,7 +146,8 @@ describe('automatic rollback of a failing target', () => {
     const r = await box.cli(['gradual', 'green', '2.2.0-broken', '--steps', '25,50,75,100', '--step-seconds', '3']);
     await traffic.stop();
     expect(r.exitCode, r.stdout + r.stderr).toBe(3);
-    expect(r.stderr).toMatch(/target failed its health checks .*HTTP 500.*traffic is back on blue/);
+    // whichever sees it first: the health probe (HTTP 500) or the access log's error rate (checked every 100 ms)
+    expect(r.stderr).toMatch(/(target failed its health checks .*HTTP 500|error rate [\d.]+ > 0\.05).*traffic is back on blue/);
     const s = await box.status();
     expect(s).toMatchObject({ stable: 'blue', weights: { blue: 100, green: 0 }, drift: null });
     expect(s.migration).toMatchObject({ status: 'rolled_back', to: 'green' });
