@@ -62,6 +62,7 @@ class SystemRuntime implements NginxRuntime {
   readonly startHint: string;
   readonly stopHint: string;
   private readonly origin: string;
+  private pid: Promise<string> | undefined;
 
   constructor(private readonly opts: SystemNginxOptions) {
     if (!path.isAbsolute(opts.dir) || !path.isAbsolute(opts.conf)) throw new Error('system NGINX: dir and conf must be absolute');
@@ -196,8 +197,16 @@ class SystemRuntime implements NginxRuntime {
     }
   }
 
-  /** `pid` of the operator's config; else the compiled-in one (`nginx -V` --pid-path); else Debian's. */
-  private async pidFile(): Promise<string> {
+  /**
+   * `pid` of the operator's config; else the compiled-in one (`nginx -V` --pid-path); else Debian's.
+   * Found once per process: the confirmation asks for the processes every few milliseconds.
+   */
+  private pidFile(): Promise<string> {
+    this.pid ??= this.findPidFile();
+    return this.pid;
+  }
+
+  private async findPidFile(): Promise<string> {
     const conf = await this.inspect().catch(() => null);
     if (conf?.pid) return conf.pid;
     const compiled = /--pid-path=(\S+)/.exec(await this.versionText())?.[1];
