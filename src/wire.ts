@@ -106,7 +106,7 @@ export async function withForceSecret(loaded: LoadedConfig): Promise<LoadedConfi
 
 /** What `renderConfig` needs for a target in `mode` (null: reload mode). */
 function dynamicOf(mode: ApplyMode | null, target: string, weightsDir: string | null = null): DynamicOptions | null {
-  return mode?.mode === 'dynamic' ? { module: mode.modules[target] ?? null, weightsDir } : null;
+  return mode?.mode === 'dynamic' ? { module: mode.modules[target] ?? null, weightsDir, sharedDict: mode.sharedDict === true } : null;
 }
 
 /** nginx.weightsDir as NGINX sees it: docker, the same folder under the bind mount (load.ts keeps it inside nginx.dir). */

@@ -9,7 +9,12 @@
  *      reload   bgctl's rendered config in reload mode (nginx.mode: reload) at 50/50: JSON access log,
  *               the exact split upstream, maps, forced-route checks, X-Bgctl-Color;
  *      dynamic  bgctl's rendered config in dynamic mode at 50/50: the same, with njs picking the color
- *               from the weights file.
+ *               from the weights file (njs 0.7.9: read on every request).
+ *    And, when the Docker engine has the image (scripts/docker-setup.sh builds it), the njs 0.8 generation
+ *    in a container on the host network and PID namespace (so its workers' CPU is read the same way):
+ *      minimal08  the minimal config on NGINX 1.26 / njs 0.8.9;
+ *      dynamic08  the dynamic copy on NGINX 1.26 / njs 0.8.9 with the one line bgctl adds there
+ *                 (js_shared_dict_zone: the workers share the checked weights; no file read per request).
  *    bgctl's files are the sandbox's own (bgctl renders them, `canary green 50` in each mode), copied to a
  *    prefix of their own with only the worker count, the listen port and the backend addresses changed.
  *    Next to req/s and p99: the proxy's CPU time per request (its workers' utime + stime from /proc over
@@ -22,10 +27,15 @@ import { request } from 'undici';
 import { defer } from '../lib/cleanup.mjs';
 import { sleep } from '../lib/proc.mjs';
 import { NGINX_BIN, childPids, ensureOn, freePort } from '../lib/sandbox.mjs';
+import { PAIRS, ratioKey } from '../lib/pairs.mjs';
 import { ratio, summarize } from '../lib/stats.mjs';
 import { enter } from './dynamic.mjs';
 
 export const WRK_BIN = process.env.BGCTL_BENCH_WRK ?? 'wrk';
+/** NGINX 1.26 + njs 0.8.9, built from Debian trixie by scripts/docker-setup.sh */
+const NJS08_IMAGE = process.env.BGCTL_BENCH_NJS08_IMAGE ?? 'bgctl-nginx:1.26';
+/** the line bgctl renders for njs 0.8+, taken from the template itself */
+const SITE_TEMPLATE = new URL('../../nginx/templates/site.conf.hbs', import.meta.url);
 const WRK_THREADS = 2;
 /** Linux's USER_HZ: /proc/PID/stat counts CPU time in these */
 const CLOCK_TICKS = 100;
@@ -91,6 +101,69 @@ async function startNginx(prefix, url) {
     await sleep(100);
   }
   throw new Error(`nginx ${path.basename(prefix)} does not answer ${url}`);
+}
+
+/** Like startNginx, in a container of NJS08_IMAGE sharing the host's network and PIDs (the pid file holds a host pid). */
+async function startInContainer(prefix, url) {
+  await mkdir(path.join(prefix, 'logs'), { recursive: true });
+  await mkdir(path.join(prefix, 'temp'), { recursive: true });
+  const name = `bgctl-bench-${path.basename(prefix)}-${process.pid}`;
+  defer(`remove container ${name}`, () => execa('docker', ['rm', '-f', name], { reject: false, stdin: 'ignore', timeout: 20_000 }));
+  const conf = path.join(prefix, 'nginx.conf');
+  const argv = ['run', '-d', '--rm', '--name', name, '--network', 'host', '--pid', 'host', '-v', `${prefix}:${prefix}`, NJS08_IMAGE];
+  const nginx = ['nginx', '-g', 'daemon off;', '-p', prefix, '-c', conf, '-e', path.join(prefix, 'logs', 'error.log')];
+  const r = await execa('docker', [...argv, ...nginx], { reject: false, stdin: 'ignore', timeout: 60_000 });
+  if (r.exitCode !== 0) throw new Error(`container ${name} did not start: ${r.stderr || r.message}`);
+  for (let i = 0; i < 50; i++) {
+    const probe = await request(url, { reset: true }).catch(() => null);
+    await probe?.body.dump();
+    if (probe?.statusCode === 200) return { url, prefix };
+    await sleep(100);
+  }
+  throw new Error(`container ${name} does not answer ${url}`);
+}
+
+/** Why the njs 0.8 rows cannot be measured here, or null. */
+async function njs08Missing() {
+  const r = await execa('docker', ['image', 'inspect', '--format', '{{.Id}}', NJS08_IMAGE], {
+    reject: false,
+    stdin: 'ignore',
+    timeout: 20_000,
+  });
+  return r.exitCode === 0 ? null : `no ${NJS08_IMAGE} image on the Docker engine (${(r.stderr || r.message || '').trim().slice(0, 120)})`;
+}
+
+/**
+ * The njs 0.8 pair: the minimal config and the dynamic copy in NJS08_IMAGE, the copy with the
+ * js_shared_dict_zone line bgctl renders when the module has it (nothing else differs).
+ */
+async function njs08Targets(box, dynamicPrefix, backends) {
+  const minimalDir = path.join(box.dir, 'data-plane-minimal08');
+  await mkdir(minimalDir, { recursive: true });
+  const minimalPort = await freePort();
+  await writeFile(path.join(minimalDir, 'nginx.conf'), minimalConf(minimalPort, backends.blue));
+  const minimal = await startInContainer(minimalDir, `http://127.0.0.1:${minimalPort}/load`);
+  const line = /^js_shared_dict_zone .*;$/m.exec(await readFile(SITE_TEMPLATE, 'utf8'))?.[0];
+  if (!line) throw new Error('no js_shared_dict_zone line in nginx/templates/site.conf.hbs');
+  const prefix = path.join(box.dir, 'data-plane-dynamic08');
+  await mkdir(path.join(prefix, 'conf.d'), { recursive: true });
+  const listen = await freePort();
+  let site = await readFile(path.join(dynamicPrefix, 'conf.d', 'bgctl.conf'), 'utf8');
+  site = site.replace(/listen\s+127\.0\.0\.1:\d+;/g, `listen 127.0.0.1:${listen};`).replace(/^(js_import bgctl from .*;)$/m, `$1\n${line}`);
+  if (!site.includes(line)) throw new Error('no js_import line in the dynamic copy');
+  await writeFile(path.join(prefix, 'conf.d', 'bgctl.conf'), site);
+  for (const f of ['nginx.conf', 'conf.d/bgctl.js', 'conf.d/bgctl-weights.json'])
+    await copyFile(path.join(dynamicPrefix, f), path.join(prefix, f));
+  const dynamic = await startInContainer(prefix, `http://127.0.0.1:${listen}/load`);
+  // the workers route by the shared copy: NGINX's own status says so
+  const secret = (await readFile(path.join(box.dir, 'state', 'force-secret'), 'utf8')).trim();
+  const res = await request(`http://127.0.0.1:${listen}/__bgctl/status`, { reset: true, headers: { 'x-bgctl-secret': secret } });
+  const answer = await res.body.json();
+  if (answer?.shared !== true) throw new Error(`dynamic08 does not use the shared zone: ${JSON.stringify(answer)}`);
+  return [
+    { id: 'minimal08', label: 'minimal proxy_pass NGINX 1.26 / njs 0.8.9 (container)', ...minimal },
+    { id: 'dynamic08', label: "bgctl's config, dynamic mode, 50/50, NGINX 1.26 / njs 0.8.9 (weights in shared memory)", ...dynamic },
+  ];
 }
 
 /** `text` with every 127.0.0.1:FROM (a whole port number) turned into 127.0.0.1:TO. */
@@ -184,13 +257,23 @@ export async function benchDataPlane(box, opts, log) {
   await writeFile(path.join(minimalDir, 'nginx.conf'), minimalConf(minimalPort, backends.blue));
   const minimal = await startNginx(minimalDir, `http://127.0.0.1:${minimalPort}/load`);
   let targets;
+  let njs08 = await njs08Missing();
   try {
+    const dynamic = await copyOfBgctl(box, 'dynamic', backends);
     targets = [
       { id: 'direct', label: 'backend NGINX directly', ...direct },
       { id: 'minimal', label: 'minimal proxy_pass NGINX', ...minimal },
       { id: 'reload', label: "bgctl's config, reload mode, 50/50", ...(await copyOfBgctl(box, 'reload', backends)) },
-      { id: 'dynamic', label: "bgctl's config, dynamic mode, 50/50", ...(await copyOfBgctl(box, 'dynamic', backends)) },
+      { id: 'dynamic', label: "bgctl's config, dynamic mode, 50/50", ...dynamic },
     ];
+    if (njs08 === null) {
+      try {
+        targets.push(...(await njs08Targets(box, dynamic.prefix, backends)));
+      } catch (error) {
+        njs08 = error?.message ?? String(error);
+      }
+    }
+    if (njs08 !== null) log(`  njs 0.8 rows not measured: ${njs08}`);
   } finally {
     // the sandbox back as the other cases expect it: reload mode, blue 100%
     await enter(box, 'reload', 'blue').catch((error) => log(`  could not restore reload mode: ${error?.message ?? error}`));
@@ -218,6 +301,7 @@ export async function benchDataPlane(box, opts, log) {
     targets: targets.map(({ id, label }) => ({ id, label })),
     runs,
     summary: summarizeRuns(runs, targets),
+    ...(njs08 === null ? {} : { njs08NotMeasured: njs08 }),
   };
 }
 
@@ -235,12 +319,12 @@ export function summarizeRuns(runs, targets) {
   }
   const m = (id, k) => out[id][k].median;
   out.ratios = {};
-  for (const id of ['reload', 'dynamic']) {
-    const Id = id[0].toUpperCase() + id.slice(1);
-    out.ratios[`rps${Id}VsMinimal`] = ratio(m(id, 'rps'), m('minimal', 'rps'));
-    out.ratios[`p99${Id}VsMinimal`] = ratio(m(id, 'p99'), m('minimal', 'p99'));
-    // req/s the CPU allows, relative: minimal's CPU per request over this one's
-    out.ratios[`cpu${Id}VsMinimal`] = ratio(m('minimal', 'cpu'), m(id, 'cpu'));
+  for (const [id, base] of PAIRS) {
+    if (!out[id] || !out[base]) continue;
+    out.ratios[ratioKey('rps', id, base)] = ratio(m(id, 'rps'), m(base, 'rps'));
+    out.ratios[ratioKey('p99', id, base)] = ratio(m(id, 'p99'), m(base, 'p99'));
+    // req/s the CPU allows, relative: the minimal config's CPU per request over this one's
+    out.ratios[ratioKey('cpu', id, base)] = ratio(m(base, 'cpu'), m(id, 'cpu'));
   }
   out.ratios.rpsMinimalVsDirect = ratio(m('minimal', 'rps'), m('direct', 'rps'));
   out.ratios.p99MinimalVsDirect = ratio(m('minimal', 'p99'), m('direct', 'p99'));

@@ -20,6 +20,7 @@ import {
   zeroDowntimeKindsSection,
   zeroDowntimeSection,
 } from './sections.mjs';
+import { PAIRS, ratioKey } from './pairs.mjs';
 import { summarize } from './stats.mjs';
 
 const sec = (ms) => (ms === null || ms === undefined ? '-' : `${(ms / 1000).toFixed(2)} s`);
@@ -126,31 +127,34 @@ function applyRows(al) {
   ];
 }
 
+const MODE_OF = { reload: 'reload mode', dynamic: 'dynamic mode', dynamic08: 'dynamic mode, njs 0.8.9 (shared memory)' };
+
 function dataPlaneRows(dp) {
   const s = dp.summary;
-  return ['reload', 'dynamic'].flatMap((id) => {
-    const Id = id[0].toUpperCase() + id.slice(1);
+  return PAIRS.filter(([id, base]) => s[id] && s[base]).flatMap(([id, base]) => {
+    const mode = MODE_OF[id];
+    const direct = base === 'minimal' ? `, direct ${num(s.direct.rps.median)}` : '';
     return [
       [
-        `throughput through bgctl's NGINX, ${id} mode (wrk, 1 worker)`,
+        `throughput through bgctl's NGINX, ${mode} (wrk, 1 worker)`,
         `${num(s[id].rps.median)} req/s`,
         range(s[id].rps, (x) => num(x)),
-        `minimal proxy_pass ${num(s.minimal.rps.median)}, direct ${num(s.direct.rps.median)}`,
-        times(s.ratios[`rps${Id}VsMinimal`]),
+        `${s[base].label} ${num(s[base].rps.median)}${direct}`,
+        times(s.ratios[ratioKey('rps', id, base)]),
       ],
       [
-        `NGINX CPU per request, ${id} mode`,
+        `NGINX CPU per request, ${mode}`,
         `${num(s[id].cpu.median, 1)} µs`,
         range(s[id].cpu, (x) => num(x, 1)),
-        `minimal ${num(s.minimal.cpu.median, 1)} µs (ratio: minimal / this)`,
-        times(s.ratios[`cpu${Id}VsMinimal`]),
+        `${base} ${num(s[base].cpu.median, 1)} µs (ratio: ${base} / this)`,
+        times(s.ratios[ratioKey('cpu', id, base)]),
       ],
       [
-        `p99 latency through bgctl's NGINX, ${id} mode`,
+        `p99 latency through bgctl's NGINX, ${mode}`,
         ms(s[id].p99.median, 2),
         range(s[id].p99, (x) => num(x, 2)),
-        `minimal ${ms(s.minimal.p99.median, 2)}, direct ${ms(s.direct.p99.median, 2)}`,
-        times(s.ratios[`p99${Id}VsMinimal`]),
+        `${base} ${ms(s[base].p99.median, 2)}`,
+        times(s.ratios[ratioKey('p99', id, base)]),
       ],
     ];
   });

@@ -2,6 +2,8 @@
  * One table per benchmark, each { title, note, headers, rows }, rendered as text and Markdown by
  * report.mjs. The summary table (headline figures with their same-run baselines) is in report.mjs.
  */
+import { PAIRS, ratioKey } from './pairs.mjs';
+
 export const pct = (rate, digits = 3) => (rate === null || rate === undefined ? '-' : `${(rate * 100).toFixed(digits)}%`);
 export const num = (x, digits = 0) => (x === null || x === undefined ? '-' : Number(x).toFixed(digits));
 export const times = (x) => (x === null || x === undefined ? '-' : `×${x.toFixed(2)}`);
@@ -220,17 +222,16 @@ export function coldStartSection(cs) {
 
 export function dataPlaneSection(dp) {
   const s = dp.summary;
-  const vs = (id) => {
-    const Id = id[0].toUpperCase() + id.slice(1);
-    return `vs minimal: ${times(s.ratios[`rps${Id}VsMinimal`])} req/s, ${times(s.ratios[`cpu${Id}VsMinimal`])} by CPU, ${times(s.ratios[`p99${Id}VsMinimal`])} p99`;
-  };
+  const base = Object.fromEntries(PAIRS);
+  const vs = (id) =>
+    `vs ${base[id]}: ${times(s.ratios[ratioKey('rps', id, base[id])])} req/s, ${times(s.ratios[ratioKey('cpu', id, base[id])])} by CPU, ${times(s.ratios[ratioKey('p99', id, base[id])])} p99`;
   const rows = dp.targets.map(({ id }) => [
     s[id].label,
     mmm(s[id].rps),
     mmm(s[id].cpu, (x) => num(x, 1)),
     mmm(s[id].p50, (x) => num(x, 2)),
     mmm(s[id].p99, (x) => num(x, 2)),
-    id === 'reload' || id === 'dynamic'
+    base[id]
       ? vs(id)
       : id === 'minimal'
         ? `vs direct: ${times(s.ratios.rpsMinimalVsDirect)} req/s, ${times(s.ratios.p99MinimalVsDirect)} p99`
@@ -239,7 +240,7 @@ export function dataPlaneSection(dp) {
   ]);
   return {
     title: `Data-plane overhead: wrk -t${dp.threads ?? 1} -c${dp.connections} -d${dp.seconds}s, the proxy as the bottleneck`,
-    note: "Every proxy runs one worker; the backends are an NGINX answering `return 200` with two workers. minimal: a hand-written config, one upstream with keepalive and proxy_pass, default access log; reload / dynamic: bgctl's rendered config in that mode at 50/50 (copied from the sandbox: only the worker count, listen port and backend addresses changed). CPU: the proxy workers' CPU time per request (by CPU = minimal's µs/req over this one's: the throughput ratio a CPU-bound proxy would see). Interleaved in rotating order, one warm-up round discarded. median (min – max).",
+    note: "Every proxy runs one worker; the backends are an NGINX answering `return 200` with two workers. minimal: a hand-written config, one upstream with keepalive and proxy_pass, default access log; reload / dynamic: bgctl's rendered config in that mode at 50/50 (copied from the sandbox: only the worker count, listen port and backend addresses changed); NGINX 1.22 / njs 0.7.9, where njs reads the weights file on every request. minimal08 / dynamic08: the same minimal config and dynamic copy on NGINX 1.26 / njs 0.8.9 (a container on the host's network and PIDs), the copy with the one line bgctl adds there (js_shared_dict_zone: the workers share the checked weights, no file read per request). CPU: the proxy workers' CPU time per request (by CPU = minimal's µs/req over this one's: the throughput ratio a CPU-bound proxy would see). Interleaved in rotating order, one warm-up round discarded. median (min – max).",
     headers: ['target', 'req/s', 'CPU µs/req', 'p50 ms', 'p99 ms', 'ratio', 'errors'],
     rows,
   };

@@ -19,11 +19,15 @@ export interface ApplyMode {
   readonly detail: string;
   /** dynamic: each target's `load_module` path (null: njs built in), by target name */
   readonly modules: Readonly<Record<string, string | null>>;
+  /** dynamic: every target's njs has `js_shared_dict_zone` (0.8+), so requests read the weights from shared memory, not the file */
+  readonly sharedDict?: boolean;
   /** auto fell back to reload for a reason the operator should fix (workers cannot read the weights file); every command warns */
   readonly warning?: string | null;
 }
 
 const DYNAMIC = 'dynamic (njs reads the weights file per request: weight changes never reload)';
+const DYNAMIC_SHARED =
+  'dynamic (njs routes by the weights file, which the workers share in memory for up to 1 s (js_shared_dict_zone, njs 0.8+) and every confirmation refreshes: weight changes never reload)';
 const RELOAD = 'reload (every change: nginx -t, reload, confirm)';
 
 export function chooseMode(configured: ConfiguredMode, support: Readonly<Record<string, NjsSupport>> | null): ApplyMode {
@@ -42,7 +46,10 @@ export function chooseMode(configured: ConfiguredMode, support: Readonly<Record<
   }
   const found = entries.map(([name, s]) => named(name, s.detail)).join('; ');
   const modules = Object.fromEntries(entries.map(([name, s]) => [name, s.module]));
-  return { configured, mode: 'dynamic', ok: true, detail: `${configured === 'auto' ? 'auto: ' : ''}${DYNAMIC}; ${found}`, modules };
+  // all or none: one rendering serves every target of a fleet
+  const sharedDict = entries.every(([, s]) => s.sharedDict === true);
+  const how = sharedDict ? DYNAMIC_SHARED : DYNAMIC;
+  return { configured, mode: 'dynamic', ok: true, detail: `${configured === 'auto' ? 'auto: ' : ''}${how}; ${found}`, modules, sharedDict };
 }
 
 /** Asks the driver only when the answer matters (not for nginx.mode: reload). */

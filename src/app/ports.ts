@@ -87,6 +87,8 @@ export interface NjsSupport {
   readonly detail: string;
   /** the module is there but NGINX's workers cannot read the files (a folder they cannot enter): a problem to fix */
   readonly blocked?: boolean;
+  /** the module has `js_shared_dict_zone` (njs 0.8 and newer): the workers can share the checked weights */
+  readonly sharedDict?: boolean;
 }
 
 /** One NGINX instance as `bgctl status` shows it (a fleet has several). */

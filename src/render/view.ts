@@ -27,6 +27,11 @@ export interface DynamicOptions {
   readonly module: string | null;
   /** nginx.weightsDir, absolute: the folder of the weights file; null/absent: conf.d under the prefix */
   readonly weightsDir?: string | null;
+  /**
+   * every NGINX's njs has `js_shared_dict_zone` (njs 0.8 and newer): the checked weights are kept in
+   * shared memory for the workers, so a request reads no file; absent/false: read per request (njs 0.7)
+   */
+  readonly sharedDict?: boolean;
 }
 
 /** What the site config of dynamic mode prints besides the structure. */
@@ -37,6 +42,8 @@ export interface DynamicView {
   readonly configId: string;
   /** nginx.weightsDir (absolute), told to njs by `js_var $bgctl_weights_dir`; null: conf.d */
   readonly weightsDir: string | null;
+  /** njs 0.8+: `js_shared_dict_zone` holds the checked weights for the workers (DynamicOptions.sharedDict) */
+  readonly sharedDict: boolean;
 }
 
 export interface UpstreamView {
@@ -276,6 +283,7 @@ export function siteView(
           fallback: checkColor('fallback color', fallbackColor({ weights: opts.weights, stable })),
           configId: CONFIG_ID_PENDING,
           weightsDir: weightsDirOf(dynamic),
+          sharedDict: dynamic.sharedDict === true,
         }
       : null,
     // dynamic: njs allows the retry while both carry traffic or the weights file arms the fallback

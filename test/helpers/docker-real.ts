@@ -12,8 +12,9 @@ import { execa } from 'execa';
 
 /** The NGINX generations the docker driver is tested on, as scripts/docker-setup.sh builds them. */
 export const NGINX_IMAGES = [
-  { image: 'bgctl-nginx:1.22', nginx: '1.22', njs: '0.7.9', debian: 'bookworm' },
-  { image: 'bgctl-nginx:1.26', nginx: '1.26', njs: '0.8.9', debian: 'trixie' },
+  // sharedDict: njs has js_shared_dict_zone (0.8+), so bgctl keeps the weights in shared memory
+  { image: 'bgctl-nginx:1.22', nginx: '1.22', njs: '0.7.9', debian: 'bookworm', sharedDict: false },
+  { image: 'bgctl-nginx:1.26', nginx: '1.26', njs: '0.8.9', debian: 'trixie', sharedDict: true },
 ] as const;
 export type NginxImage = (typeof NGINX_IMAGES)[number];
 

@@ -100,10 +100,10 @@ if (command === 'exec') {
   injected(name, [program, ...words]);
   if (program === 'nginx') nginxIn(c, words);
   if (program === 'curl') run('curl', words);
-  // `test -f PATH`: the njs module lookup of dynamic mode (container paths mapped like nginx's)
-  if (program === 'test')
+  // `sh -c SCRIPT sh PATH`: the njs module lookup of dynamic mode (container paths mapped like nginx's)
+  if (program === 'test' || program === 'sh')
     run(
-      'test',
+      program,
       words.map((a) => mapPath(c, a)),
     );
   fail(`OCI runtime exec failed: exec: "${program}": executable file not found in $PATH`, 126);
@@ -152,12 +152,12 @@ if (command === 'exec') {
     const service = words[i];
     const found = entries.find(([, c]) => c.service === service);
     if (!found) fail(`no such service: ${service}`);
-    if (entrypoint === 'test')
+    if (entrypoint === 'test' || entrypoint === 'sh')
       run(
-        'test',
+        entrypoint,
         words.slice(i + 1).map((a) => mapPath(found[1], a)),
       );
-    if (entrypoint !== 'nginx') fail('shim: compose run supports --entrypoint nginx and test only');
+    if (entrypoint !== 'nginx') fail('shim: compose run supports --entrypoint nginx, sh and test only');
     nginxIn(found[1], words.slice(i + 1));
   }
   fail(`shim: unsupported compose command ${sub}`);

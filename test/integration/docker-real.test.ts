@@ -1,4 +1,4 @@
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { request } from 'undici';
 import { stringify } from 'yaml';
@@ -58,6 +58,12 @@ describe.each(NGINX_IMAGES)('docker driver on a real engine: NGINX $nginx, njs $
   const keepAliveLoad = () =>
     startTraffic({ url: `http://127.0.0.1:${listen}/`, connections: 4, keepAlive: true, maxSeconds: 150, pauseMs: 2 });
   const inContainer = (argv: readonly string[]) => docker(['exec', container, ...argv]);
+  /** NGINX's own answer on /__bgctl/status (loopback and the secret) */
+  const nginxStatus = async (): Promise<Record<string, unknown>> => {
+    const secret = (await readFile(path.join(dir, 'state', 'force-secret'), 'utf8')).trim();
+    const res = await request(`http://127.0.0.1:${listen}/__bgctl/status`, { reset: true, headers: { 'x-bgctl-secret': secret } });
+    return (await res.body.json()) as Record<string, unknown>;
+  };
 
   beforeAll(async () => {
     await requireEngine([gen.image]); // no engine: fail loudly, never skip
@@ -119,6 +125,39 @@ describe.each(NGINX_IMAGES)('docker driver on a real engine: NGINX $nginx, njs $
       expect(await colors(6)).toEqual(Array(6).fill('200 blue'));
       const s = await status();
       expect(s).toMatchObject({ stable: 'blue', weights: { blue: 100, green: 0 }, drift: null, mode: { live: 'dynamic' } });
+      // njs 0.8+: the workers share the weights in memory; njs 0.7: every request reads the file
+      const site = await readFile(path.join(dir, 'nginx', 'conf.d', 'bgctl.conf'), 'utf8');
+      expect(site.includes('js_shared_dict_zone zone=bgctl_weights'), site).toBe(gen.sharedDict);
+      expect(r.stdout).toContain(gen.sharedDict ? 'share in memory' : 'reads the weights file per request');
+      expect(await nginxStatus()).toMatchObject({ revision: expect.any(Number), source: 'file', shared: gen.sharedDict });
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'the weights file stays the source of truth: a document written by hand is served within about a second, without bgctl',
+    async () => {
+      const file = path.join(dir, 'nginx', 'conf.d', 'bgctl-weights.json');
+      const before = await readFile(file, 'utf8');
+      const doc = JSON.parse(before) as Record<string, unknown>;
+      const flip = { revision: Number(doc['revision']) + 1000, blue: 0, green: 100, growing: 'green', stable: 'green', fallback: 'green' };
+      // nginx.fallback: the idle color (now blue) backs up the live one
+      const green = { ...doc, ...flip, ...(doc['backup'] === undefined ? {} : { backup: 'blue' }) };
+      // a rename, like bgctl's own writes: NGINX never sees half a file
+      // readable by the workers (nobody), like bgctl's own
+      await writeFile(`${file}.hand`, JSON.stringify(green), { mode: 0o644 });
+      await rename(`${file}.hand`, file);
+      try {
+        // njs 0.8+: the shared copy expires within 1 s and the next request reads the file again
+        await expect.poll(() => colors(4), { timeout: 5_000, interval: 100 }).toEqual(Array(4).fill('200 green'));
+      } finally {
+        await writeFile(`${file}.hand`, before, { mode: 0o644 });
+        await rename(`${file}.hand`, file);
+      }
+      // a status request reads the file at once and refreshes the shared copy
+      expect(await nginxStatus()).toMatchObject({ revision: doc['revision'], blue: 100, green: 0, source: 'file' });
+      expect(await colors(6)).toEqual(Array(6).fill('200 blue'));
+      expect(await status()).toMatchObject({ stable: 'blue', weights: { blue: 100, green: 0 }, drift: null });
     },
     TEST_TIMEOUT_MS,
   );

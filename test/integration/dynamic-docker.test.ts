@@ -11,7 +11,7 @@ import { makeTmpDir } from '../helpers/tmp.js';
 
 /**
  * `nginx.mode: dynamic` with the docker driver: the njs module is looked for inside the container
- * (`nginx -V`, then `test -f`), and after the start every step is a write into the bind-mounted folder,
+ * (`nginx -V`, then a look at the module file), and after the start every step is a write into the bind-mounted folder,
  * confirmed with `docker exec curl`: no `nginx -t`, no `nginx -s reload`. `docker` is the test shim
  * (test/helpers/docker-shim.mjs) that runs each call against a real NGINX on this machine, so the module
  * path is this machine's (Debian's; the official image has the same one).
@@ -67,7 +67,9 @@ describe('docker driver in dynamic mode (docker client shimmed, NGINX real)', ()
     );
     const calls = (await shim.calls()).map(words);
     expect(calls).toContain(`compose -f ${composeFile} run --rm --no-deps -T --entrypoint nginx nginx -V`);
-    expect(calls).toContain(`compose -f ${composeFile} run --rm --no-deps -T --entrypoint test nginx -f ${MODULE}`);
+    // one run: is the module there, and does it have js_shared_dict_zone (njs 0.8+)
+    const lookup = `sh nginx -c test -f "$1" || exit 3; grep -q -F -e js_shared_dict_zone "$1" sh ${MODULE}`;
+    expect(calls).toContain(`compose -f ${composeFile} run --rm --no-deps -T --entrypoint ${lookup}`);
     const s = jsonOf<{ mode: { resolved: string; live: string; source: string } }>(await cli(['status', '--json']));
     expect(s.mode).toMatchObject({ resolved: 'dynamic', live: 'dynamic', source: 'file' });
   });
@@ -82,7 +84,9 @@ describe('docker driver in dynamic mode (docker client shimmed, NGINX real)', ()
       expect.stringMatching(new RegExp(`^exec ${CONTAINER} nginx -t -p ${CD} -c ${CD}/\\.validate-\\w{6}/nginx\\.conf -e stderr$`)),
     ]);
     // the module is looked for in the running container now
-    expect((await shim.calls()).map(words)).toContain(`exec ${CONTAINER} test -f ${MODULE}`);
+    expect((await shim.calls()).map(words)).toContain(
+      `exec ${CONTAINER} sh -c test -f "$1" || exit 3; grep -q -F -e js_shared_dict_zone "$1" sh ${MODULE}`,
+    );
     const answers: string[] = [];
     for (let i = 0; i < 300; i++) {
       const res = await request(`http://127.0.0.1:${listen}/`, { headersTimeout: 5000, bodyTimeout: 5000 });

@@ -25,6 +25,7 @@ describe('the container session protocol (container-ops.ts)', () => {
         },
         { op: 'nginx', argv: ['-s', 'reload', '-p', '/a', '-c', '/a/nginx.conf', '-e', 'stderr'] },
         { op: 'ps' },
+        { op: 'holds', path: '/usr/lib/nginx/modules/ngx_http_js_module.so', text: 'js_shared_dict_zone' },
       ],
       'abc123',
     );
@@ -41,6 +42,7 @@ describe('the container session protocol (container-ops.ts)', () => {
       b64('X-Bgctl-Secret: s3cr3t\n'),
       'nginx -s reload -p /a -c /a/nginx.conf -e stderr',
       'ps',
+      'holds /usr/lib/nginx/modules/ngx_http_js_module.so js_shared_dict_zone',
       'end abc123',
       '',
     ]);

@@ -1,6 +1,9 @@
 import type { Stats } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { modulesOf, workersBlocked } from '../../src/adapters/nginx/njs.js';
+import { modulesOf, sharedDictIn, workersBlocked } from '../../src/adapters/nginx/njs.js';
 import { parseStatus } from '../../src/adapters/nginx/status-parse.js';
 import { start } from '../../src/app/admin.js';
 import { chooseMode } from '../../src/app/mode.js';
@@ -53,6 +56,24 @@ describe('rendering for dynamic mode', () => {
     expect(r.site).not.toMatch(/return 200 '/);
     expect(`${r.main}${r.site}`).not.toMatch(/revision 12|weight=|25%/);
     expect(r.js).toContain("var FILE = 'conf.d/bgctl-weights.json';");
+  });
+
+  it('njs 0.8+: declares the shared zone the njs module keeps the checked weights in; njs 0.7: none', () => {
+    const shared = renderConfig(config(), step(25), { ...DYN, sharedDict: true });
+    expect(shared.site).toMatch(/^js_shared_dict_zone zone=bgctl_weights:32k timeout=1s;$/m);
+    // the module's name for it is the zone's
+    expect(shared.js).toContain("var SHARED = 'bgctl_weights';");
+    expect(renderConfig(config(), step(25), DYN).site).not.toContain('js_shared_dict_zone');
+    // a different structure: a module upgraded to 0.8 is a reload, never a weights-only write
+    expect(shared.configId).not.toBe(renderConfig(config(), step(25), DYN).configId);
+    // the system driver: it is http-level, in http.conf
+    const system = renderConfig(
+      config({ nginx: { driver: 'system', conf: '/etc/nginx/nginx.conf', dir: '/etc/nginx/bgctl', listenTls: false } as never }),
+      step(25),
+      { ...DYN, module: null, sharedDict: true },
+    );
+    expect(system.main).toContain('js_shared_dict_zone zone=bgctl_weights');
+    expect(system.site).not.toContain('js_shared_dict_zone');
   });
 
   it('renders the same config for every weight, revision and strategy: only the weights file differs', () => {
@@ -148,6 +169,15 @@ describe('choosing the apply mode', () => {
     expect(chooseMode('dynamic', null)).toMatchObject({ ok: false });
   });
 
+  it('njs 0.8+ on every target: the weights are shared in memory; one target on njs 0.7 means the file for all', () => {
+    const shared = { ...found, sharedDict: true };
+    expect(chooseMode('auto', { nginx: shared })).toMatchObject({ mode: 'dynamic', sharedDict: true });
+    expect(chooseMode('auto', { nginx: shared }).detail).toMatch(/share in memory .*js_shared_dict_zone/);
+    expect(chooseMode('auto', { nginx: found })).toMatchObject({ mode: 'dynamic', sharedDict: false });
+    expect(chooseMode('auto', { nginx: found }).detail).toMatch(/reads the weights file per request/);
+    expect(chooseMode('dynamic', { a: shared, b: found })).toMatchObject({ mode: 'dynamic', sharedDict: false });
+  });
+
   it('a fleet is dynamic only when every target has the module, and says which one lacks it', () => {
     expect(chooseMode('auto', { a: found, b: { ...found, module: null } })).toMatchObject({
       mode: 'dynamic',
@@ -163,14 +193,39 @@ describe('finding the njs module', () => {
   it('reads the modules folder from nginx -V (Debian, the official image, a default build) or sees njs built in', () => {
     const debian =
       'nginx version: nginx/1.22.1\nconfigure arguments: --with-cc-opt=-g --prefix=/usr/share/nginx --conf-path=/etc/nginx/nginx.conf --modules-path=/usr/lib/nginx/modules --with-http_ssl_module';
-    expect(modulesOf(debian)).toEqual({ builtIn: false, modulesPath: '/usr/lib/nginx/modules' });
+    expect(modulesOf(debian)).toEqual({ builtIn: false, modulesPath: '/usr/lib/nginx/modules', prefix: '/usr/share/nginx' });
     expect(modulesOf('configure arguments: --prefix=/opt/nginx --with-http_v2_module')).toEqual({
       builtIn: false,
       modulesPath: '/opt/nginx/modules',
+      prefix: '/opt/nginx',
     });
     expect(modulesOf('configure arguments: --with-http_v2_module').modulesPath).toBe('/usr/local/nginx/modules');
     expect(modulesOf('configure arguments: --prefix=/x --add-module=/build/njs-0.8.4/nginx').builtIn).toBe(true);
     expect(modulesOf('configure arguments: --prefix=/x --add-dynamic-module=/build/njs/nginx').builtIn).toBe(false);
+  });
+
+  it('tells njs 0.8+ (js_shared_dict_zone in its directive table) from 0.7 by the module file, and remembers the answer per file', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'bgctl-njs-'));
+    try {
+      const cache = path.join(dir, 'nginx-version.json');
+      const v08 = path.join(dir, 'njs08.so');
+      const v07 = path.join(dir, 'njs07.so');
+      // a directive table names each directive as a NUL-terminated string among other bytes
+      await writeFile(
+        v08,
+        Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0]), Buffer.from('js_import\0js_shared_dict_zone\0js_set\0')]),
+      );
+      await writeFile(v07, Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0]), Buffer.from('js_import\0js_set\0js_var\0')]));
+      expect(await sharedDictIn(v08, cache)).toBe(true);
+      expect(await sharedDictIn(v07, cache)).toBe(false);
+      expect(await sharedDictIn(path.join(dir, 'missing.so'), cache)).toBe(false);
+      // the answer is kept for the same file; a replaced (upgraded) module is read again
+      expect(Object.keys(JSON.parse(await readFile(cache, 'utf8')) as object).sort()).toEqual([v07, v08].sort());
+      await writeFile(v07, Buffer.from('js_import\0js_shared_dict_zone\0js_set\0js_fetch_timeout\0'));
+      expect(await sharedDictIn(v07, cache)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('as root, refuses a folder the workers (nobody) cannot enter, naming it', async () => {

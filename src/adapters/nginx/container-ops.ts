@@ -67,6 +67,7 @@ while IFS= read -r line; do
       else try "rename $1 to $2" mv -f "$1" "$2"; fi ;;
     sync) sync "$@" 2>/dev/null || : ;;
     exists) if [ -f "$1" ]; then say "@ $i exists 1"; else say "@ $i exists 0"; fi ;;
+    holds) if [ ! -f "$1" ]; then say "@ $i holds missing"; elif grep -q -F -e "$2" "$1"; then say "@ $i holds yes"; else say "@ $i holds no"; fi ;;
     read)
       if ! regular "$1"; then refuse "$1"; elif [ -e "$1" ]; then say "@ $i read 1"; base64 < "$1"; else say "@ $i read 0"; fi ;;
     size) say "@ $i size $(size "$1")" ;;
@@ -114,6 +115,8 @@ export type ShellOp =
   | { readonly op: 'sync'; readonly paths: readonly string[] }
   /** answers whether a regular file is there */
   | { readonly op: 'exists'; readonly path: string }
+  /** answers whether the file holds `text` (a plain word): yes, no or missing */
+  | { readonly op: 'holds'; readonly path: string; readonly text: string }
   /** answers the file, or that it is missing */
   | { readonly op: 'read'; readonly path: string }
   /** answers the size (0: missing) */
@@ -177,6 +180,9 @@ export function encodeBatch(ops: readonly ShellOp[], id: string): string {
         break;
       case 'move':
         line(o.op, o.from, o.to);
+        break;
+      case 'holds':
+        line(o.op, o.path, o.text);
         break;
       case 'sync':
         if (o.paths.length > 0) line(o.op, ...o.paths);

@@ -12,7 +12,7 @@ import type { ContainerShell } from './container-shell.js';
 import { clientWords } from './docker-client.js';
 import { containerTargets, execCommand } from './docker-commands.js';
 import { nginxLayout, type NginxLayout } from './files.js';
-import { INSTALL_HINT, njsCandidate, notAvailable, versionCommand } from './njs.js';
+import { INSTALL_HINT, SHARED_DICT_DIRECTIVE, njsCandidate, notAvailable, versionCommand } from './njs.js';
 import type { NginxRuntime } from './runtime.js';
 import { StagedNginx } from './sequence.js';
 import { parseStatus } from './status-parse.js';
@@ -181,12 +181,14 @@ export class RemoteDockerRuntime implements NginxRuntime {
     if (!('how' in found)) return found;
     const { module, how } = found;
     try {
-      const [r] = await this.shell.run([{ op: 'exists', path: module }]);
-      if (r?.words[0] !== '1') return notAvailable(`no njs module at ${module} in container ${this.container} (${how}; ${INSTALL_HINT})`);
+      const [r] = await this.shell.run([{ op: 'holds', path: module, text: SHARED_DICT_DIRECTIVE }]);
+      const answer = r?.words[0];
+      if (answer !== 'yes' && answer !== 'no')
+        return notAvailable(`no njs module at ${module} in container ${this.container} (${how}; ${INSTALL_HINT})`);
+      return { available: true, module, detail: `njs module ${module} (container ${this.container})`, sharedDict: answer === 'yes' };
     } catch (e) {
       return unreachable(e);
     }
-    return { available: true, module, detail: `njs module ${module} (container ${this.container})` };
   }
 
   /** nginx inside the container: its exit code and what it printed (stdout and stderr). */

@@ -17,7 +17,7 @@ import {
 } from './docker-commands.js';
 import { SECRET_HEADER } from '../force-secret.js';
 import { HostFileStore, nginxLayout, type NginxLayout } from './files.js';
-import { INSTALL_HINT, njsCandidate, notAvailable, versionCommand } from './njs.js';
+import { INSTALL_HINT, SHARED_DICT_DIRECTIVE, njsCandidate, notAvailable, versionCommand } from './njs.js';
 import type { NginxRuntime } from './runtime.js';
 import { StagedNginx } from './sequence.js';
 import { parseStatus } from './status-parse.js';
@@ -193,10 +193,12 @@ class DockerRuntime implements NginxRuntime {
     );
     if (!('how' in found)) return found;
     const { module, how } = found;
-    const t = await this.inContainer(running, ['test', '-f', module]);
+    // one run: 3 no module file; 0 it has js_shared_dict_zone (njs 0.8+); otherwise it has not
+    const script = `test -f "$1" || exit 3; grep -q -F -e ${SHARED_DICT_DIRECTIVE} "$1"`;
+    const t = await this.inContainer(running, ['sh', '-c', script, 'sh', module]);
     if (t === null) return notAvailable(`cannot look into the container: ${this.notRunning()}`);
-    if (t.exitCode !== 0) return notAvailable(`no njs module at ${module} in container ${this.opts.container} (${how}; ${INSTALL_HINT})`);
-    return { available: true, module, detail: `njs module ${module} (container ${this.opts.container})` };
+    if (t.exitCode === 3) return notAvailable(`no njs module at ${module} in container ${this.opts.container} (${how}; ${INSTALL_HINT})`);
+    return { available: true, module, detail: `njs module ${module} (container ${this.opts.container})`, sharedDict: t.exitCode === 0 };
   }
 
   /** A program in the running container, else in a one-off container of the compose service; null: neither. */

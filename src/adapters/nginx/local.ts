@@ -8,7 +8,7 @@ import { quitCommand, reloadCommand, startCommand, testCommand } from './command
 import type { NginxTarget } from './commands.js';
 import type { NginxLayout } from './files.js';
 import { HostFileStore, nginxLayout } from './files.js';
-import { INSTALL_HINT, blockedBy, njsCandidate, notAvailable, versionCommand, workersBlocked } from './njs.js';
+import { INSTALL_HINT, blockedBy, njsCandidate, notAvailable, sharedDictIn, versionCommand, workersBlocked } from './njs.js';
 import { cachedVersionText } from './version-cache.js';
 import type { NginxRuntime } from './runtime.js';
 import { StagedNginx } from './sequence.js';
@@ -153,7 +153,8 @@ class LocalRuntime implements NginxRuntime {
     const { module, how } = found;
     const file = await stat(module).catch(() => null);
     if (!file?.isFile()) return notAvailable(`no njs module at ${module} (${how}; ${INSTALL_HINT})`);
-    return { available: true, module, detail: `njs module ${module}` };
+    const sharedDict = await sharedDictIn(module, this.opts.versionCache);
+    return { available: true, module, detail: `njs module ${module}`, sharedDict };
   }
 
   /** The live config: what start, reload and quit use (nginx finds the pid file through it). */

@@ -1,7 +1,8 @@
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { NjsSupport } from '../../app/ports.js';
 import { NJS_MODULE_RE } from '../../config/schema.js';
+import { cachedVersionText } from './version-cache.js';
 
 /**
  * Finding the njs module dynamic mode needs (nginx.mode): from `nginx -V` (its --modules-path, or njs
@@ -14,12 +15,34 @@ const NJS_MODULE_FILE = 'ngx_http_js_module.so';
 /** `nginx -V` prints its build options on stderr. */
 export const versionCommand = (): readonly string[] => ['-V'];
 
-/** Pure: `nginx -V` output → njs compiled in, or the folder of its dynamic modules (nginx's own default when not set). */
-export function modulesOf(versionText: string): { builtIn: boolean; modulesPath: string } {
+/** Pure: `nginx -V` output → njs compiled in, or the folder of its dynamic modules (nginx's own default when not set), and its prefix. */
+export function modulesOf(versionText: string): { builtIn: boolean; modulesPath: string; prefix: string } {
   const builtIn = /--add-module=\S*njs\S*/.test(versionText);
   const modules = /--modules-path=(\S+)/.exec(versionText)?.[1];
   const prefix = /--prefix=(\S+)/.exec(versionText)?.[1] ?? '/usr/local/nginx';
-  return { builtIn, modulesPath: modules ?? path.posix.join(prefix, 'modules') };
+  return { builtIn, modulesPath: modules ?? path.posix.join(prefix, 'modules'), prefix };
+}
+
+/**
+ * The directive njs 0.8 added for memory shared by the workers. A module's directives are named in its
+ * directive table, so the module file holds the name exactly when it has the directive: one read, no
+ * NGINX run (and no version number to compare).
+ */
+export const SHARED_DICT_DIRECTIVE = 'js_shared_dict_zone';
+
+/**
+ * Whether the njs module file has `js_shared_dict_zone`, remembered like `nginx -V` (keyed on the file's
+ * path, time and size); false when it cannot be read.
+ */
+export async function sharedDictIn(module: string, cacheFile: string | null | undefined): Promise<boolean> {
+  const answer = await cachedVersionText(module, cacheFile, async () => {
+    try {
+      return (await readFile(module)).includes(SHARED_DICT_DIRECTIVE) ? SHARED_DICT_DIRECTIVE : 'none';
+    } catch (e) {
+      return notAvailable(String(e)); // not remembered
+    }
+  });
+  return answer === SHARED_DICT_DIRECTIVE;
 }
 
 /** The module path inside `modulesPath`, or null when it could not go into nginx.conf safely. */
