@@ -131,6 +131,14 @@ export default tseslint.config(
     },
   },
   {
+    // the launcher is CommonJS: Node starts it without its ES module loader
+    files: ['**/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', __dirname: 'readonly', process: 'readonly' },
+    },
+  },
+  {
     // the njs module bgctl writes for NGINX in dynamic mode: `ngx` is njs's global object
     files: ['nginx/njs/*.js'],
     languageOptions: { globals: { ngx: 'readonly' } },

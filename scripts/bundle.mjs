@@ -2,7 +2,7 @@
 /**
  * Bundles the CLI (src/main.ts and everything it imports, dependencies included) into one CommonJS
  * file, dist/bundle/bgctl.cjs, with esbuild: one file to compile at start instead of hundreds of
- * modules to find, stat and link, and one file V8 can cache compiled (bin/bgctl.js). Lazily imported
+ * modules to find, stat and link, and one file V8 can cache compiled (bin/bgctl.cjs). Lazily imported
  * parts (serve, demo, execa...) are still evaluated only when a command needs them. tsc still emits
  * dist/ (type check, the demo backends, the bench's imports). The bundle sits two folders below the
  * package root like dist/render/*.js, so `new URL('../../nginx/', import.meta.url)` finds the
@@ -42,7 +42,7 @@ await build({
       },
     },
   ],
-  // every other character escaped: bin/bgctl.js reads the file as latin1, with no UTF-8 decoding
+  // every other character escaped: bin/bgctl.cjs reads the file as latin1, with no UTF-8 decoding
   charset: 'ascii',
   // smaller file, quicker to read and hash; names are kept readable for stack traces
   minifyWhitespace: true,

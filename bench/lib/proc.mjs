@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { track } from './cleanup.mjs';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const BGCTL_BIN = path.join(REPO_ROOT, 'bin', 'bgctl.js');
+export const BGCTL_BIN = path.join(REPO_ROOT, 'bin', 'bgctl.cjs');
 
 /** The bench's environment without inherited BGCTL_* settings, so a user's shell cannot steer it. */
 export function cleanEnv() {
@@ -51,7 +51,7 @@ export async function timed(file, args, { cwd = REPO_ROOT, timeoutMs = 60_000 } 
   };
 }
 
-/** `node bin/bgctl.js ...args` in cwd. */
+/** `node bin/bgctl.cjs ...args` in cwd. */
 export const bgctl = (args, opts) => timed(process.execPath, [BGCTL_BIN, ...args], opts);
 
 /** Same, but throws with the output when the exit code is not 0: for setup steps that must work. */

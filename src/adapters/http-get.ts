@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 
 /**
  * node:https is loaded on the first HTTPS request only (it pulls in tls). Through `require`, not a
- * dynamic import(): code that V8 restores from its cache (bin/bgctl.js) has no dynamic-import hook.
+ * dynamic import(): code that V8 restores from its cache (bin/bgctl.cjs) has no dynamic-import hook.
  */
 const requireBuiltin = createRequire(import.meta.url);
 

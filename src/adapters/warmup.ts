@@ -21,7 +21,7 @@ export interface WarmupOptions {
 /**
  * undici is loaded when a warmup starts, not when a command wires its adapters: reading and compiling it
  * costs every command (rollback, status) tens of milliseconds, and most never warm anything up. Through
- * `require`: code that V8 restores from its cache (bin/bgctl.js) has no dynamic-import hook.
+ * `require`: code that V8 restores from its cache (bin/bgctl.cjs) has no dynamic-import hook.
  */
 const requireUndici = (): typeof Undici => createRequire(import.meta.url)('undici') as typeof Undici;
 

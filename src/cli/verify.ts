@@ -84,7 +84,7 @@ export function formatTable(report: VerifyReport): string[] {
 }
 
 async function ask(question: string, deps: CliDeps, signal: AbortSignal): Promise<boolean> {
-  // only when asking: quick start; `require`, not import(): V8-cached code (bin/bgctl.js) has no dynamic-import hook
+  // only when asking: quick start; `require`, not import(): V8-cached code (bin/bgctl.cjs) has no dynamic-import hook
   const { createInterface } = createRequire(import.meta.url)('node:readline/promises') as typeof Readline;
   const rl = createInterface({ input: process.stdin, output: deps.streams.stderr });
   try {

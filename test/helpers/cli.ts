@@ -2,9 +2,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 
-/** Runs the real CLI (`node bin/bgctl.js`, which loads dist/: `npm run build` first) as a child process. */
+/** Runs the real CLI (`node bin/bgctl.cjs`, which loads dist/: `npm run build` first) as a child process. */
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const BGCTL_BIN = path.join(REPO_ROOT, 'bin', 'bgctl.js');
+export const BGCTL_BIN = path.join(REPO_ROOT, 'bin', 'bgctl.cjs');
 
 export interface CliOptions {
   readonly cwd: string;

@@ -101,7 +101,7 @@ export async function buildOfflineBgctlImage(tag: string, repoRoot: string, work
       'WORKDIR /opt/bgctl',
       'COPY app/node_modules ./node_modules',
       'COPY app/ ./',
-      'ENTRYPOINT ["node", "/opt/bgctl/bin/bgctl.js"]',
+      'ENTRYPOINT ["node", "/opt/bgctl/bin/bgctl.cjs"]',
       'CMD ["serve", "--host", "0.0.0.0"]',
       `LABEL bgctl.test.fingerprint=${fingerprint}`,
       '',
