@@ -49,7 +49,8 @@ export async function rollback(ctx: AppContext, opts: RollbackOptions = {}): Pro
   await opts.stopOwn?.();
   const preempted = await preemptMigration(ctx);
   try {
-    return { ...(await rollbackLocked(ctx, opts, probed)), preempted };
+    // a migration stopped meanwhile changed NGINX: ask it again
+    return { ...(await rollbackLocked(ctx, opts, probed, preempted ? null : { state, live })), preempted };
   } catch (e) {
     if (!(e instanceof LockHeldError)) throw e;
     throw new LockHeldError(`rollback: ${e.message}`, { details: e.details, hint: lockHint(await ctx.lock.holder().catch(() => null)) });
@@ -139,9 +140,25 @@ function judgeTarget(
   });
 }
 
-function rollbackLocked(ctx: AppContext, opts: RollbackOptions, before: Probed): Promise<RollbackResult> {
+/** The state and NGINX's answer, read together before the lock. */
+interface Seen {
+  readonly state: State;
+  readonly live: LiveNginx | null;
+}
+
+/**
+ * NGINX's answer read before the lock still holds while the state is the one read with it: every
+ * command that changes NGINX saves the state before it lets go of the lock.
+ */
+async function liveUnderLock(ctx: AppContext, loaded: State, seen: Seen | null): Promise<LiveNginx | null> {
+  const same = seen !== null && loaded.revision === seen.state.revision && loaded.updatedAt === seen.state.updatedAt;
+  return same ? seen.live : ctx.nginx.live();
+}
+
+function rollbackLocked(ctx: AppContext, opts: RollbackOptions, before: Probed, seen: Seen | null): Promise<RollbackResult> {
   return withLock(ctx, 'rollback', async () => {
-    const [loaded, live] = await Promise.all([ctx.store.load(), ctx.nginx.live()]);
+    const loaded = await ctx.store.load();
+    const live = await liveUnderLock(ctx, loaded, seen);
     let state = loaded;
     const { color, revert } = targetOf(state);
     const weights = allOn(color);

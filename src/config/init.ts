@@ -19,15 +19,23 @@ export interface InitOptions {
  * examples), so the file always shows what leaving a key out means. The colors need servers to parse;
  * deploy and tls, absent by default, need their required keys to show the defaults of the rest.
  */
-const DEFAULTS = configSchema.parse({ environments: { blue: { servers: ['127.0.0.1:1'] }, green: { servers: ['127.0.0.1:2'] } } });
-const DEPLOY_DEFAULTS = configSchema.shape.deploy.unwrap().parse({ command: ['true'] });
-const TLS_DEFAULTS = configSchema.shape.tls.unwrap().unwrap().parse({ certificate: '/c', key: '/k' });
+function parseDefaults() {
+  return {
+    config: configSchema.parse({ environments: { blue: { servers: ['127.0.0.1:1'] }, green: { servers: ['127.0.0.1:2'] } } }),
+    deploy: configSchema.shape.deploy.unwrap().parse({ command: ['true'] }),
+    tls: configSchema.shape.tls.unwrap().unwrap().parse({ certificate: '/c', key: '/k' }),
+  };
+}
+// parsed when `init` runs, not when any command starts
+let parsed: ReturnType<typeof parseDefaults> | undefined;
+const defaults = (): ReturnType<typeof parseDefaults> => (parsed ??= parseDefaults());
 
 export const INIT_DEFAULTS: InitOptions = {
   blue: ['127.0.0.1:8081'],
   green: ['127.0.0.1:8082'],
-  listen: DEFAULTS.listen,
-  driver: DEFAULTS.nginx.driver,
+  // the two keys `init --help` shows, each from its own field's schema
+  listen: configSchema.shape.listen.parse(undefined),
+  driver: configSchema.shape.nginx.unwrap().shape.driver.parse(undefined),
 };
 
 /** Where editors find the JSON Schema when bgctl is a dependency of the project holding this file. */
@@ -111,6 +119,7 @@ export function renderInitConfig(opts: InitOptions): string {
   const o = validateOptions(opts);
   const docker = o.driver === 'docker';
   const system = o.driver === 'system';
+  const { config: DEFAULTS, deploy: DEPLOY_DEFAULTS, tls: TLS_DEFAULTS } = defaults();
   const { nginx, migration, probe, thresholds, routing } = DEFAULTS;
   const health = DEFAULTS.environments.blue; // both colors have the same defaults
   const lines = [

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import Handlebars from 'handlebars';
+import type Handlebars from 'handlebars';
+import HandlebarsRuntime from 'handlebars/runtime.js';
 import type { RenderedConfig, RenderRequest } from '../app/ports.js';
 import type { Config } from '../config/schema.js';
 import { regexLiteral } from './address.js';
@@ -39,15 +41,23 @@ function templates(): Templates {
   // An isolated environment: no global helpers or partials can leak in. strict: a missing field
   // throws instead of printing nothing. noEscape: this is NGINX, not HTML; safety comes from
   // validating every value (see view.ts), not from HTML entities.
-  const hbs = Handlebars.create();
+  // The build precompiles the templates: running them needs only Handlebars' runtime. Its compiler
+  // (and the source-map library under it) loads only for a template edited since the build.
+  const hbs = (HandlebarsRuntime as unknown as Pick<typeof Handlebars, 'create'>).create();
   const read = (name: string): string => readFileSync(fileURLToPath(new URL(name, NGINX_DIR)), 'utf8');
   const compile = (name: string): Template => {
     const source = read(`templates/${name}`);
     const spec = precompiledSpec(name, source); // made by the build from this very source, or null
-    return spec ? hbs.template(spec) : hbs.compile(source, compileOptions());
+    return spec ? hbs.template(spec) : compiler().compile(source, compileOptions());
   };
   cached = { main: compile('nginx.conf.hbs'), site: compile('site.conf.hbs'), js: read('njs/bgctl.js') };
   return cached;
+}
+
+/** The whole Handlebars (compiler included), in an environment of its own, when a template needs compiling. */
+function compiler(): typeof Handlebars {
+  const full = createRequire(import.meta.url)('handlebars') as typeof Handlebars;
+  return full.create();
 }
 
 const HTTP_PART: SiteParts = { http: true, block: false, server: false };
