@@ -44,10 +44,11 @@ const PREEMPT_WAIT_MS = 30_000;
 export async function rollback(ctx: AppContext, opts: RollbackOptions = {}): Promise<RollbackResult> {
   // before anything is stopped: a migration in progress keeps running when its stable color is down.
   // The state, what NGINX serves and both colors' probes are read at once: none needs another.
-  const [state, live, health] = await Promise.all([ctx.store.load(), ctx.nginx.live(), probeBoth(ctx)]);
+  const [state, live, health, holder] = await Promise.all([ctx.store.load(), ctx.nginx.live(), probeBoth(ctx), ctx.lock.holder()]);
   const probed = judgeTarget(ctx, state, opts, live, health);
   await opts.stopOwn?.();
-  const preempted = await preemptMigration(ctx);
+  // stopping our own migration freed the lock: whoever holds it now is asked again
+  const preempted = await preemptMigration(ctx, opts.stopOwn ? await ctx.lock.holder() : holder);
   try {
     // a migration stopped meanwhile changed NGINX: ask it again
     return { ...(await rollbackLocked(ctx, opts, probed, preempted ? null : { state, live })), preempted };
@@ -62,8 +63,10 @@ export async function rollback(ctx: AppContext, opts: RollbackOptions = {}): Pro
  * asked to stop (SIGTERM). It returns traffic to its stable color itself, saves that and exits 130;
  * once its lock is free, this rollback re-asserts the stable color.
  */
-async function preemptMigration(ctx: AppContext): Promise<RollbackResult['preempted']> {
-  const holder = await ctx.lock.holder();
+async function preemptMigration(
+  ctx: AppContext,
+  holder: Awaited<ReturnType<AppContext['lock']['holder']>>,
+): Promise<RollbackResult['preempted']> {
   if (!holder?.alive || holder.host !== ctx.host || !MIGRATING.test(holder.command)) return null;
   ctx.logger.warn('stopping the migration in progress; it returns traffic to the stable color', {
     pid: holder.pid,

@@ -8,14 +8,18 @@ export interface Position {
 /** Finds where a key path is written in the config text: YAML, or JSON (which the YAML parser reads too). */
 export type Locate = (path: readonly PropertyKey[], unknownKey?: string) => Position | null;
 
-/** Pure: the text → a function from key path (and an unknown key in the object there) to line:col. */
+/**
+ * Pure: the text → a function from key path (and an unknown key in the object there) to line:col. The
+ * text is parsed again only when a position is asked for (a config with a problem), never for a good one.
+ */
 export function locator(text: string): Locate {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  let parsed: ReturnType<typeof parseDocument> | undefined;
   const at = (offset: number | undefined): Position | null => (offset === undefined ? null : lineCounter.linePos(offset));
   return (path, unknownKey) => {
+    const doc = (parsed ??= parseDocument(text, { lineCounter, prettyErrors: false }));
     let node: unknown = doc.contents;
-    let keyStart: number | undefined = (doc.contents as Node | null)?.range?.[0];
+    let keyStart: number | undefined = doc.contents?.range?.[0];
     const segments = unknownKey === undefined ? path : [...path, unknownKey];
     for (const seg of segments) {
       if (isMap(node)) {
