@@ -44,7 +44,7 @@ export function chooseMode(configured: ConfiguredMode, support: Readonly<Record<
       ? { configured, mode: 'reload', ok: true, detail: `auto: ${RELOAD}; njs not available: ${why}`, modules: {}, warning }
       : { configured, mode: 'reload', ok: false, detail: `nginx.mode is dynamic but the njs module is not available: ${why}`, modules: {} };
   }
-  const found = entries.map(([name, s]) => named(name, s.detail)).join('; ');
+  const found = entries.map(([name, s]) => named(name, s.sharedDict === true ? `${s.detail}, js_shared_dict_zone` : s.detail)).join('; ');
   const modules = Object.fromEntries(entries.map(([name, s]) => [name, s.module]));
   // all or none: one rendering serves every target of a fleet
   const sharedDict = entries.every(([, s]) => s.sharedDict === true);

@@ -154,6 +154,11 @@ describe('a fleet of three NGINX containers on three remote Docker engines (one 
       const r = await cli(['start']);
       expect(r.exitCode, r.stdout + r.stderr).toBe(0);
       expect(r.stdout).toMatch(/apply mode: dynamic/);
+      // njs 0.8.9 (edge-2, edge-3) has js_shared_dict_zone, 0.7.9 (edge-1) has not: a mixed fleet reads the file
+      expect(r.stdout).toMatch(/njs reads the weights file per request/);
+      expect(r.stdout).toMatch(/target edge-1: njs module \S+ \(container edge-1\);/);
+      expect(r.stdout).toMatch(/target edge-2: njs module \S+ \(container edge-2\), js_shared_dict_zone;/);
+      expect(r.stdout).toMatch(/target edge-3: njs module \S+ \(container edge-3\), js_shared_dict_zone/);
       for (const [i, t] of TARGETS.entries()) {
         expect(await colorsOf(ports[i] ?? 0, 4)).toEqual(Array(4).fill('200 blue'));
         expect((await inContainer(i, ['nginx', '-v'])).stderr).toContain(`nginx/${t.nginx}.`);

@@ -175,7 +175,10 @@ describe('choosing the apply mode', () => {
     expect(chooseMode('auto', { nginx: shared }).detail).toMatch(/share in memory .*js_shared_dict_zone/);
     expect(chooseMode('auto', { nginx: found })).toMatchObject({ mode: 'dynamic', sharedDict: false });
     expect(chooseMode('auto', { nginx: found }).detail).toMatch(/reads the weights file per request/);
-    expect(chooseMode('dynamic', { a: shared, b: found })).toMatchObject({ mode: 'dynamic', sharedDict: false });
+    const mixed = chooseMode('dynamic', { a: shared, b: found });
+    expect(mixed).toMatchObject({ mode: 'dynamic', sharedDict: false });
+    // which target lacks it
+    expect(mixed.detail).toContain(`target a: njs module ${MODULE}, js_shared_dict_zone; target b: njs module ${MODULE}`);
   });
 
   it('a fleet is dynamic only when every target has the module, and says which one lacks it', () => {
