@@ -16,8 +16,10 @@ COPY bin ./bin
 COPY src ./src
 COPY nginx ./nginx
 COPY schema ./schema
+# the build bundles the CLI into one file (scripts/bundle.mjs) after tsc
+COPY scripts/bundle.mjs ./scripts/bundle.mjs
 RUN npm run build && npm prune --omit=dev
 COPY --from=docker-cli /usr/local/bin/docker /usr/local/bin/docker
 COPY --from=docker-cli /usr/local/libexec/docker/cli-plugins/docker-compose /usr/local/libexec/docker/cli-plugins/docker-compose
-ENTRYPOINT ["node", "/opt/bgctl/bin/bgctl.js"]
+ENTRYPOINT ["node", "/opt/bgctl/bin/bgctl.cjs"]
 CMD ["serve", "--host", "0.0.0.0"]
