@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { modulesOf, sharedDictIn, workersBlocked } from '../../src/adapters/nginx/njs.js';
+import { loadModuleFile, modulesOf, sharedDictIn, workersBlocked } from '../../src/adapters/nginx/njs.js';
 import { parseStatus } from '../../src/adapters/nginx/status-parse.js';
 import { start } from '../../src/app/admin.js';
 import { chooseMode } from '../../src/app/mode.js';
@@ -203,6 +203,9 @@ describe('finding the njs module', () => {
       prefix: '/opt/nginx',
     });
     expect(modulesOf('configure arguments: --with-http_v2_module').modulesPath).toBe('/usr/local/nginx/modules');
+    // a system NGINX's load_module line: relative to the prefix (Debian's modules-enabled), or absolute
+    expect(loadModuleFile('modules/ngx_http_js_module.so', debian)).toBe('/usr/share/nginx/modules/ngx_http_js_module.so');
+    expect(loadModuleFile('/usr/lib/nginx/modules/ngx_http_js_module.so', debian)).toBe('/usr/lib/nginx/modules/ngx_http_js_module.so');
     expect(modulesOf('configure arguments: --prefix=/x --add-module=/build/njs-0.8.4/nginx').builtIn).toBe(true);
     expect(modulesOf('configure arguments: --prefix=/x --add-dynamic-module=/build/njs/nginx').builtIn).toBe(false);
   });

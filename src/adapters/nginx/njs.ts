@@ -23,6 +23,10 @@ export function modulesOf(versionText: string): { builtIn: boolean; modulesPath:
   return { builtIn, modulesPath: modules ?? path.posix.join(prefix, 'modules'), prefix };
 }
 
+/** Pure: the file a `load_module` argument names: relative paths resolve against NGINX's prefix (`nginx -V`). */
+export const loadModuleFile = (arg: string, versionText: string): string =>
+  path.posix.isAbsolute(arg) ? arg : path.posix.join(modulesOf(versionText).prefix, arg);
+
 /**
  * The directive njs 0.8 added for memory shared by the workers. A module's directives are named in its
  * directive table, so the module file holds the name exactly when it has the directive: one read, no

@@ -5,7 +5,7 @@ import { SYSTEM_LAYOUT } from '../../render/layout.js';
 import { SECRET_HEADER } from '../force-secret.js';
 import { httpGet } from '../http-get.js';
 import { HostFileStore, nginxLayout, type NginxLayout } from './files.js';
-import { INSTALL_HINT, blockedBy, modulesOf, notAvailable, sharedDictIn, versionCommand, workersBlocked } from './njs.js';
+import { INSTALL_HINT, blockedBy, loadModuleFile, modulesOf, notAvailable, sharedDictIn, versionCommand, workersBlocked } from './njs.js';
 import { ConfSyntaxError, inspectConf, readConf, type Directive, type OperatorConf } from './operator-conf.js';
 import type { NginxRuntime } from './runtime.js';
 import { StagedNginx } from './sequence.js';
@@ -162,9 +162,8 @@ class SystemRuntime implements NginxRuntime {
     if (conf === null) return notAvailable(`cannot read ${this.opts.conf}`);
     let found: NjsSupport;
     if (conf.njs !== null) {
-      // load_module's path is relative to NGINX's prefix (Debian: modules/ngx_http_js_module.so)
-      const arg = conf.njs.args[0] ?? '';
-      const file = path.isAbsolute(arg) ? arg : path.join(modulesOf(await this.versionText()).prefix, arg);
+      // Debian: `load_module modules/ngx_http_js_module.so;`, relative to the prefix
+      const file = loadModuleFile(conf.njs.args[0] ?? '', await this.versionText());
       const sharedDict = await sharedDictIn(file, this.opts.versionCache);
       found = { available: true, module: null, detail: `njs module loaded by ${where(conf.njs)}`, sharedDict };
     } else if (modulesOf(await this.versionText()).builtIn) {
